@@ -1,0 +1,60 @@
+"""The bounded in-memory queue between the bus listener and the writer."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+import logging
+
+from homeassistant.core import Event, EventStateChangedData
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class EventBuffer:
+    """FIFO of events waiting to be written.
+
+    `append` is O(1) and never blocks: when the queue is full the new event is counted as
+    dropped and logged once per overflow episode (until the queue drains below the limit).
+    """
+
+    def __init__(self, max_size: int, batch_size: int, on_batch_ready: Callable[[], None]) -> None:
+        self._events: deque[Event[EventStateChangedData]] = deque()
+        self.max_size = max_size
+        self.batch_size = batch_size
+        self._on_batch_ready = on_batch_ready
+        self.dropped = 0
+        self._overflowing = False
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def append(self, event: Event[EventStateChangedData]) -> None:
+        """Queue one event; called from the bus listener, so O(1) only."""
+        size = len(self._events)
+        if size >= self.max_size:
+            self.dropped += 1
+            if not self._overflowing:
+                self._overflowing = True
+                _LOGGER.warning(
+                    "Memory queue is full (%d events): dropping new events until InfluxDB"
+                    " catches up; the count is in the points dropped counter",
+                    self.max_size,
+                )
+            return
+        self._events.append(event)
+        if size + 1 == self.batch_size:
+            self._on_batch_ready()
+
+    def take(self, count: int) -> list[Event[EventStateChangedData]]:
+        """Remove and return up to `count` of the oldest events."""
+        events = self._events
+        batch = [events.popleft() for _ in range(min(count, len(events)))]
+        if self._overflowing and len(events) < self.max_size:
+            self._overflowing = False
+            _LOGGER.info("Memory queue has room again; %d events dropped so far", self.dropped)
+        return batch
+
+    def put_back(self, events: list[Event[EventStateChangedData]]) -> None:
+        """Return taken events to the front of the queue, oldest first (may exceed max)."""
+        self._events.extendleft(reversed(events))

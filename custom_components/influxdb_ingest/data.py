@@ -1,0 +1,40 @@
+"""Typed runtime data stored on the config entry."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import CALLBACK_TYPE, Event
+
+from .const import SHUTDOWN_FLUSH_TIMEOUT
+from .writer import BatchWriter
+
+
+@dataclass
+class IngestRuntime:
+    """What a loaded entry owns: the bus subscription and the writer with its loop."""
+
+    writer: BatchWriter
+    unsubscribe: CALLBACK_TYPE
+    writer_task: asyncio.Task[None]
+    stopped: bool = field(default=False, init=False)
+
+    async def async_stop(self, _event: Event | None = None) -> None:
+        """Stop taking events, stop the loop, then give queued points one bounded chance.
+
+        Runs on unload and on Home Assistant stop, whichever comes first.
+        """
+        if self.stopped:
+            return
+        self.stopped = True
+        self.unsubscribe()
+        self.writer_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.writer_task
+        await self.writer.async_flush_and_stop(SHUTDOWN_FLUSH_TIMEOUT)
+
+
+type InfluxDBIngestConfigEntry = ConfigEntry[IngestRuntime]

@@ -1,0 +1,248 @@
+"""HTTP per InfluxDB API version, on Home Assistant's shared aiohttp session.
+
+One small client covers v1 `/write`, v2 `/api/v2/write` and v3 `/api/v3/write_lp`;
+every failure becomes one exception of the hierarchy below, mapped once by the caller.
+Secrets travel only in headers, never in URLs, logs or exception texts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+import json
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from .const import (
+    CONF_API_VERSION,
+    CONF_BUCKET,
+    CONF_DATABASE,
+    CONF_ORG,
+    CONF_RETENTION_POLICY,
+    ApiVersion,
+)
+
+# The longest server message kept in an exception (InfluxDB can echo whole lines).
+_MAX_MESSAGE = 500
+
+
+class InfluxError(Exception):
+    """Base of every failure talking to InfluxDB."""
+
+
+class CannotConnect(InfluxError):
+    """The server could not be reached, timed out or answered with a server error."""
+
+
+class SSLFailure(CannotConnect):
+    """TLS handshake or certificate verification failed."""
+
+
+class InvalidAuth(InfluxError):
+    """The server rejected the credentials (401)."""
+
+
+class NoWritePermission(InfluxError):
+    """The credentials are valid but may not write to the target (403)."""
+
+
+class TargetNotFound(InfluxError):
+    """The database, bucket or organization does not exist (404)."""
+
+
+class OrgNotFound(TargetNotFound):
+    """The v2 organization does not exist."""
+
+
+class PayloadTooLarge(InfluxError):
+    """The request body exceeds the server's limit (413)."""
+
+
+class WriteRejected(InfluxError):
+    """The server refused the points themselves (400/422: parse error, type conflict)."""
+
+
+class ServerBusy(CannotConnect):
+    """429 or 503: the server asks us to come back later."""
+
+    def __init__(self, message: str, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class InfluxTarget:
+    """Where and how to write: built from a config entry's data."""
+
+    api_version: ApiVersion
+    url: str
+    database: str = ""
+    retention_policy: str = ""
+    org: str = ""
+    bucket: str = ""
+    username: str = ""
+    password: str = ""
+    token: str = ""
+    verify_ssl: bool = True
+
+    @classmethod
+    def from_config(cls, data: Mapping[str, Any]) -> InfluxTarget:
+        """Build a target from config entry data (keys from const and homeassistant.const)."""
+        return cls(
+            api_version=ApiVersion(data[CONF_API_VERSION]),
+            url=str(data["url"]).rstrip("/"),
+            database=data.get(CONF_DATABASE, ""),
+            retention_policy=data.get(CONF_RETENTION_POLICY, ""),
+            org=data.get(CONF_ORG, ""),
+            bucket=data.get(CONF_BUCKET, ""),
+            username=data.get("username", ""),
+            password=data.get("password", ""),
+            token=data.get("token", ""),
+            verify_ssl=data.get("verify_ssl", True),
+        )
+
+    @property
+    def unique_id(self) -> str:
+        """Identifies the target so the same one cannot be added twice."""
+        url = URL(self.url)
+        where = f"{url.scheme}://{url.host}:{url.port}{url.path.rstrip('/')}"
+        match self.api_version:
+            case ApiVersion.V1:
+                name = f"{self.database}/{self.retention_policy}"
+            case ApiVersion.V2:
+                name = f"{self.org}/{self.bucket}"
+            case ApiVersion.V3:
+                name = self.database
+        return f"v{self.api_version}|{where}|{name}"
+
+    @property
+    def title(self) -> str:
+        """A short human name: what is written where."""
+        name = self.bucket if self.api_version is ApiVersion.V2 else self.database
+        return f"{name} @ {URL(self.url).host}"
+
+    @property
+    def write_url(self) -> URL:
+        """The write endpoint with its non-secret query parameters."""
+        base = URL(self.url)
+        match self.api_version:
+            case ApiVersion.V1:
+                query = {"db": self.database, "precision": "ns"}
+                if self.retention_policy:
+                    query["rp"] = self.retention_policy
+                return base / "write" % query
+            case ApiVersion.V2:
+                return (
+                    base
+                    / "api/v2/write"
+                    % {
+                        "org": self.org,
+                        "bucket": self.bucket,
+                        "precision": "ns",
+                    }
+                )
+            case ApiVersion.V3:
+                return base / "api/v3/write_lp" % {"db": self.database, "precision": "nanosecond"}
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Authorization for the API: Basic for v1 users, Token or Bearer for tokens."""
+        if self.token:
+            scheme = "Bearer" if self.api_version is ApiVersion.V3 else "Token"
+            return {"Authorization": f"{scheme} {self.token}"}
+        if self.username or self.password:
+            auth = aiohttp.BasicAuth(self.username, self.password)
+            return {"Authorization": auth.encode()}
+        return {}
+
+
+def _message(body: str) -> str:
+    """The server's own error message (JSON `error`/`message`, else the raw text), short."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        body = str(parsed.get("error") or parsed.get("message") or body)
+    return body.strip()[:_MAX_MESSAGE]
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header in its delta-seconds form (the form InfluxDB uses)."""
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _raise_for_status(status: int, message: str, retry_after: str | None) -> None:
+    """Map an HTTP error status to the exception hierarchy."""
+    text = f"HTTP {status}: {message}"
+    if status == 401:
+        raise InvalidAuth(text)
+    if status == 403:
+        raise NoWritePermission(text)
+    if status == 404:
+        if "organization" in message.lower():
+            raise OrgNotFound(text)
+        raise TargetNotFound(text)
+    if status == 413:
+        raise PayloadTooLarge(text)
+    if status in (429, 503):
+        raise ServerBusy(text, _retry_after(retry_after))
+    if status >= 500:
+        raise CannotConnect(text)
+    raise WriteRejected(text)
+
+
+# What servers answer to an empty write once auth, target and permission checks passed.
+_EMPTY_WRITE_MESSAGES = ("writing requires points", "no data", "no lines", "empty")
+
+
+class InfluxClient:
+    """Writes line protocol to one target through a shared aiohttp session.
+
+    The session decides certificate verification: pass Home Assistant's shared session
+    created with the target's `verify_ssl`.
+    """
+
+    def __init__(self, session: aiohttp.ClientSession, target: InfluxTarget) -> None:
+        self._session = session
+        self.target = target
+        self._url = target.write_url
+        self._headers = {"Content-Type": "text/plain; charset=utf-8", **target.headers}
+
+    async def write(self, body: bytes, timeout: float) -> None:
+        """POST a body of lines; return on 2xx, raise an InfluxError otherwise."""
+        try:
+            async with self._session.post(
+                self._url,
+                data=body,
+                headers=self._headers,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+            ) as response:
+                if response.status < 300:
+                    return
+                message = _message(await response.text(errors="replace"))
+                _raise_for_status(response.status, message, response.headers.get("Retry-After"))
+        except aiohttp.ClientSSLError as err:
+            raise SSLFailure(f"SSL error: {err}") from None
+        except (aiohttp.ClientError, TimeoutError) as err:
+            raise CannotConnect(f"{type(err).__name__}: {err}") from None
+
+    async def check_write_access(self, timeout: float) -> None:
+        """Prove connection, auth, target and write permission with a write of no points.
+
+        Servers check credentials, the database/bucket and the write permission before
+        they parse the body, so an empty body writes nothing yet fails exactly where a
+        real write would. InfluxDB 2.x answers the empty body itself with a 400.
+        """
+        try:
+            await self.write(b"", timeout)
+        except WriteRejected as err:
+            if not any(text in str(err).lower() for text in _EMPTY_WRITE_MESSAGES):
+                raise

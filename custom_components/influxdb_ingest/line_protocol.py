@@ -1,0 +1,75 @@
+r"""Serialize points to InfluxDB line protocol, exactly as the spec escapes each part.
+
+https://docs.influxdata.com/influxdb/v1/write_protocols/line_protocol_reference/
+No value can break a line or inject another point: names escape `,` `=` and space,
+string fields escape `"` and `\\`, and what the format cannot carry is replaced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .point import Point
+
+_MEASUREMENT_ESCAPES = str.maketrans({",": "\\,", " ": "\\ ", "\n": "\\ ", "\r": "\\ "})
+# Tag keys, tag values and field keys escape the same characters.
+_KEY_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", "\n": "\\ ", "\r": "\\ "})
+_STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
+
+
+def _name(text: str, table: dict[int, str]) -> str:
+    """Escape a measurement, tag or field name part.
+
+    InfluxDB reads a backslash before a separator as an escape, so a trailing backslash
+    would swallow the separator that follows: it cannot be written and is dropped.
+    Newlines cannot be escaped in names at all and become (escaped) spaces.
+    """
+    return text.rstrip("\\").translate(table)
+
+
+def escape_measurement(text: str) -> str:
+    """Escape a measurement name."""
+    return _name(text, _MEASUREMENT_ESCAPES)
+
+
+def escape_key(text: str) -> str:
+    """Escape a tag key, tag value or field key."""
+    return _name(text, _KEY_ESCAPES)
+
+
+def escape_string_field(text: str) -> str:
+    r"""Quote a string field value: only `"` and `\\` need escaping inside the quotes."""
+    return '"' + text.translate(_STRING_ESCAPES) + '"'
+
+
+def format_float(number: float) -> str:
+    """A float field value; repr is the shortest text that reads back to the same float."""
+    return repr(number)
+
+
+def point_to_line(point: Point) -> str:
+    """One line (without the trailing newline) for a point; tags sorted as InfluxDB prefers."""
+    parts = [escape_measurement(point.measurement)]
+    for key in sorted(point.tags):
+        value = escape_key(point.tags[key])
+        tag_key = escape_key(key)
+        if value and tag_key:  # empty tag values are not allowed: omit the tag
+            parts.append(f",{tag_key}={value}")
+    fields = []
+    for key, field_value in point.fields.items():
+        field_key = escape_key(key)
+        if not field_key:
+            continue
+        if isinstance(field_value, str):
+            fields.append(f"{field_key}={escape_string_field(field_value)}")
+        else:
+            fields.append(f"{field_key}={format_float(field_value)}")
+    parts.append(" ")
+    parts.append(",".join(fields))
+    parts.append(f" {point.time_ns}")
+    return "".join(parts)
+
+
+def points_to_lines(points: Iterable[Point]) -> list[str]:
+    """Newline-terminated lines, one per point; joined and UTF-8 encoded they are a body."""
+    return [point_to_line(point) + "\n" for point in points]

@@ -1,0 +1,114 @@
+"""Turn a Home Assistant state change into a type-stable point (docs/schema.md).
+
+Pure functions: no Home Assistant instance is needed, so they are unit-tested and
+benchmarked on their own. Every field name has exactly one type forever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+import json
+import math
+import re
+from typing import Any
+
+from homeassistant.const import ATTR_DEVICE_CLASS, ATTR_FRIENDLY_NAME, ATTR_UNIT_OF_MEASUREMENT
+from homeassistant.core import Event, EventStateChangedData, State
+from homeassistant.helpers.json import json_dumps
+
+from .metadata import EntityMetadata
+from .point import FieldValue, Point
+
+# What a state must look like to also be written as the float field `value`.
+# Stricter than float(): no "nan", "inf", "1_000" or surrounding whitespace.
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def parse_number(state: str) -> float | None:
+    """Return the state as a finite float, or None when it is not a plain number."""
+    if not _NUMBER.fullmatch(state):
+        return None
+    number = float(state)
+    return number if math.isfinite(number) else None
+
+
+def to_json(value: Any) -> str:
+    """Compact JSON for attribute values; never raises (unknown objects become str)."""
+    try:
+        return json_dumps(value)
+    except TypeError, ValueError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def attribute_text(value: Any) -> str:
+    """Normalize one attribute value to the string written as `attr_<key>`."""
+    if value is None:
+        return ""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, Mapping | list | tuple | set | frozenset):
+        return to_json(value)
+    return str(value)
+
+
+def state_change_to_point(
+    event: Event[EventStateChangedData], metadata: EntityMetadata, measurement: str
+) -> Point:
+    """Build the default-layout point for one `state_changed` event."""
+    entity_id = event.data["entity_id"]
+    new_state: State | None = event.data["new_state"]
+    old_state: State | None = event.data["old_state"]
+    attributes: Mapping[str, Any] = new_state.attributes if new_state is not None else {}
+
+    device_class = attributes.get(ATTR_DEVICE_CLASS) or metadata.device_class
+    tags = {
+        "entity_id": entity_id,
+        "domain": entity_id.partition(".")[0],
+        "event_type": str(event.event_type),
+    }
+    for key, tag_value in (
+        ("device_class", device_class),
+        ("entity_category", metadata.entity_category),
+        ("device_id", metadata.device_id),
+        ("area_id", metadata.area_id),
+    ):
+        if tag_value:
+            tags[key] = str(tag_value)
+
+    fields: dict[str, FieldValue] = {}
+    # A removed entity has no new state: written with an empty `state`.
+    state = new_state.state if new_state is not None else ""
+    fields["state"] = state
+    number = parse_number(state)
+    if number is not None:
+        fields["value"] = number
+    if old_state is not None:
+        fields["old_state"] = old_state.state
+        if new_state is not None:
+            fields["duration_in_state_seconds"] = max(
+                0.0, new_state.last_changed_timestamp - old_state.last_changed_timestamp
+            )
+    fields["attributes"] = to_json(dict(attributes))
+    for key, value in attributes.items():
+        fields[f"attr_{key}"] = attribute_text(value)
+    for key in (ATTR_FRIENDLY_NAME, ATTR_UNIT_OF_MEASUREMENT):
+        if key in attributes:
+            fields[key] = attribute_text(attributes[key])
+
+    context = event.context
+    for key, context_value in (
+        ("context_id", context.id),
+        ("context_parent_id", context.parent_id),
+        ("context_user_id", context.user_id),
+    ):
+        if context_value:
+            fields[key] = context_value
+
+    # time_fired has microsecond precision; round() avoids float truncation errors.
+    return Point(measurement, tags, fields, round(event.time_fired_timestamp * 1_000_000) * 1000)
