@@ -14,6 +14,7 @@ from pathlib import Path
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from typing import Any
@@ -143,12 +144,14 @@ bind-address = "127.0.0.1:{free_port()}"
         params = {"q": q, "epoch": "ns"}
         if db:
             params["db"] = db
-        url = f"http://127.0.0.1:{self.port}/query?" + urllib.parse.urlencode(params)
+        url = f"{self.url}/query?" + urllib.parse.urlencode(params)
         request = urllib.request.Request(url, method=method)  # noqa: S310
         if self.auth:
             token = base64.b64encode(f"{ADMIN_USER}:{ADMIN_PASSWORD}".encode()).decode()
             request.add_header("Authorization", f"Basic {token}")
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        # The TLS server's certificate is self-signed: the test client does not verify it.
+        context = ssl._create_unverified_context() if self.tls_cert else None  # noqa: S323
+        with urllib.request.urlopen(request, timeout=30, context=context) as response:  # noqa: S310
             return json.loads(response.read())
 
 

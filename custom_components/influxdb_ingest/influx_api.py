@@ -153,8 +153,7 @@ class InfluxTarget:
             scheme = "Bearer" if self.api_version is ApiVersion.V3 else "Token"
             return {"Authorization": f"{scheme} {self.token}"}
         if self.username or self.password:
-            auth = aiohttp.BasicAuth(self.username, self.password)
-            return {"Authorization": auth.encode()}
+            return {"Authorization": aiohttp.encode_basic_auth(self.username, self.password)}
         return {}
 
 

@@ -1,0 +1,152 @@
+"""Fixtures: real InfluxDB 1.x and VictoriaMetrics servers, and Home Assistant helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Generator
+import datetime as dt
+import itertools
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+import pytest
+import pytest_socket
+
+from homeassistant.core import HomeAssistant
+
+from .servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server, VictoriaMetricsServer
+
+_database_names = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let Home Assistant load custom_components/influxdb_ingest."""
+
+
+@pytest.fixture(autouse=True)
+def allow_loopback_sockets(socket_enabled: None) -> None:
+    """The tests talk to real servers; Home Assistant's plugin still limits them to 127.0.0.1."""
+
+
+@contextlib.contextmanager
+def _sockets_enabled() -> Generator[None]:
+    """Session fixtures start before per-test socket permission: open it while they do."""
+    pytest_socket.enable_socket()
+    try:
+        yield
+    finally:
+        pytest_socket.disable_socket(allow_unix_socket=True)
+
+
+@pytest.fixture(scope="session")
+def influxdb_v1(tmp_path_factory: pytest.TempPathFactory) -> Generator[InfluxDB1Server]:
+    """A real InfluxDB 1.6 with authentication enabled, shared by the session."""
+    with _sockets_enabled():
+        server = InfluxDB1Server(tmp_path_factory.mktemp("influxdb1"))
+        server.start()
+        server.query("CREATE USER reader WITH PASSWORD 'reader-pw'", method="POST")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def influxdb_v1_tls(tmp_path_factory: pytest.TempPathFactory) -> Generator[InfluxDB1Server]:
+    """A real InfluxDB 1.6 serving HTTPS with a self-signed certificate, no auth."""
+    workdir = tmp_path_factory.mktemp("influxdb1-tls")
+    cert, key = _self_signed_certificate(workdir)
+    with _sockets_enabled():
+        server = InfluxDB1Server(workdir, auth=False, tls_cert=cert, tls_key=key)
+        server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def victoria_metrics(tmp_path_factory: pytest.TempPathFactory) -> Generator[VictoriaMetricsServer]:
+    """A real VictoriaMetrics (InfluxDB v2 write API), shared by the session."""
+    with _sockets_enabled():
+        server = VictoriaMetricsServer(tmp_path_factory.mktemp("victoria-metrics"))
+        server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def database(influxdb_v1: InfluxDB1Server) -> str:
+    """A fresh, empty database on the real InfluxDB 1.x for one test."""
+    name = f"test_db_{next(_database_names)}"
+    influxdb_v1.query(f'CREATE DATABASE "{name}"', method="POST")
+    influxdb_v1.query(f'GRANT READ ON "{name}" TO reader', method="POST")
+    return name
+
+
+@pytest.fixture
+def v1_config(influxdb_v1: InfluxDB1Server, database: str) -> dict[str, Any]:
+    """Config entry data for the real InfluxDB 1.x and the test's database."""
+    return {
+        "api_version": "1",
+        "url": influxdb_v1.url,
+        "database": database,
+        "username": ADMIN_USER,
+        "password": ADMIN_PASSWORD,
+        "verify_ssl": True,
+    }
+
+
+@pytest.fixture
+def query(hass: HomeAssistant, influxdb_v1: InfluxDB1Server) -> Callable[..., Any]:
+    """Run InfluxQL on the real server without blocking Home Assistant's loop."""
+
+    async def _query(q: str, db: str) -> list[dict[str, Any]]:
+        result = await hass.async_add_executor_job(influxdb_v1.query, q, db)
+        statement = result["results"][0]
+        assert "error" not in statement, statement
+        rows: list[dict[str, Any]] = []
+        for series in statement.get("series", []):
+            tags = series.get("tags", {})
+            rows.extend({**tags, **dict(zip(series["columns"], values, strict=True))} for values in series["values"])
+        return rows
+
+    return _query
+
+
+async def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.2) -> Any:
+    """Poll an async predicate until it returns something truthy; fail after `timeout`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await predicate()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"condition not met within {timeout}s (last result: {result!r})")
+        await asyncio.sleep(interval)
+
+
+def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path

@@ -1,0 +1,215 @@
+"""Config flow: every flavour, every error path, duplicates; against real servers where possible."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+from unittest.mock import patch
+
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from homeassistant.config_entries import SOURCE_USER
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+
+from custom_components.influxdb_ingest.const import DOMAIN
+
+from .fake_influx import FakeInfluxDB
+from .servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server, VictoriaMetricsServer, free_port
+
+
+@pytest.fixture(autouse=True)
+def no_setup_after_flow() -> Any:
+    """The flow is under test here, not the writer it would start."""
+    with patch("custom_components.influxdb_ingest.async_setup_entry", return_value=True) as mock:
+        yield mock
+
+
+@pytest.fixture
+async def fake_influx(hass: HomeAssistant) -> AsyncGenerator[FakeInfluxDB]:
+    server = FakeInfluxDB()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def _submit(hass: HomeAssistant, flavour: str, user_input: dict[str, Any]) -> Any:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == ["v1", "v2", "v3"]
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": flavour})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == flavour
+    return await hass.config_entries.flow.async_configure(result["flow_id"], user_input)
+
+
+async def test_v1_creates_entry_after_proving_write_access(
+    hass: HomeAssistant, influxdb_v1: InfluxDB1Server, database: str
+) -> None:
+    user_input = {
+        "url": influxdb_v1.url + "/",
+        "database": database,
+        "username": ADMIN_USER,
+        "password": ADMIN_PASSWORD,
+        "verify_ssl": True,
+    }
+    result = await _submit(hass, "v1", user_input)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == f"{database} @ 127.0.0.1"
+    assert result["data"] == {"api_version": "1", **user_input, "url": influxdb_v1.url}
+    assert result["result"].unique_id == f"v1|{influxdb_v1.url}|{database}/"
+
+
+@pytest.mark.parametrize(
+    ("credentials", "error"),
+    [
+        ({"username": ADMIN_USER, "password": "wrong"}, "invalid_auth"),
+        ({}, "invalid_auth"),
+        ({"username": "reader", "password": "reader-pw"}, "no_write_permission"),
+    ],
+)
+async def test_v1_credential_errors(
+    hass: HomeAssistant, influxdb_v1: InfluxDB1Server, database: str, credentials: dict[str, str], error: str
+) -> None:
+    result = await _submit(hass, "v1", {"url": influxdb_v1.url, "database": database, **credentials})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": error}
+    # The secret typed by the user is not echoed back into the form.
+    assert "wrong" not in str(result["data_schema"].schema)
+
+
+async def test_v1_missing_database(hass: HomeAssistant, influxdb_v1: InfluxDB1Server) -> None:
+    result = await _submit(
+        hass,
+        "v1",
+        {"url": influxdb_v1.url, "database": "does_not_exist", "username": ADMIN_USER, "password": ADMIN_PASSWORD},
+    )
+    assert result["errors"] == {"base": "database_not_found"}
+
+
+async def test_cannot_connect_then_recover(hass: HomeAssistant, influxdb_v1: InfluxDB1Server, database: str) -> None:
+    user_input = {"url": f"http://127.0.0.1:{free_port()}", "database": database}
+    result = await _submit(hass, "v1", user_input)
+    assert result["errors"] == {"base": "cannot_connect"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {"url": influxdb_v1.url, "database": database, "username": ADMIN_USER, "password": ADMIN_PASSWORD},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_self_signed_certificate_is_an_ssl_error_unless_verification_is_off(
+    hass: HomeAssistant, influxdb_v1_tls: InfluxDB1Server
+) -> None:
+    influxdb_v1_tls.query("CREATE DATABASE tls_db", method="POST")
+    result = await _submit(hass, "v1", {"url": influxdb_v1_tls.url, "database": "tls_db", "verify_ssl": True})
+    assert result["errors"] == {"base": "ssl_error"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"url": influxdb_v1_tls.url, "database": "tls_db", "verify_ssl": False}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["verify_ssl"] is False
+
+
+@pytest.mark.parametrize("url", ["localhost:8086", "ftp://127.0.0.1", "http://user:pw@127.0.0.1:8086", "http://"])
+async def test_invalid_url(hass: HomeAssistant, url: str) -> None:
+    result = await _submit(hass, "v1", {"url": url, "database": "db"})
+    assert result["errors"] == {"url": "invalid_url"}
+
+
+async def test_same_target_cannot_be_added_twice(
+    hass: HomeAssistant, influxdb_v1: InfluxDB1Server, database: str
+) -> None:
+    MockConfigEntry(domain=DOMAIN, unique_id=f"v1|{influxdb_v1.url}|{database}/").add_to_hass(hass)
+    result = await _submit(hass, "v1", {"url": influxdb_v1.url + "/", "database": database})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def test_other_retention_policy_is_another_target(
+    hass: HomeAssistant, influxdb_v1: InfluxDB1Server, database: str
+) -> None:
+    MockConfigEntry(domain=DOMAIN, unique_id=f"v1|{influxdb_v1.url}|{database}/").add_to_hass(hass)
+    influxdb_v1.query(f'CREATE RETENTION POLICY "week" ON "{database}" DURATION 7d REPLICATION 1', method="POST")
+    result = await _submit(
+        hass,
+        "v1",
+        {
+            "url": influxdb_v1.url,
+            "database": database,
+            "retention_policy": "week",
+            "username": ADMIN_USER,
+            "password": ADMIN_PASSWORD,
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].unique_id == f"v1|{influxdb_v1.url}|{database}/week"
+
+
+async def test_v2_against_real_victoria_metrics(hass: HomeAssistant, victoria_metrics: VictoriaMetricsServer) -> None:
+    user_input = {"url": victoria_metrics.url, "organization": "o", "bucket": "b", "token": "t", "verify_ssl": True}
+    result = await _submit(hass, "v2", user_input)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "b @ 127.0.0.1"
+    assert result["result"].unique_id == f"v2|{victoria_metrics.url}|o/b"
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({}, None),
+        ({"token": "wrong"}, "invalid_auth"),
+        ({"token": "read-only-token"}, "no_write_permission"),
+        ({"bucket": "missing"}, "bucket_not_found"),
+        ({"organization": "missing"}, "org_not_found"),
+    ],
+)
+async def test_v2_errors_as_influxdb2_answers_them(
+    hass: HomeAssistant, fake_influx: FakeInfluxDB, changes: dict[str, str], error: str | None
+) -> None:
+    user_input = {
+        "url": fake_influx.url,
+        "organization": "test-org",
+        "bucket": "test-bucket",
+        "token": "test-token",
+        **changes,
+    }
+    result = await _submit(hass, "v2", user_input)
+    if error is None:
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+    else:
+        assert result["errors"] == {"base": error}
+        assert changes.get("token", "test-token") not in str(result)
+    assert fake_influx.bodies == []  # the check writes nothing
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [({}, None), ({"token": "wrong"}, "invalid_auth"), ({"database": "missing"}, "database_not_found")],
+)
+async def test_v3_errors(
+    hass: HomeAssistant, fake_influx: FakeInfluxDB, changes: dict[str, str], error: str | None
+) -> None:
+    user_input = {"url": fake_influx.url, "database": "test-bucket", "token": "test-token", **changes}
+    result = await _submit(hass, "v3", user_input)
+    if error is None:
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert result["result"].unique_id == f"v3|{fake_influx.url}|test-bucket"
+    else:
+        assert result["errors"] == {"base": error}
+
+
+async def test_unexpected_answer_is_unknown_and_logged_without_secret(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    with patch(
+        "custom_components.influxdb_ingest.influx_api.InfluxClient.check_write_access",
+        side_effect=RuntimeError("boom"),
+    ):
+        result = await _submit(
+            hass, "v2", {"url": "http://127.0.0.1:1", "organization": "o", "bucket": "b", "token": "s3cr3t-token"}
+        )
+    assert result["errors"] == {"base": "unknown"}
+    assert "boom" in caplog.text
+    assert "s3cr3t-token" not in caplog.text
