@@ -12,8 +12,10 @@ from collections.abc import Iterable
 from .point import Point
 
 _MEASUREMENT_ESCAPES = str.maketrans({",": "\\,", " ": "\\ ", "\n": "\\ ", "\r": "\\ "})
-# Tag keys, tag values and field keys escape the same characters.
-_KEY_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", "\n": "\\ ", "\r": "\\ "})
+_TAG_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", "\n": "\\ ", "\r": "\\ "})
+# Field keys also escape `"`: the server unescapes it there, and an unescaped quote in a
+# field key would make the line scanner think a string value starts.
+_FIELD_KEY_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", "\n": "\\ ", "\r": "\\ ", '"': '\\"'})
 _STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
 
 
@@ -32,9 +34,14 @@ def escape_measurement(text: str) -> str:
     return _name(text, _MEASUREMENT_ESCAPES)
 
 
-def escape_key(text: str) -> str:
-    """Escape a tag key, tag value or field key."""
-    return _name(text, _KEY_ESCAPES)
+def escape_tag(text: str) -> str:
+    """Escape a tag key or tag value."""
+    return _name(text, _TAG_ESCAPES)
+
+
+def escape_field_key(text: str) -> str:
+    """Escape a field key."""
+    return _name(text, _FIELD_KEY_ESCAPES)
 
 
 def escape_string_field(text: str) -> str:
@@ -51,13 +58,13 @@ def point_to_line(point: Point) -> str:
     """One line (without the trailing newline) for a point; tags sorted as InfluxDB prefers."""
     parts = [escape_measurement(point.measurement)]
     for key in sorted(point.tags):
-        value = escape_key(point.tags[key])
-        tag_key = escape_key(key)
+        value = escape_tag(point.tags[key])
+        tag_key = escape_tag(key)
         if value and tag_key:  # empty tag values are not allowed: omit the tag
             parts.append(f",{tag_key}={value}")
     fields = []
     for key, field_value in point.fields.items():
-        field_key = escape_key(key)
+        field_key = escape_field_key(key)
         if not field_key:
             continue
         if isinstance(field_value, str):

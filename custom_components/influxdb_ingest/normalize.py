@@ -7,14 +7,15 @@ benchmarked on their own. Every field name has exactly one type forever.
 from __future__ import annotations
 
 from collections.abc import Mapping
-import json
 import math
 import re
 from typing import Any
 
+import orjson
+
 from homeassistant.const import ATTR_DEVICE_CLASS, ATTR_FRIENDLY_NAME, ATTR_UNIT_OF_MEASUREMENT
 from homeassistant.core import Event, EventStateChangedData, State
-from homeassistant.helpers.json import json_dumps
+from homeassistant.helpers.json import json_encoder_default
 
 from .metadata import EntityMetadata
 from .point import FieldValue, Point
@@ -32,12 +33,17 @@ def parse_number(state: str) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def to_json(value: Any) -> str:
-    """Compact JSON for attribute values; never raises (unknown objects become str)."""
+def _json_default(value: Any) -> Any:
+    """Home Assistant's encoding for its own types (datetimes, sets...), else str()."""
     try:
-        return json_dumps(value)
-    except TypeError, ValueError:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+        return json_encoder_default(value)
+    except TypeError:
+        return str(value)
+
+
+def to_json(value: Any) -> str:
+    """Compact JSON for attribute values; never raises. NaN/inf become null, as in HA."""
+    return orjson.dumps(value, default=_json_default, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def attribute_text(value: Any) -> str:
