@@ -1,0 +1,343 @@
+"""End to end: Home Assistant state changes read back from the real servers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import json
+from pathlib import Path
+import time
+from typing import Any
+import urllib.request
+
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import area_registry as ar, device_registry as dr, entity_registry as er
+
+from custom_components.influxdb_ingest.const import DOMAIN
+from custom_components.influxdb_ingest.data import InfluxDBIngestConfigEntry
+
+from .conftest import wait_for
+from .servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server, VictoriaMetricsServer, free_port
+
+MEASUREMENT = "home_assistant_events"
+
+
+async def setup_entry(hass: HomeAssistant, data: dict[str, Any]) -> InfluxDBIngestConfigEntry:
+    entry = MockConfigEntry(domain=DOMAIN, data=data, title="test")
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    return entry  # type: ignore[return-value]
+
+
+async def count_points(query: Callable[..., Any], db: str) -> int:
+    rows = await query(f"SELECT count(state) FROM {MEASUREMENT}", db)
+    return int(rows[0]["count"]) if rows else 0
+
+
+async def test_state_changes_land_with_every_tag_and_field(
+    hass: HomeAssistant, v1_config: dict[str, Any], database: str, query: Callable[..., Any]
+) -> None:
+    other = MockConfigEntry(domain="demo")
+    other.add_to_hass(hass)
+    area = ar.async_get(hass).async_create("Kitchen")
+    device = dr.async_get(hass).async_get_or_create(
+        config_entry_id=other.entry_id, identifiers={("demo", "thermometer")}, name="Thermometer"
+    )
+    dr.async_get(hass).async_update_device(device.id, area_id=area.id)
+    er.async_get(hass).async_get_or_create(
+        "sensor",
+        "demo",
+        "kitchen-temp",
+        suggested_object_id="kitchen_temperature",
+        device_id=device.id,
+        entity_category=EntityCategory.DIAGNOSTIC,
+    )
+    entry = await setup_entry(hass, v1_config)
+
+    attributes = {
+        "unit_of_measurement": "°C",
+        "friendly_name": "Kitchen temperature",
+        "device_class": "temperature",
+        "dynamics": True,
+        "forecast": [1, 2.5],
+        "note": None,
+    }
+    hass.states.async_set("sensor.kitchen_temperature", "21.5", attributes)
+    first = hass.states.get("sensor.kitchen_temperature")
+    hass.states.async_set("sensor.kitchen_temperature", "unavailable", {**attributes, "dynamics": "moving"})
+    second = hass.states.get("sensor.kitchen_temperature")
+    assert first is not None
+    assert second is not None
+
+    await wait_for(lambda: _rows(query, database))
+    rows = await wait_for(lambda: _rows(query, database, expect=2))
+
+    base_tags = {
+        "entity_id": "sensor.kitchen_temperature",
+        "domain": "sensor",
+        "event_type": "state_changed",
+        "device_class": "temperature",
+        "entity_category": "diagnostic",
+        "device_id": device.id,
+        "area_id": area.id,
+    }
+    common = {
+        "attr_unit_of_measurement": "°C",
+        "attr_friendly_name": "Kitchen temperature",
+        "attr_device_class": "temperature",
+        "attr_forecast": "[1,2.5]",
+        "attr_note": "",
+        "friendly_name": "Kitchen temperature",
+        "unit_of_measurement": "°C",
+    }
+    assert rows[0] == {
+        **base_tags,
+        **common,
+        "time": round(first.last_changed_timestamp * 1e6) * 1000,
+        "state": "21.5",
+        "value": 21.5,
+        "old_state": None,
+        "duration_in_state_seconds": None,
+        "attributes": '{"unit_of_measurement":"°C","friendly_name":"Kitchen temperature",'
+        '"device_class":"temperature","dynamics":true,"forecast":[1,2.5],"note":null}',
+        "attr_dynamics": "true",
+        "context_id": first.context.id,
+    }
+    assert rows[1] == {
+        **base_tags,
+        **common,
+        "time": round(second.last_changed_timestamp * 1e6) * 1000,
+        "state": "unavailable",
+        "value": None,
+        "old_state": "21.5",
+        "duration_in_state_seconds": pytest.approx(
+            second.last_changed_timestamp - first.last_changed_timestamp, abs=1e-6
+        ),
+        "attributes": '{"unit_of_measurement":"°C","friendly_name":"Kitchen temperature",'
+        '"device_class":"temperature","dynamics":"moving","forecast":[1,2.5],"note":null}',
+        "attr_dynamics": "moving",
+        "context_id": second.context.id,
+    }
+    assert await _field_types(query, database) == {
+        **dict.fromkeys(common, "string"),
+        "state": "string",
+        "old_state": "string",
+        "attributes": "string",
+        "attr_dynamics": "string",
+        "context_id": "string",
+        "value": "float",
+        "duration_in_state_seconds": "float",
+    }
+    assert entry.runtime_data.writer.stats.points_written == 2
+
+
+async def _rows(query: Callable[..., Any], db: str, expect: int = 1) -> list[dict[str, Any]] | None:
+    rows: list[dict[str, Any]] = await query(f"SELECT * FROM {MEASUREMENT} GROUP BY *", db)
+    return sorted(rows, key=lambda row: row["time"]) if len(rows) >= expect else None
+
+
+async def _field_types(query: Callable[..., Any], db: str) -> dict[str, str]:
+    return {row["fieldKey"]: row["fieldType"] for row in await query(f"SHOW FIELD KEYS FROM {MEASUREMENT}", db)}
+
+
+async def test_founding_bug_type_flips_never_conflict(
+    hass: HomeAssistant, v1_config: dict[str, Any], database: str, query: Callable[..., Any]
+) -> None:
+    """`dynamics` flips bool/str/None/number and the state number/text: every event lands."""
+    entry = await setup_entry(hass, v1_config)
+    dynamics: list[Any] = [True, "moving", None, 3, False, {"speed": 2}]
+    states = ["12.5", "unavailable", "on", "-4", "unknown", "1e3"]
+    events = 3000
+    for i in range(events):
+        hass.states.async_set(
+            f"sensor.flipper_{i % 7}", states[i % len(states)], {"dynamics": dynamics[i % len(dynamics)], "i": i}
+        )
+
+    async def all_stored() -> bool:
+        return await count_points(query, database) == events
+
+    await wait_for(all_stored, timeout=60)
+    stats = entry.runtime_data.writer.stats
+    assert stats.points_written == events
+    assert stats.points_rejected == 0
+    assert stats.write_errors == 0
+    types = await _field_types(query, database)
+    assert types["attr_dynamics"] == "string"
+    assert types["state"] == "string"
+    assert types["value"] == "float"
+    numeric = await query(f"SELECT count(value) FROM {MEASUREMENT}", database)
+    assert numeric[0]["count"] == events // 2  # 12.5, -4 and 1e3 are half of the states
+
+
+async def test_starts_while_influxdb_is_down_and_writes_once_it_is_up(
+    hass: HomeAssistant, tmp_path: Path, query: Callable[..., Any]
+) -> None:
+    late = InfluxDB1Server(tmp_path / "late", auth=False)
+    entry = await setup_entry(
+        hass, {"api_version": "1", "url": late.url, "database": "late_db", "verify_ssl": True}
+    )
+    for value in range(5):
+        hass.states.async_set("sensor.early", str(value))
+    writer = entry.runtime_data.writer
+    await wait_for(_has_failed(writer))
+    assert writer.points_waiting == 5
+
+    await hass.async_add_executor_job(late.start)
+    try:
+        await hass.async_add_executor_job(late.query, "CREATE DATABASE late_db", None, "POST")
+
+        async def landed() -> bool:
+            result = await hass.async_add_executor_job(late.query, f"SELECT count(state) FROM {MEASUREMENT}", "late_db")
+            series = result["results"][0].get("series")
+            return bool(series) and series[0]["values"][0][1] == 5
+
+        await wait_for(landed, timeout=30)
+        assert writer.points_waiting == 0
+    finally:
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_add_executor_job(late.stop)
+
+
+def _has_failed(writer: Any) -> Callable[[], Any]:
+    async def check() -> bool:
+        return bool(writer.stats.write_errors)
+
+    return check
+
+
+async def test_unload_writes_what_is_still_queued(
+    hass: HomeAssistant, v1_config: dict[str, Any], database: str, query: Callable[..., Any]
+) -> None:
+    entry = await setup_entry(hass, v1_config)
+    for value in range(10):
+        hass.states.async_set("sensor.last_words", str(value))
+    # No flush interval has passed yet: unloading must write the queue itself.
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert await count_points(query, database) == 10
+    hass.states.async_set("sensor.last_words", "after unload")
+    await hass.async_block_till_done()
+    assert await count_points(query, database) == 10
+
+
+async def test_queue_overflow_is_counted_and_logged_once(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = {"api_version": "1", "url": f"http://127.0.0.1:{free_port()}", "database": "db", "verify_ssl": True}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("custom_components.influxdb_ingest.DEFAULT_MAX_QUEUE_SIZE", 5)
+        entry = await setup_entry(hass, data)
+    for value in range(8):
+        hass.states.async_set("sensor.flood", str(value))
+    writer = entry.runtime_data.writer
+    assert writer.buffer.dropped == 3
+    assert writer.points_dropped == 3
+    assert caplog.text.count("Memory queue is full") == 1
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_rejected_points_are_counted_logged_and_do_not_block_the_queue(
+    hass: HomeAssistant,
+    influxdb_v1: InfluxDB1Server,
+    v1_config: dict[str, Any],
+    database: str,
+    query: Callable[..., Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Another writer already stored attr_dynamics as an integer in this shard (field types
+    # are per shard: the point must be recent, like the ones Home Assistant will write).
+    body = f"{MEASUREMENT},entity_id=sensor.other attr_dynamics=1i {time.time_ns()}".encode()
+    request = urllib.request.Request(
+        f"{influxdb_v1.url}/write?db={database}&u={ADMIN_USER}&p={ADMIN_PASSWORD}", data=body, method="POST"
+    )
+    await hass.async_add_executor_job(urllib.request.urlopen, request)
+    entry = await setup_entry(hass, v1_config)
+    writer = entry.runtime_data.writer
+
+    hass.states.async_set("sensor.conflict", "1", {"dynamics": True})
+    await wait_for(_rejected(writer))
+    hass.states.async_set("sensor.fine", "2")
+
+    async def fine_landed() -> bool:
+        return bool(await query(f"SELECT state FROM {MEASUREMENT} WHERE entity_id = 'sensor.fine'", database))
+
+    await wait_for(fine_landed)
+    assert writer.stats.points_rejected == 1
+    assert "field type conflict" in caplog.text
+    assert "rejected 1 of 1 points" in caplog.text
+
+
+def _rejected(writer: Any) -> Callable[[], Any]:
+    async def check() -> bool:
+        return bool(writer.stats.points_rejected)
+
+    return check
+
+
+async def test_points_land_in_victoria_metrics_through_the_v2_api(
+    hass: HomeAssistant, victoria_metrics: VictoriaMetricsServer
+) -> None:
+    await setup_entry(
+        hass,
+        {
+            "api_version": "2",
+            "url": victoria_metrics.url,
+            "organization": "home",
+            "bucket": "ha",
+            "token": "token",
+            "verify_ssl": True,
+        },
+    )
+    hass.states.async_set("sensor.vm_power", "100", {"device_class": "power", "unit_of_measurement": "W"})
+    first = hass.states.get("sensor.vm_power")
+    hass.states.async_set("sensor.vm_power", "250.5", {"device_class": "power", "unit_of_measurement": "W"})
+    second = hass.states.get("sensor.vm_power")
+    assert first is not None
+    assert second is not None
+
+    async def exported() -> dict[str, Any] | None:
+        series = await hass.async_add_executor_job(_vm_export, victoria_metrics, "sensor.vm_power")
+        return series if len(series.get(f"{MEASUREMENT}_value", {}).get("values", [])) == 2 else None
+
+    series = await wait_for(exported, timeout=30)
+    labels = {
+        "entity_id": "sensor.vm_power",
+        "domain": "sensor",
+        "event_type": "state_changed",
+        "device_class": "power",
+    }
+    series = {name: _by_time(line) for name, line in series.items()}
+    value = series[f"{MEASUREMENT}_value"]
+    assert {k: v for k, v in value["metric"].items() if k != "__name__" and k != "db"} == labels
+    assert value["values"] == [100.0, 250.5]
+    assert value["timestamps"] == [
+        round(first.last_changed_timestamp * 1000),
+        round(second.last_changed_timestamp * 1000),
+    ]
+    duration = series[f"{MEASUREMENT}_duration_in_state_seconds"]
+    assert duration["values"] == [
+        pytest.approx(second.last_changed_timestamp - first.last_changed_timestamp, abs=1e-3)
+    ]
+    # VictoriaMetrics keeps numbers only; it reads numeric text in string fields as numbers.
+    assert series[f"{MEASUREMENT}_state"]["values"] == [100.0, 250.5]
+
+
+def _by_time(line: dict[str, Any]) -> dict[str, Any]:
+    """Export lines are not promised in time order: sort values by timestamp."""
+    pairs = sorted(zip(line["timestamps"], line["values"], strict=True))
+    return {**line, "timestamps": [t for t, _ in pairs], "values": [v for _, v in pairs]}
+
+
+def _vm_export(server: VictoriaMetricsServer, entity_id: str) -> dict[str, Any]:
+    urllib.request.urlopen(f"{server.url}/internal/force_flush", timeout=10).read()
+    match = f'{{__name__=~"{MEASUREMENT}_.*",entity_id="{entity_id}"}}'
+    with urllib.request.urlopen(
+        f"{server.url}/api/v1/export?" + urllib.parse.urlencode({"match[]": match}), timeout=10
+    ) as response:
+        lines = [json.loads(line) for line in response.read().splitlines() if line.strip()]
+    return {line["metric"]["__name__"]: line for line in lines}
