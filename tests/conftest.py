@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Generator
+import contextlib
 import datetime as dt
 import itertools
 from pathlib import Path
@@ -14,10 +14,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from homeassistant.core import HomeAssistant
 import pytest
 import pytest_socket
-
-from homeassistant.core import HomeAssistant
 
 from .servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server, VictoriaMetricsServer
 
@@ -110,7 +109,9 @@ def query(hass: HomeAssistant, influxdb_v1: InfluxDB1Server) -> Callable[..., An
         rows: list[dict[str, Any]] = []
         for series in statement.get("series", []):
             tags = series.get("tags", {})
-            rows.extend({**tags, **dict(zip(series["columns"], values, strict=True))} for values in series["values"])
+            rows.extend(
+                {**tags, **dict(zip(series["columns"], values, strict=True))} for values in series["values"]
+            )
         return rows
 
     return _query

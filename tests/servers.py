@@ -6,8 +6,8 @@ them). A missing binary is an error, never a skip: these tests are the proof.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import base64
+from dataclasses import dataclass, field
 import json
 import os
 from pathlib import Path
@@ -48,7 +48,7 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path, timeout
         if process.poll() is not None:
             raise RuntimeError(f"server exited early:\n{log.read_text()[-3000:]}")
         try:
-            urllib.request.urlopen(url, timeout=1)  # noqa: S310 - loopback only
+            urllib.request.urlopen(url, timeout=1)
             return
         except urllib.error.HTTPError:
             return
@@ -80,7 +80,10 @@ class InfluxDB1Server:
         config = self.workdir / "influxdb.conf"
         tls = ""
         if self.tls_cert and self.tls_key:
-            tls = f'https-enabled = true\n  https-certificate = "{self.tls_cert}"\n  https-private-key = "{self.tls_key}"\n'
+            tls = (
+                f'https-enabled = true\n  https-certificate = "{self.tls_cert}"\n'
+                f'  https-private-key = "{self.tls_key}"\n'
+            )
         config.write_text(
             f"""reporting-disabled = true
 bind-address = "127.0.0.1:{free_port()}"
@@ -102,15 +105,20 @@ bind-address = "127.0.0.1:{free_port()}"
 """
         )
         log = self.workdir / "influxd.log"
-        self.process = subprocess.Popen(  # noqa: S603 - fixed binary and arguments
+        self.process = subprocess.Popen(
             [binary, "-config", str(config)],
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
         )
-        wait_until_up(f"http://127.0.0.1:{self.port}/ping", self.process, log) if not self.tls_cert else self._wait_tls(log)
+        wait_until_up(
+            f"http://127.0.0.1:{self.port}/ping", self.process, log
+        ) if not self.tls_cert else self._wait_tls(log)
         if self.auth:
             # Allowed without credentials while the server has no user yet; idempotent.
-            self.query(f"CREATE USER {ADMIN_USER} WITH PASSWORD '{ADMIN_PASSWORD}' WITH ALL PRIVILEGES", method="POST")
+            self.query(
+                f"CREATE USER {ADMIN_USER} WITH PASSWORD '{ADMIN_PASSWORD}' WITH ALL PRIVILEGES",
+                method="POST",
+            )
 
     def _wait_tls(self, log: Path) -> None:
         assert self.process is not None
@@ -145,13 +153,13 @@ bind-address = "127.0.0.1:{free_port()}"
         if db:
             params["db"] = db
         url = f"{self.url}/query?" + urllib.parse.urlencode(params)
-        request = urllib.request.Request(url, method=method)  # noqa: S310
+        request = urllib.request.Request(url, method=method)
         if self.auth:
             token = base64.b64encode(f"{ADMIN_USER}:{ADMIN_PASSWORD}".encode()).decode()
             request.add_header("Authorization", f"Basic {token}")
         # The TLS server's certificate is self-signed: the test client does not verify it.
         context = ssl._create_unverified_context() if self.tls_cert else None  # noqa: S323
-        with urllib.request.urlopen(request, timeout=30, context=context) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=30, context=context) as response:
             return json.loads(response.read())
 
 
@@ -171,7 +179,7 @@ class VictoriaMetricsServer:
         binary = require_binary("victoria-metrics")
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = self.workdir / "victoria-metrics.log"
-        self.process = subprocess.Popen(  # noqa: S603
+        self.process = subprocess.Popen(
             [
                 binary,
                 f"-httpListenAddr=127.0.0.1:{self.port}",

@@ -6,12 +6,11 @@ from collections.abc import AsyncGenerator
 from typing import Any
 from unittest.mock import patch
 
-import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
-
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.influxdb_ingest.const import DOMAIN
 
@@ -83,12 +82,19 @@ async def test_v1_missing_database(hass: HomeAssistant, influxdb_v1: InfluxDB1Se
     result = await _submit(
         hass,
         "v1",
-        {"url": influxdb_v1.url, "database": "does_not_exist", "username": ADMIN_USER, "password": ADMIN_PASSWORD},
+        {
+            "url": influxdb_v1.url,
+            "database": "does_not_exist",
+            "username": ADMIN_USER,
+            "password": ADMIN_PASSWORD,
+        },
     )
     assert result["errors"] == {"base": "database_not_found"}
 
 
-async def test_cannot_connect_then_recover(hass: HomeAssistant, influxdb_v1: InfluxDB1Server, database: str) -> None:
+async def test_cannot_connect_then_recover(
+    hass: HomeAssistant, influxdb_v1: InfluxDB1Server, database: str
+) -> None:
     user_input = {"url": f"http://127.0.0.1:{free_port()}", "database": database}
     result = await _submit(hass, "v1", user_input)
     assert result["errors"] == {"base": "cannot_connect"}
@@ -112,7 +118,9 @@ async def test_self_signed_certificate_is_an_ssl_error_unless_verification_is_of
     assert result["data"]["verify_ssl"] is False
 
 
-@pytest.mark.parametrize("url", ["localhost:8086", "ftp://127.0.0.1", "http://user:pw@127.0.0.1:8086", "http://"])
+@pytest.mark.parametrize(
+    "url", ["localhost:8086", "ftp://127.0.0.1", "http://user:pw@127.0.0.1:8086", "http://"]
+)
 async def test_invalid_url(hass: HomeAssistant, url: str) -> None:
     result = await _submit(hass, "v1", {"url": url, "database": "db"})
     assert result["errors"] == {"url": "invalid_url"}
@@ -131,7 +139,9 @@ async def test_other_retention_policy_is_another_target(
     hass: HomeAssistant, influxdb_v1: InfluxDB1Server, database: str
 ) -> None:
     MockConfigEntry(domain=DOMAIN, unique_id=f"v1|{influxdb_v1.url}|{database}/").add_to_hass(hass)
-    influxdb_v1.query(f'CREATE RETENTION POLICY "week" ON "{database}" DURATION 7d REPLICATION 1', method="POST")
+    influxdb_v1.query(
+        f'CREATE RETENTION POLICY "week" ON "{database}" DURATION 7d REPLICATION 1', method="POST"
+    )
     result = await _submit(
         hass,
         "v1",
@@ -147,8 +157,16 @@ async def test_other_retention_policy_is_another_target(
     assert result["result"].unique_id == f"v1|{influxdb_v1.url}|{database}/week"
 
 
-async def test_v2_against_real_victoria_metrics(hass: HomeAssistant, victoria_metrics: VictoriaMetricsServer) -> None:
-    user_input = {"url": victoria_metrics.url, "organization": "o", "bucket": "b", "token": "t", "verify_ssl": True}
+async def test_v2_against_real_victoria_metrics(
+    hass: HomeAssistant, victoria_metrics: VictoriaMetricsServer
+) -> None:
+    user_input = {
+        "url": victoria_metrics.url,
+        "organization": "o",
+        "bucket": "b",
+        "token": "t",
+        "verify_ssl": True,
+    }
     result = await _submit(hass, "v2", user_input)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "b @ 127.0.0.1"
@@ -208,7 +226,9 @@ async def test_unexpected_answer_is_unknown_and_logged_without_secret(
         side_effect=RuntimeError("boom"),
     ):
         result = await _submit(
-            hass, "v2", {"url": "http://127.0.0.1:1", "organization": "o", "bucket": "b", "token": "s3cr3t-token"}
+            hass,
+            "v2",
+            {"url": "http://127.0.0.1:1", "organization": "o", "bucket": "b", "token": "s3cr3t-token"},
         )
     assert result["errors"] == {"base": "unknown"}
     assert "boom" in caplog.text

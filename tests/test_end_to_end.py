@@ -9,13 +9,12 @@ import time
 from typing import Any
 import urllib.request
 
-import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
-
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import area_registry as ar, device_registry as dr, entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.influxdb_ingest.const import DOMAIN
 from custom_components.influxdb_ingest.data import InfluxDBIngestConfigEntry
@@ -143,7 +142,9 @@ async def _rows(query: Callable[..., Any], db: str, expect: int = 1) -> list[dic
 
 
 async def _field_types(query: Callable[..., Any], db: str) -> dict[str, str]:
-    return {row["fieldKey"]: row["fieldType"] for row in await query(f"SHOW FIELD KEYS FROM {MEASUREMENT}", db)}
+    return {
+        row["fieldKey"]: row["fieldType"] for row in await query(f"SHOW FIELD KEYS FROM {MEASUREMENT}", db)
+    }
 
 
 async def test_founding_bug_type_flips_never_conflict(
@@ -156,7 +157,9 @@ async def test_founding_bug_type_flips_never_conflict(
     events = 3000
     for i in range(events):
         hass.states.async_set(
-            f"sensor.flipper_{i % 7}", states[i % len(states)], {"dynamics": dynamics[i % len(dynamics)], "i": i}
+            f"sensor.flipper_{i % 7}",
+            states[i % len(states)],
+            {"dynamics": dynamics[i % len(dynamics)], "i": i},
         )
 
     async def all_stored() -> bool:
@@ -193,7 +196,9 @@ async def test_starts_while_influxdb_is_down_and_writes_once_it_is_up(
         await hass.async_add_executor_job(late.query, "CREATE DATABASE late_db", None, "POST")
 
         async def landed() -> bool:
-            result = await hass.async_add_executor_job(late.query, f"SELECT count(state) FROM {MEASUREMENT}", "late_db")
+            result = await hass.async_add_executor_job(
+                late.query, f"SELECT count(state) FROM {MEASUREMENT}", "late_db"
+            )
             series = result["results"][0].get("series")
             return bool(series) and series[0]["values"][0][1] == 5
 
@@ -228,7 +233,12 @@ async def test_unload_writes_what_is_still_queued(
 async def test_queue_overflow_is_counted_and_logged_once(
     hass: HomeAssistant, caplog: pytest.LogCaptureFixture
 ) -> None:
-    data = {"api_version": "1", "url": f"http://127.0.0.1:{free_port()}", "database": "db", "verify_ssl": True}
+    data = {
+        "api_version": "1",
+        "url": f"http://127.0.0.1:{free_port()}",
+        "database": "db",
+        "verify_ssl": True,
+    }
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("custom_components.influxdb_ingest.DEFAULT_MAX_QUEUE_SIZE", 5)
         entry = await setup_entry(hass, data)
@@ -313,7 +323,7 @@ async def test_points_land_in_victoria_metrics_through_the_v2_api(
     }
     series = {name: _by_time(line) for name, line in series.items()}
     value = series[f"{MEASUREMENT}_value"]
-    assert {k: v for k, v in value["metric"].items() if k != "__name__" and k != "db"} == labels
+    assert {k: v for k, v in value["metric"].items() if k not in {"__name__", "db"}} == labels
     assert value["values"] == [100.0, 250.5]
     assert value["timestamps"] == [
         round(first.last_changed_timestamp * 1000),

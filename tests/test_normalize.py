@@ -6,10 +6,9 @@ import datetime as dt
 import math
 from typing import Any
 
-import pytest
-
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Context, Event, EventStateChangedData, State
+import pytest
 
 from custom_components.influxdb_ingest.metadata import EntityMetadata
 from custom_components.influxdb_ingest.normalize import attribute_text, parse_number, state_change_to_point
@@ -84,7 +83,9 @@ def test_text_state_has_no_value_and_first_state_no_old_state() -> None:
 
 
 def test_registry_device_class_used_when_attributes_have_none() -> None:
-    point = state_change_to_point(_event("binary_sensor.door", "off"), EntityMetadata(device_class="door"), "m")
+    point = state_change_to_point(
+        _event("binary_sensor.door", "off"), EntityMetadata(device_class="door"), "m"
+    )
     assert point.tags["device_class"] == "door"
 
 
@@ -164,8 +165,12 @@ def test_attributes_json_survives_unserializable_values() -> None:
 
 def test_boolean_and_string_attribute_share_one_string_field() -> None:
     """The founding bug: `dynamics` flips between bool and str; both must be strings."""
-    as_bool = state_change_to_point(_event("sensor.a", "1", attributes={"dynamics": True}), EntityMetadata(), "m")
-    as_text = state_change_to_point(_event("sensor.a", "x", attributes={"dynamics": "hi"}), EntityMetadata(), "m")
+    as_bool = state_change_to_point(
+        _event("sensor.a", "1", attributes={"dynamics": True}), EntityMetadata(), "m"
+    )
+    as_text = state_change_to_point(
+        _event("sensor.a", "x", attributes={"dynamics": "hi"}), EntityMetadata(), "m"
+    )
     assert as_bool.fields["attr_dynamics"] == "true"
     assert as_text.fields["attr_dynamics"] == "hi"
     for name in set(as_bool.fields) & set(as_text.fields):

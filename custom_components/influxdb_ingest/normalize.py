@@ -11,11 +11,10 @@ import math
 import re
 from typing import Any
 
-import orjson
-
 from homeassistant.const import ATTR_DEVICE_CLASS, ATTR_FRIENDLY_NAME, ATTR_UNIT_OF_MEASUREMENT
 from homeassistant.core import Event, EventStateChangedData, State
 from homeassistant.helpers.json import json_encoder_default
+import orjson
 
 from .metadata import EntityMetadata
 from .point import FieldValue, Point
