@@ -25,6 +25,9 @@ class FakeInfluxDB:
     read_only_token: str = "read-only-token"
     port: int = field(default_factory=free_port)
     bodies: list[bytes] = field(default_factory=list)
+    # Fault injection: answers to give before the next writes, and a request size limit.
+    injected: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    max_lines: int | None = None
     _runner: web.AppRunner | None = None
 
     @property
@@ -62,6 +65,13 @@ class FakeInfluxDB:
         body = await request.read()
         if not body:
             return self._error(400, "invalid", "writing requires points")
+        if self.injected:
+            status, headers = self.injected.pop(0)
+            return web.json_response(
+                {"code": "unavailable", "message": "injected"}, status=status, headers=headers
+            )
+        if self.max_lines is not None and body.count(b"\n") > self.max_lines:
+            return self._error(413, "request too large", "unable to read data: points batch is too large")
         self.bodies.append(body)
         return web.Response(status=204)
 

@@ -1,0 +1,80 @@
+"""Writer behaviour on server answers that real 1.x servers here cannot be made to give."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+from homeassistant.core import HomeAssistant
+import pytest
+
+from .conftest import wait_for
+from .fake_influx import FakeInfluxDB
+from .test_end_to_end import setup_entry
+
+
+@pytest.fixture
+async def fake_influx(hass: HomeAssistant) -> AsyncGenerator[FakeInfluxDB]:
+    server = FakeInfluxDB()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def _v2(server: FakeInfluxDB) -> dict[str, object]:
+    return {
+        "api_version": "2",
+        "url": server.url,
+        "organization": server.org,
+        "bucket": server.bucket,
+        "token": server.token,
+        "verify_ssl": True,
+    }
+
+
+def _lines(server: FakeInfluxDB) -> list[bytes]:
+    return [line for body in server.bodies for line in body.splitlines()]
+
+
+async def test_too_large_batches_are_split_until_accepted(
+    hass: HomeAssistant, fake_influx: FakeInfluxDB
+) -> None:
+    fake_influx.max_lines = 3
+    entry = await setup_entry(hass, _v2(fake_influx))
+    writer = entry.runtime_data.writer
+    for value in range(10):
+        hass.states.async_set("sensor.split", str(value))
+    await hass.config_entries.async_unload(entry.entry_id)
+
+    assert len(_lines(fake_influx)) == 10
+    assert all(body.count(b"\n") <= 3 for body in fake_influx.bodies)
+    assert writer.stats.points_written == 10
+
+
+async def test_retry_after_is_honoured_and_nothing_is_lost(
+    hass: HomeAssistant, fake_influx: FakeInfluxDB
+) -> None:
+    fake_influx.injected = [(503, {"Retry-After": "0"}), (429, {"Retry-After": "0.1"}), (500, {})]
+    entry = await setup_entry(hass, _v2(fake_influx))
+    for value in range(5):
+        hass.states.async_set("sensor.busy", str(value))
+    writer = entry.runtime_data.writer
+
+    async def written() -> bool:
+        return writer.stats.points_written == 5
+
+    await wait_for(written)
+    assert writer.stats.write_errors == 3
+    assert "HTTP 500" in (writer.stats.last_error or "")
+    assert len(_lines(fake_influx)) == 5
+    assert fake_influx.injected == []
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_token_is_sent_in_the_header_not_the_url(
+    hass: HomeAssistant, fake_influx: FakeInfluxDB
+) -> None:
+    entry = await setup_entry(hass, _v2(fake_influx))
+    assert fake_influx.token not in str(entry.runtime_data.writer.client.target.write_url)
+    hass.states.async_set("sensor.header", "1")
+    await hass.config_entries.async_unload(entry.entry_id)
+    assert len(_lines(fake_influx)) == 1
