@@ -22,6 +22,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.influxdb_ingest.const import DOMAIN
 from custom_components.influxdb_ingest.data import InfluxDBIngestConfigEntry
+from custom_components.influxdb_ingest.influx_api import InfluxTarget
 
 from .conftest import wait_for
 from .servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server, VictoriaMetricsServer, free_port
@@ -182,6 +183,43 @@ async def test_founding_bug_type_flips_never_conflict(
     assert numeric[0]["count"] == events // 2  # 12.5, -4 and 1e3 are half of the states
 
 
+async def test_two_entries_each_get_every_point(
+    hass: HomeAssistant,
+    influxdb_v1: InfluxDB1Server,
+    v1_config: dict[str, Any],
+    database: str,
+    query: Callable[..., Any],
+) -> None:
+    second_db = f"{database}_second"
+    await hass.async_add_executor_job(influxdb_v1.query, f'CREATE DATABASE "{second_db}"', None, "POST")
+    await setup_entry(hass, v1_config)
+    await setup_entry(hass, {**v1_config, "database": second_db})
+    for value in range(20):
+        hass.states.async_set("sensor.shared", str(value))
+
+    async def both_complete() -> bool:
+        return await count_points(query, database) == 20 and await count_points(query, second_db) == 20
+
+    await wait_for(both_complete)
+
+
+def test_target_repr_hides_secrets() -> None:
+    target = InfluxTarget.from_config(
+        {
+            "api_version": "1",
+            "url": "http://h:8086",
+            "database": "d",
+            "username": "u",
+            "password": "pw-secret",
+        }
+    )
+    assert "pw-secret" not in repr(target)
+    target = InfluxTarget.from_config(
+        {"api_version": "3", "url": "http://h", "database": "d", "token": "tok-secret"}
+    )
+    assert "tok-secret" not in repr(target)
+
+
 async def test_starts_while_influxdb_is_down_and_writes_once_it_is_up(
     hass: HomeAssistant, tmp_path: Path, query: Callable[..., Any]
 ) -> None:
@@ -329,9 +367,10 @@ async def test_points_land_in_victoria_metrics_through_the_v2_api(
     value = series[f"{MEASUREMENT}_value"]
     assert {k: v for k, v in value["metric"].items() if k not in {"__name__", "db"}} == labels
     assert value["values"] == [100.0, 250.5]
+    # VictoriaMetrics stores milliseconds, truncating the nanosecond timestamps we send.
     assert value["timestamps"] == [
-        round(first.last_changed_timestamp * 1000),
-        round(second.last_changed_timestamp * 1000),
+        round(first.last_changed_timestamp * 1e6) // 1000,
+        round(second.last_changed_timestamp * 1e6) // 1000,
     ]
     duration = series[f"{MEASUREMENT}_duration_in_state_seconds"]
     assert duration["values"] == [

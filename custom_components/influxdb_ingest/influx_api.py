@@ -8,7 +8,7 @@ Secrets travel only in headers, never in URLs, logs or exception texts.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import json
 from typing import Any
 
@@ -82,9 +82,9 @@ class InfluxTarget:
     retention_policy: str = ""
     org: str = ""
     bucket: str = ""
-    username: str = ""
-    password: str = ""
-    token: str = ""
+    username: str = field(default="", repr=False)
+    password: str = field(default="", repr=False)
+    token: str = field(default="", repr=False)
     verify_ssl: bool = True
 
     @classmethod
