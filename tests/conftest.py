@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator
 import contextlib
 import datetime as dt
+import inspect
 import itertools
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from homeassistant.core import HomeAssistant
 import pytest
 import pytest_socket
 
+from .fake_influx import FakeInfluxDB
 from .servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server, VictoriaMetricsServer
 
 _database_names = itertools.count()
@@ -77,6 +79,15 @@ def victoria_metrics(tmp_path_factory: pytest.TempPathFactory) -> Generator[Vict
 
 
 @pytest.fixture
+async def fake_influx(hass: HomeAssistant) -> AsyncGenerator[FakeInfluxDB]:
+    """The InfluxDB 2.x/3.x stand-in (tests/fake_influx.py) on a free loopback port."""
+    server = FakeInfluxDB()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
 def database(influxdb_v1: InfluxDB1Server) -> str:
     """A fresh, empty database on the real InfluxDB 1.x for one test."""
     name = f"test_db_{next(_database_names)}"
@@ -118,10 +129,12 @@ def query(hass: HomeAssistant, influxdb_v1: InfluxDB1Server) -> Callable[..., An
 
 
 async def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.2) -> Any:
-    """Poll an async predicate until it returns something truthy; fail after `timeout`."""
+    """Poll a predicate (sync or async) until it returns something truthy; fail after `timeout`."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        result = await predicate()
+        result = predicate()
+        if inspect.isawaitable(result):
+            result = await result
         if result:
             return result
         if asyncio.get_running_loop().time() > deadline:

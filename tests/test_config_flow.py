@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
 from typing import Any
 from unittest.mock import patch
 
@@ -23,14 +22,6 @@ def no_setup_after_flow() -> Any:
     """The flow is under test here, not the writer it would start."""
     with patch("custom_components.influxdb_ingest.async_setup_entry", return_value=True) as mock:
         yield mock
-
-
-@pytest.fixture
-async def fake_influx(hass: HomeAssistant) -> AsyncGenerator[FakeInfluxDB]:
-    server = FakeInfluxDB()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def _submit(hass: HomeAssistant, flavour: str, user_input: dict[str, Any]) -> Any:

@@ -230,7 +230,7 @@ async def test_starts_while_influxdb_is_down_and_writes_once_it_is_up(
     for value in range(5):
         hass.states.async_set("sensor.early", str(value))
     writer = entry.runtime_data.writer
-    await wait_for(_has_failed(writer))
+    await wait_for(lambda: writer.stats.write_errors)
     assert writer.points_waiting == 5
 
     await hass.async_add_executor_job(late.start)
@@ -249,13 +249,6 @@ async def test_starts_while_influxdb_is_down_and_writes_once_it_is_up(
     finally:
         await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_add_executor_job(late.stop)
-
-
-def _has_failed(writer: Any) -> Callable[[], Any]:
-    async def check() -> bool:
-        return bool(writer.stats.write_errors)
-
-    return check
 
 
 async def test_unload_writes_what_is_still_queued(
@@ -312,7 +305,7 @@ async def test_rejected_points_are_counted_logged_and_do_not_block_the_queue(
     writer = entry.runtime_data.writer
 
     hass.states.async_set("sensor.conflict", "1", {"dynamics": True})
-    await wait_for(_rejected(writer))
+    await wait_for(lambda: writer.stats.points_rejected)
     hass.states.async_set("sensor.fine", "2")
 
     async def fine_landed() -> bool:
@@ -322,13 +315,6 @@ async def test_rejected_points_are_counted_logged_and_do_not_block_the_queue(
     assert writer.stats.points_rejected == 1
     assert "field type conflict" in caplog.text
     assert "rejected 1 of 1 points" in caplog.text
-
-
-def _rejected(writer: Any) -> Callable[[], Any]:
-    async def check() -> bool:
-        return bool(writer.stats.points_rejected)
-
-    return check
 
 
 async def test_points_land_in_victoria_metrics_through_the_v2_api(

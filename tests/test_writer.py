@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-
 from homeassistant.core import HomeAssistant
-import pytest
 
 from .conftest import wait_for
 from .fake_influx import FakeInfluxDB
 from .test_end_to_end import setup_entry
-
-
-@pytest.fixture
-async def fake_influx(hass: HomeAssistant) -> AsyncGenerator[FakeInfluxDB]:
-    server = FakeInfluxDB()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def _v2(server: FakeInfluxDB) -> dict[str, object]:
@@ -59,10 +48,7 @@ async def test_retry_after_is_honoured_and_nothing_is_lost(
         hass.states.async_set("sensor.busy", str(value))
     writer = entry.runtime_data.writer
 
-    async def written() -> bool:
-        return writer.stats.points_written == 5
-
-    await wait_for(written)
+    await wait_for(lambda: writer.stats.points_written == 5)
     assert writer.stats.write_errors == 3
     assert "HTTP 500" in (writer.stats.last_error or "")
     assert len(_lines(fake_influx)) == 5
