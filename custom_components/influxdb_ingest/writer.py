@@ -2,7 +2,8 @@
 
 Batches by size (a full batch wakes the writer) and by time (flush interval). A batch
 that fails to send is kept and retried with capped exponential backoff, so an outage
-costs queue space, not data; only the bounded queue's overflow is dropped (counted).
+costs queue space, not data. Only the bounded queue's overflow and points the server
+refuses are dropped, and both are counted and logged.
 """
 
 from __future__ import annotations
@@ -204,7 +205,7 @@ class BatchWriter:
             _LOGGER.info("Writing to InfluxDB again; %d points waiting", self.points_waiting)
 
     def _next_delay(self, err: InfluxError) -> float:
-        """Capped exponential backoff with full jitter; Retry-After wins when given."""
+        """Capped exponential backoff, jittered between half and all of the delay; Retry-After wins."""
         if isinstance(err, ServerBusy) and err.retry_after is not None:
             return min(err.retry_after, RETRY_MAX_DELAY)
         delay = random.uniform(self._retry_delay / 2, self._retry_delay)
