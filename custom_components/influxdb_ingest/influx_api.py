@@ -198,8 +198,9 @@ def _raise_for_status(status: int, message: str, retry_after: str | None) -> Non
     raise WriteRejected(text)
 
 
-# What servers answer to an empty write once auth, target and permission checks passed.
-_EMPTY_WRITE_MESSAGES = ("writing requires points", "no data", "no lines", "empty")
+# What servers answer to an empty write once auth, target and permission checks passed:
+# InfluxDB 2.x's documented message; "no lines" is a guess for 3.x (no server here to ask).
+_EMPTY_WRITE_MESSAGES = ("writing requires points", "no lines")
 
 
 class InfluxClient:
