@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from homeassistant.core import HomeAssistant
+import pytest
 
 from .conftest import wait_for
 from .fake_influx import FakeInfluxDB
@@ -64,3 +65,20 @@ async def test_token_is_sent_in_the_header_not_the_url(
     hass.states.async_set("sensor.header", "1")
     await hass.config_entries.async_unload(entry.entry_id)
     assert len(_lines(fake_influx)) == 1
+
+
+async def test_a_point_too_large_on_its_own_is_counted_not_retried_forever(
+    hass: HomeAssistant, fake_influx: FakeInfluxDB, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_influx.max_lines = 0
+    entry = await setup_entry(hass, _v2(fake_influx))
+    writer = entry.runtime_data.writer
+    hass.states.async_set("sensor.huge", "1")
+    hass.states.async_set("sensor.huge", "2")
+    await hass.config_entries.async_unload(entry.entry_id)
+
+    assert fake_influx.bodies == []
+    assert writer.stats.points_rejected == 2
+    assert writer.points_dropped == 2
+    assert writer.points_waiting == 0
+    assert "a single point is larger than the server accepts" in caplog.text

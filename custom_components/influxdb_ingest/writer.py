@@ -9,6 +9,7 @@ refuses are dropped, and both are counted and logged.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
 import contextlib
 from dataclasses import dataclass, field
@@ -89,7 +90,9 @@ class BatchWriter:
         self._wakeup = asyncio.Event()
         self.buffer = EventBuffer(max_queue_size, batch_size, self._wakeup.set)
         self.stats = WriterStats()
-        self._pending: _Batch | None = None
+        # Serialized batches not yet acknowledged, oldest first; a 413 replaces the first
+        # one by its two halves, so a half that landed is never sent again.
+        self._pending: deque[_Batch] = deque()
         self._retry_delay = RETRY_INITIAL_DELAY
         self._failing = False
         # Last timestamp written per entity: two changes in the same microsecond must not
@@ -104,7 +107,7 @@ class BatchWriter:
     @property
     def points_waiting(self) -> int:
         """Events queued plus points serialized but not yet acknowledged."""
-        return len(self.buffer) + (self._pending.count if self._pending else 0)
+        return len(self.buffer) + sum(batch.count for batch in self._pending)
 
     def enqueue(self, event: Event[EventStateChangedData]) -> None:
         """Accept one event from the bus listener (O(1))."""
@@ -122,18 +125,26 @@ class BatchWriter:
 
     async def drain(self, *, retry: bool) -> None:
         """Write everything queued; with `retry`, wait out failures instead of returning."""
-        while self._pending is not None or len(self.buffer):
-            if self._pending is None:
-                self._pending = await self._next_batch()
+        while self._pending or len(self.buffer):
+            if not self._pending:
+                self._pending.append(await self._next_batch())
+            batch = self._pending[0]
             try:
-                await self._send(self._pending)
+                await self._send(batch)
+            except PayloadTooLarge:
+                self._pending.popleft()
+                if batch.count <= 1:
+                    self._reject(batch, "a single point is larger than the server accepts")
+                else:
+                    self._pending.extendleft(reversed(_split(batch)))
+                continue
             except InfluxError as err:
                 self._record_failure(err)
                 if not retry:
                     raise
                 await asyncio.sleep(self._next_delay(err))
                 continue
-            self._pending = None
+            self._pending.popleft()
             self._record_recovery()
 
     async def _next_batch(self) -> _Batch:
@@ -161,16 +172,9 @@ class BatchWriter:
         return point
 
     async def _send(self, batch: _Batch) -> None:
-        """Send one batch; split on 413, count and log points the server refuses."""
+        """Send one batch; count and log points the server refuses instead of retrying them."""
         try:
             await self.client.write(batch.body, WRITE_TIMEOUT)
-        except PayloadTooLarge:
-            if batch.count <= 1:
-                self._reject(batch, "a single point is larger than the server accepts")
-                return
-            for half in _split(batch):
-                await self._send(half)
-            return
         except WriteRejected as err:
             self._reject(batch, str(err))
             return
