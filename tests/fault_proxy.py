@@ -1,0 +1,209 @@
+"""A fault-injecting HTTP reverse proxy to put in front of a real server.
+
+The real `influxd` cannot be told to answer 503, stall or drop a connection on demand, yet
+those are exactly the failures the writer must survive. The proxy forwards everything to the
+real server and, for the next write requests only, applies faults queued with `inject()`:
+an injected status, a delay, or a dropped connection. Queries always pass through, so tests
+can check what really landed. Every write request is recorded in `log`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+from yarl import URL
+
+from .servers import free_port
+
+WRITE_PATH_SUFFIXES = ("/write", "/api/v2/write", "/api/v3/write_lp")
+
+# RFC 9110 §7.6.1 hop-by-hop headers: they describe one connection, never the proxied message.
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+# aiohttp recomputes these for the request/response it sends itself.
+_SKIP_REQUEST = _HOP_BY_HOP | {"host", "content-length"}
+# The client session has already decompressed the body, so its length and encoding are stale.
+_SKIP_RESPONSE = _HOP_BY_HOP | {"content-length", "content-encoding"}
+
+
+@dataclass(frozen=True)
+class Status:
+    """Answer the write with this status without forwarding it (e.g. 503 + Retry-After, 429, 500)."""
+
+    code: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: str = '{"error":"injected"}'
+
+
+@dataclass(frozen=True)
+class Delay:
+    """Wait, then forward: a slow server. The client may give up first; the write still lands."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Reset:
+    """Drop the connection without any HTTP answer: a crash or network cut mid-request."""
+
+
+@dataclass(frozen=True)
+class Forward:
+    """Pass the write through unchanged: to interleave successes between faults."""
+
+
+type Fault = Status | Delay | Reset | Forward
+
+
+@dataclass
+class FaultProxy:
+    """Reverse proxy to `upstream` on 127.0.0.1:`port`, running in the current event loop.
+
+    `inject(*faults)` queues faults; each is consumed by one write request (POST to a path
+    ending in one of WRITE_PATH_SUFFIXES). While `down` is True every write is reset (an
+    outage) and the queue is left untouched. `log` holds (arrival loop time, outcome) per
+    write, appended once the outcome is known: "forwarded 204", "status 503",
+    "delay 2.0 forwarded 204", "reset", "reset (down)", "upstream error ...". Forwarded
+    outcomes get " (client gone)" when the client disconnected before the answer.
+    """
+
+    upstream: str
+    port: int = field(default_factory=free_port)
+    down: bool = False
+    faults: deque[Fault] = field(default_factory=deque)
+    log: list[tuple[float, str]] = field(default_factory=list)
+    upstream_timeout: float = 60.0
+    _runner: web.AppRunner | None = field(default=None, init=False, repr=False)
+    _session: aiohttp.ClientSession | None = field(default=None, init=False, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def writes_forwarded(self) -> int:
+        """Write requests that reached upstream (with or without a delay)."""
+        return sum("forwarded" in outcome for _, outcome in self.log)
+
+    def count(self, outcome_prefix: str) -> int:
+        """Write requests whose outcome starts with `outcome_prefix` ("status 503", "reset", ...)."""
+        return sum(outcome.startswith(outcome_prefix) for _, outcome in self.log)
+
+    def inject(self, *faults: Fault) -> None:
+        """Queue faults for the next write requests, in order, one write each."""
+        self.faults.extend(faults)
+
+    async def start(self) -> None:
+        # No cookie jar and no redirects: the proxy must be transparent, not a browser.
+        self._session = aiohttp.ClientSession(
+            cookie_jar=aiohttp.DummyCookieJar(),
+            timeout=aiohttp.ClientTimeout(total=self.upstream_timeout),
+        )
+        app = web.Application(client_max_size=64 * 1024**2)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        # A short shutdown timeout so stop() does not wait for a long injected Delay.
+        self._runner = web.AppRunner(app, shutdown_timeout=0.5, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._session:
+            await self._session.close()
+            self._session = None
+
+    @staticmethod
+    def is_write(request: web.BaseRequest) -> bool:
+        return request.method == "POST" and request.path.endswith(WRITE_PATH_SUFFIXES)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        # Read the whole body first: faults hit after the client has sent its request.
+        body = await request.read()
+        if not self.is_write(request):
+            response, _ = await self._forward(request, body)
+            return response
+        arrived = asyncio.get_running_loop().time()
+        if self.down:
+            return self._record(arrived, "reset (down)", self._reset(request))
+        fault = self.faults.popleft() if self.faults else Forward()
+        match fault:
+            case Status(code, headers, text):
+                answer = CIMultiDict(headers)
+                answer.setdefault("Content-Type", "application/json")
+                response = web.Response(status=code, body=text.encode(), headers=answer)
+                return self._record(arrived, f"status {code}", response)
+            case Reset():
+                return self._record(arrived, "reset", self._reset(request))
+            case Delay(seconds):
+                await asyncio.sleep(seconds)
+                response, outcome = await self._forward(request, body)
+                return self._record(arrived, f"delay {seconds} {outcome}", response, request)
+            case Forward():
+                response, outcome = await self._forward(request, body)
+                return self._record(arrived, outcome, response, request)
+
+    def _record(
+        self,
+        arrived: float,
+        outcome: str,
+        response: web.StreamResponse,
+        request: web.BaseRequest | None = None,
+    ) -> web.StreamResponse:
+        if request is not None and (request.transport is None or request.transport.is_closing()):
+            outcome += " (client gone)"
+        self.log.append((arrived, outcome))
+        return response
+
+    @staticmethod
+    def _reset(request: web.BaseRequest) -> web.StreamResponse:
+        """Abort the connection; aiohttp then fails to send the returned response, silently."""
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response()
+
+    async def _forward(self, request: web.BaseRequest, body: bytes) -> tuple[web.StreamResponse, str]:
+        """Send the request upstream and mirror its answer; returns (response, outcome)."""
+        assert self._session is not None, "FaultProxy.start() was not awaited"
+        url = URL(self.upstream.rstrip("/") + request.rel_url.raw_path_qs, encoded=True)
+        headers = CIMultiDict(
+            (name, value) for name, value in request.headers.items() if name.lower() not in _SKIP_REQUEST
+        )
+        try:
+            async with self._session.request(
+                request.method,
+                url,
+                headers=headers,
+                data=body or None,
+                allow_redirects=False,
+                skip_auto_headers=("Accept-Encoding", "User-Agent", "Content-Type"),
+            ) as upstream:
+                payload = await upstream.read()
+                status = upstream.status
+                answer = CIMultiDict(
+                    (name, value)
+                    for name, value in upstream.headers.items()
+                    if name.lower() not in _SKIP_RESPONSE
+                )
+        except (aiohttp.ClientError, TimeoutError) as err:
+            # Upstream is gone: the client should see what it would see without the proxy.
+            return self._reset(request), f"upstream error {type(err).__name__}"
+        return web.Response(status=status, body=payload, headers=answer), f"forwarded {status}"

@@ -1,0 +1,96 @@
+"""The disk spool: order, persistence across reopen, torn tails, budgets, checksums."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from custom_components.influxdb_ingest.spool import DiskSpool, SpoolCorrupt
+
+DAY = 86_400.0
+
+
+def _spool(directory: Path, max_bytes: int = 10**9, max_age: float = 30 * DAY) -> DiskSpool:
+    spool = DiskSpool(directory, max_bytes=max_bytes, max_age=max_age)
+    spool.open()
+    return spool
+
+
+def _drain(spool: DiskSpool) -> list[list[str]]:
+    batches = []
+    while (oldest := spool.read_oldest()) is not None:
+        record, lines = oldest
+        batches.append(lines)
+        spool.ack(record)
+    return batches
+
+
+def test_batches_come_back_oldest_first_with_raw_newlines_intact(tmp_path: Path) -> None:
+    spool = _spool(tmp_path)
+    spool.append(['m s="multi\nline" 1\n', "m v=2 2\n"], created=1.0)
+    spool.append(["m v=3 3\n"], created=2.0)
+    assert spool.points == 3
+    assert len(spool) == 2
+    assert _drain(spool) == [['m s="multi\nline" 1\n', "m v=2 2\n"], ["m v=3 3\n"]]
+    assert spool.points == 0
+    assert list(tmp_path.glob("*.seg")) == []
+
+
+def test_reopen_resumes_after_the_last_acknowledged_batch(tmp_path: Path) -> None:
+    spool = _spool(tmp_path)
+    for number in range(5):
+        spool.append([f"m v={number} {number}\n"], created=float(number))
+    record, _ = spool.read_oldest() or pytest.fail("empty")
+    spool.ack(record)
+
+    reopened = _spool(tmp_path)
+    assert reopened.points == 4
+    assert _drain(reopened) == [[f"m v={number} {number}\n"] for number in range(1, 5)]
+    reopened.append(["m v=9 9\n"], created=9.0)
+    assert _drain(_spool(tmp_path)) == [["m v=9 9\n"]]
+
+
+def test_torn_last_record_is_cut_off_and_reported(tmp_path: Path) -> None:
+    spool = _spool(tmp_path)
+    spool.append(["m v=1 1\n"], created=1.0)
+    spool.append(["m v=2 2\n"], created=2.0)
+    (segment,) = tmp_path.glob("*.seg")
+    segment.write_bytes(segment.read_bytes()[:-3])  # a crash in the middle of the append
+
+    reopened = DiskSpool(tmp_path, max_bytes=10**9, max_age=30 * DAY)
+    damage = reopened.open()
+    assert damage.torn_records == 1
+    assert "torn record" in damage.messages[0]
+    assert reopened.points == 1
+    reopened.append(["m v=3 3\n"], created=3.0)  # appends continue after the cut
+    assert _drain(reopened) == [["m v=1 1\n"], ["m v=3 3\n"]]
+
+
+def test_size_budget_drops_oldest_segments_with_exact_count(tmp_path: Path) -> None:
+    spool = _spool(tmp_path, max_bytes=256 * 1024)  # 64 KiB segments
+    line = "m " + "x" * 1000 + "=1 1\n"
+    dropped = sum(spool.append([line] * 10, created=float(i)) for i in range(100))  # ~1 MB
+    assert spool.size_bytes <= 256 * 1024
+    assert dropped + spool.points == 1000
+    assert dropped > 0
+    assert dropped % 10 == 0  # whole batches
+
+
+def test_age_limit_drops_old_records(tmp_path: Path) -> None:
+    spool = _spool(tmp_path, max_age=DAY)
+    spool.append(["m v=1 1\n", "m v=2 2\n"], created=0.0)
+    spool.append(["m v=3 3\n"], created=DAY * 1.5)
+    assert spool.drop_expired(now=DAY * 2) == 2
+    assert _drain(spool) == [["m v=3 3\n"]]
+
+
+def test_checksum_mismatch_is_detected(tmp_path: Path) -> None:
+    spool = _spool(tmp_path)
+    spool.append(["m v=1 1\n"], created=1.0)
+    (segment,) = tmp_path.glob("*.seg")
+    data = bytearray(segment.read_bytes())
+    data[-2] ^= 0xFF
+    segment.write_bytes(bytes(data))
+    with pytest.raises(SpoolCorrupt):
+        spool.read_oldest()
