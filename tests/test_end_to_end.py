@@ -30,8 +30,10 @@ from .servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server, VictoriaMetric
 MEASUREMENT = "home_assistant_events"
 
 
-async def setup_entry(hass: HomeAssistant, data: dict[str, Any]) -> InfluxDBIngestConfigEntry:
-    entry = MockConfigEntry(domain=DOMAIN, data=data, title="test")
+async def setup_entry(
+    hass: HomeAssistant, data: dict[str, Any], options: dict[str, Any] | None = None
+) -> InfluxDBIngestConfigEntry:
+    entry = MockConfigEntry(domain=DOMAIN, data=data, options=options or {}, title="test")
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
@@ -173,7 +175,8 @@ async def test_founding_bug_type_flips_never_conflict(
     await wait_for(all_stored, timeout=60)
     stats = entry.runtime_data.writer.stats
     assert stats.points_written == events
-    assert stats.points_rejected == 0
+    assert stats.points_dead_lettered == 0
+    assert stats.points_dropped == 0
     assert stats.write_errors == 0
     types = await _field_types(query, database)
     assert types["attr_dynamics"] == "string"
@@ -274,29 +277,26 @@ async def test_queue_overflow_is_counted_and_logged_once(
         "database": "db",
         "verify_ssl": True,
     }
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("custom_components.influxdb_ingest.DEFAULT_MAX_QUEUE_SIZE", 5)
-        entry = await setup_entry(hass, data)
+    entry = await setup_entry(hass, data, {"max_queue_size": 5})
     for value in range(8):
         hass.states.async_set("sensor.flood", str(value))
     writer = entry.runtime_data.writer
-    assert writer.buffer.dropped == 3
-    assert writer.points_dropped == 3
+    assert writer.stats.dropped_queue_full == 3
+    assert writer.stats.points_dropped == 3
     assert caplog.text.count("Memory queue is full") == 1
     await hass.config_entries.async_unload(entry.entry_id)
 
 
-async def test_rejected_points_are_counted_logged_and_do_not_block_the_queue(
+async def test_field_conflict_with_foreign_data_heals_or_dead_letters_every_point(
     hass: HomeAssistant,
     influxdb_v1: InfluxDB1Server,
     v1_config: dict[str, Any],
     database: str,
     query: Callable[..., Any],
-    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # Another writer already stored attr_dynamics as an integer in this shard (field types
-    # are per shard: the point must be recent, like the ones Home Assistant will write).
-    body = f"{MEASUREMENT},entity_id=sensor.other attr_dynamics=1i {time.time_ns()}".encode()
+    """Seed scenario: another writer stored `attr_dynamics` as a boolean; we write strings."""
+    # Field types are per shard: the foreign point must be recent, like ours.
+    body = f"{MEASUREMENT},entity_id=sensor.other attr_dynamics=true {time.time_ns()}".encode()
     request = urllib.request.Request(
         f"{influxdb_v1.url}/write?db={database}&u={ADMIN_USER}&p={ADMIN_PASSWORD}", data=body, method="POST"
     )
@@ -304,17 +304,29 @@ async def test_rejected_points_are_counted_logged_and_do_not_block_the_queue(
     entry = await setup_entry(hass, v1_config)
     writer = entry.runtime_data.writer
 
-    hass.states.async_set("sensor.conflict", "1", {"dynamics": True})
-    await wait_for(lambda: writer.stats.points_rejected)
+    for dynamics in (True, "moving", False, None):
+        hass.states.async_set("sensor.conflict", "1", {"dynamics": dynamics})
     hass.states.async_set("sensor.fine", "2")
 
-    async def fine_landed() -> bool:
-        return bool(await query(f"SELECT state FROM {MEASUREMENT} WHERE entity_id = 'sensor.fine'", database))
+    async def settled() -> bool:
+        rows = await query(
+            f"SELECT count(state) FROM {MEASUREMENT} WHERE entity_id != 'sensor.other'", database
+        )
+        return bool(rows) and rows[0]["count"] + writer.stats.points_dead_lettered == 5
 
-    await wait_for(fine_landed)
-    assert writer.stats.points_rejected == 1
-    assert "field type conflict" in caplog.text
-    assert "rejected 1 of 1 points" in caplog.text
+    await wait_for(settled)
+    healed = await query(
+        f"SELECT attr_dynamics FROM {MEASUREMENT} WHERE entity_id = 'sensor.conflict'", database
+    )
+    assert [row["attr_dynamics"] for row in healed] == [True, False]  # stored as booleans
+    assert writer.stats.points_dead_lettered == 2
+    assert writer.stats.points_dropped == 0
+    letters = [json.loads(line) for line in writer.dead_letter_path.read_text().splitlines()]
+    assert [letter["line"].split("attr_dynamics=")[1].split(",")[0] for letter in letters] == [
+        '"moving"',
+        '""',
+    ]
+    assert all("already exists as type boolean" in letter["error"] for letter in letters)
 
 
 async def test_points_land_in_victoria_metrics_through_the_v2_api(

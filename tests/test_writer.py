@@ -78,7 +78,8 @@ async def test_a_point_too_large_on_its_own_is_counted_not_retried_forever(
     await hass.config_entries.async_unload(entry.entry_id)
 
     assert fake_influx.bodies == []
-    assert writer.stats.points_rejected == 2
-    assert writer.points_dropped == 2
+    assert writer.stats.points_dead_lettered == 2
+    assert writer.stats.points_dropped == 0
     assert writer.points_waiting == 0
-    assert "a single point is larger than the server accepts" in caplog.text
+    assert len(writer.dead_letter_path.read_text().splitlines()) == 2
+    assert "too large" in caplog.text

@@ -2,30 +2,39 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+import shutil
+
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
-from .const import DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL, DEFAULT_MAX_QUEUE_SIZE, DEFAULT_MEASUREMENT
+from .const import DOMAIN
 from .data import InfluxDBIngestConfigEntry, IngestRuntime
 from .influx_api import InfluxClient, InfluxTarget
 from .listener import async_listen_state_changes
 from .metadata import MetadataLookup
+from .settings import WriterSettings
 from .writer import BatchWriter
 
 
+def spool_directory(hass: HomeAssistant, entry_id: str) -> Path:
+    """Where an entry keeps its disk spool and dead-letter file."""
+    return Path(hass.config.path(DOMAIN, entry_id))
+
+
 async def async_setup_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntry) -> bool:
-    """Start listening and writing. Needs no live server: events queue until it answers."""
+    """Start listening and writing. Needs no live server: points wait until it answers."""
     target = InfluxTarget.from_config(entry.data)
     client = InfluxClient(async_get_clientsession(hass, verify_ssl=target.verify_ssl), target)
     writer = BatchWriter(
         client,
         lookup_metadata=MetadataLookup(hass),
-        measurement=DEFAULT_MEASUREMENT,
-        batch_size=DEFAULT_BATCH_SIZE,
-        flush_interval=DEFAULT_FLUSH_INTERVAL,
-        max_queue_size=DEFAULT_MAX_QUEUE_SIZE,
+        settings=WriterSettings.from_options(entry.options),
+        spool_dir=spool_directory(hass, entry.entry_id),
+        run_in_executor=hass.async_add_executor_job,
     )
+    await writer.async_open()  # index what the last run left on disk, before anything runs
     runtime = IngestRuntime(
         writer=writer,
         unsubscribe=async_listen_state_changes(hass, writer),
@@ -37,6 +46,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntr
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntry) -> bool:
-    """Unload an entry after writing what it still holds (bounded in time)."""
+    """Unload an entry: write what the server takes (bounded in time), spool the rest."""
     await entry.runtime_data.async_stop()
     return True
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntry) -> None:
+    """A deleted entry's spool and dead letters have nowhere to go: remove them."""
+    await hass.async_add_executor_job(shutil.rmtree, spool_directory(hass, entry.entry_id), True)

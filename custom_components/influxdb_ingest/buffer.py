@@ -14,8 +14,8 @@ _LOGGER = logging.getLogger(__name__)
 class EventBuffer:
     """FIFO of events waiting to be written.
 
-    `append` is O(1) and never blocks: when the queue is full the new event is counted as
-    dropped and logged once per overflow episode (until the queue drains below the limit).
+    `append` is O(1) and never blocks: when the queue is full the new event is refused
+    (the caller counts it) and the overflow is logged once per episode.
     """
 
     def __init__(self, max_size: int, batch_size: int, on_batch_ready: Callable[[], None]) -> None:
@@ -23,17 +23,15 @@ class EventBuffer:
         self.max_size = max_size
         self.batch_size = batch_size
         self._on_batch_ready = on_batch_ready
-        self.dropped = 0
         self._overflowing = False
 
     def __len__(self) -> int:
         return len(self._events)
 
-    def append(self, event: Event[EventStateChangedData]) -> None:
-        """Queue one event; called from the bus listener, so O(1) only."""
+    def append(self, event: Event[EventStateChangedData]) -> bool:
+        """Queue one event (O(1): called from the bus listener); False when it is full."""
         size = len(self._events)
         if size >= self.max_size:
-            self.dropped += 1
             if not self._overflowing:
                 self._overflowing = True
                 _LOGGER.warning(
@@ -41,10 +39,11 @@ class EventBuffer:
                     " catches up; the count is in the points dropped counter",
                     self.max_size,
                 )
-            return
+            return False
         self._events.append(event)
         if size + 1 == self.batch_size:
             self._on_batch_ready()
+        return True
 
     def take(self, count: int) -> list[Event[EventStateChangedData]]:
         """Remove and return up to `count` of the oldest events."""
@@ -52,7 +51,7 @@ class EventBuffer:
         batch = [events.popleft() for _ in range(min(count, len(events)))]
         if self._overflowing and len(events) < self.max_size:
             self._overflowing = False
-            _LOGGER.info("Memory queue has room again; %d events dropped so far", self.dropped)
+            _LOGGER.info("Memory queue has room again")
         return batch
 
     def put_back(self, events: list[Event[EventStateChangedData]]) -> None:

@@ -23,14 +23,5 @@ CONF_ORG: Final = "organization"
 CONF_BUCKET: Final = "bucket"
 
 DEFAULT_MEASUREMENT: Final = "home_assistant_events"
-DEFAULT_BATCH_SIZE: Final = 1000
-DEFAULT_FLUSH_INTERVAL: Final = 1.0
-DEFAULT_MAX_QUEUE_SIZE: Final = 100_000
-
-# Retries until the durable writer arrives: capped exponential backoff.
-RETRY_INITIAL_DELAY: Final = 1.0
-RETRY_MAX_DELAY: Final = 60.0
-WRITE_TIMEOUT: Final = 30.0
+# How long the config flow waits for the server to answer its check.
 VALIDATE_TIMEOUT: Final = 10.0
-# How long unloading or stopping Home Assistant may spend writing what is still queued.
-SHUTDOWN_FLUSH_TIMEOUT: Final = 10.0

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, Event
 
-from .const import SHUTDOWN_FLUSH_TIMEOUT
 from .writer import BatchWriter
 
 
@@ -23,7 +22,7 @@ class IngestRuntime:
     stopped: bool = field(default=False, init=False)
 
     async def async_stop(self, _event: Event | None = None) -> None:
-        """Stop taking events, stop the loop, then give queued points one bounded chance.
+        """Stop taking events, stop the loop, write what the server takes, spool the rest.
 
         Runs on unload and on Home Assistant stop, whichever comes first.
         """
@@ -34,7 +33,7 @@ class IngestRuntime:
         self.writer_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self.writer_task
-        await self.writer.async_flush_and_stop(SHUTDOWN_FLUSH_TIMEOUT)
+        await self.writer.async_flush_and_stop(self.writer.settings.shutdown_timeout)
 
 
 type InfluxDBIngestConfigEntry = ConfigEntry[IngestRuntime]

@@ -80,3 +80,43 @@ def point_to_line(point: Point) -> str:
 def points_to_lines(points: Iterable[Point]) -> list[str]:
     """Newline-terminated lines, one per point; joined and UTF-8 encoded they are a body."""
     return [point_to_line(point) + "\n" for point in points]
+
+
+def split_line(line: str) -> tuple[str, list[tuple[str, str]], str]:
+    r"""Split one of our own lines into head (measurement and tags), fields and tail.
+
+    Fields come back as (escaped key, raw value text), so `join_line` rebuilds the line
+    byte for byte. Follows InfluxDB's parser: in the head and in keys a separator counts
+    unless a backslash precedes it; inside quoted strings `\\` and `\"` are pairs.
+    """
+    position = 0
+    while line[position] != " " or (position and line[position - 1] == "\\"):
+        position += 1
+    head = line[:position]
+    position += 1
+    fields = []
+    while True:
+        start = position
+        while line[position] != "=" or line[position - 1] == "\\":
+            position += 1
+        key = line[start:position]
+        position += 1
+        end = position
+        if line[end] == '"':
+            end += 1
+            while line[end] != '"':
+                end += 2 if line[end] == "\\" else 1
+            end += 1
+        else:
+            while line[end] not in ", ":
+                end += 1
+        fields.append((key, line[position:end]))
+        position = end
+        if line[position] != ",":
+            return head, fields, line[position:]
+        position += 1
+
+
+def join_line(head: str, fields: list[tuple[str, str]], tail: str) -> str:
+    """The inverse of `split_line`."""
+    return head + " " + ",".join(f"{key}={value}" for key, value in fields) + tail

@@ -1,39 +1,53 @@
-"""Batching, retrying writer: turns queued events into line protocol and sends it.
+"""Batching, retrying, spooling writer: turns queued events into points in InfluxDB.
 
-Batches by size (a full batch wakes the writer) and by time (flush interval). A batch
-that fails to send is kept and retried with capped exponential backoff, so an outage
-costs queue space, not data. Only the bounded queue's overflow and points the server
-refuses are dropped, and both are counted and logged.
+Data flows oldest first through three places: the disk spool (oldest), serialized
+batches in memory, and raw events from the bus (newest). Each cycle (a full batch or the
+flush interval) serializes new events, spills memory beyond its limit to the spool, and
+writes the oldest data while the server accepts it. A failure never loses a batch: it
+stays where it is and the retry policy says when to try again.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 import contextlib
 from dataclasses import dataclass, field
 import logging
-import random
-import re
+from pathlib import Path
 import time
+from typing import Any
 
 from homeassistant.core import Event, EventStateChangedData
 
 from .buffer import EventBuffer
-from .const import RETRY_INITIAL_DELAY, RETRY_MAX_DELAY, WRITE_TIMEOUT
-from .influx_api import InfluxClient, InfluxError, PayloadTooLarge, ServerBusy, WriteRejected
+from .dead_letter import append_dead_letters
+from .heal import TypeHealer
+from .influx_api import (
+    InfluxClient,
+    InfluxError,
+    InvalidAuth,
+    NoWritePermission,
+    PayloadTooLarge,
+    ServerBusy,
+    TargetNotFound,
+    WriteRejected,
+)
 from .line_protocol import points_to_lines
 from .metadata import EntityMetadata
 from .normalize import state_change_to_point
 from .point import Point
+from .retry import RetryPolicy
+from .settings import WriterSettings
+from .spool import DiskSpool, SpoolCorrupt, SpoolRecord
 
 _LOGGER = logging.getLogger(__name__)
 
 # Events normalized between two yields to the event loop, so a big batch never blocks it.
 _NORMALIZE_CHUNK = 200
-# InfluxDB 1.x reports how many points of a partial write it dropped.
-_DROPPED_COUNT = re.compile(r"dropped=(\d+)")
+
+type RunInExecutor = Callable[..., Awaitable[Any]]
 
 
 @dataclass
@@ -42,21 +56,33 @@ class WriterStats:
 
     events_received: int = 0
     points_written: int = 0
-    points_rejected: int = 0
-    points_lost_at_shutdown: int = 0
+    points_dead_lettered: int = 0
+    dropped_queue_full: int = 0
+    dropped_spool_budget: int = 0
+    dropped_spool_age: int = 0
+    dropped_spool_corrupt: int = 0
+    spool_torn_records: int = 0
+    points_healed_batches: int = 0
     write_errors: int = 0
     last_write_time: float | None = None
     last_error: str | None = None
-    rejections: list[str] = field(default_factory=list)
+    problem: str | None = None
+    recent_errors: list[str] = field(default_factory=list)
+
+    @property
+    def points_dropped(self) -> int:
+        """Points that will never be written and are not in the dead-letter file."""
+        return (
+            self.dropped_queue_full
+            + self.dropped_spool_budget
+            + self.dropped_spool_age
+            + self.dropped_spool_corrupt
+        )
 
 
 @dataclass(slots=True)
 class _Batch:
-    """Serialized lines ready to send, one per point.
-
-    Kept as a list, not one body: string fields may hold raw newlines, so a body cannot be
-    split back into points by newline.
-    """
+    """Serialized lines, one per point (string fields may hold raw newlines)."""
 
     lines: list[str]
 
@@ -64,170 +90,263 @@ class _Batch:
     def count(self) -> int:
         return len(self.lines)
 
-    @property
-    def body(self) -> bytes:
-        return "".join(self.lines).encode()
-
 
 class BatchWriter:
-    """Owns the event buffer and the loop that drains it into InfluxDB."""
+    """Owns the event buffer, the memory queue, the spool and the loop that drains them."""
 
     def __init__(
         self,
         client: InfluxClient,
         *,
         lookup_metadata: Callable[[str], EntityMetadata],
-        measurement: str,
-        batch_size: int,
-        flush_interval: float,
-        max_queue_size: int,
+        settings: WriterSettings,
+        spool_dir: Path,
+        run_in_executor: RunInExecutor,
     ) -> None:
         self.client = client
+        self.settings = settings
         self._lookup_metadata = lookup_metadata
-        self._measurement = measurement
-        self._batch_size = batch_size
-        self._flush_interval = flush_interval
+        self._run = run_in_executor
         self._wakeup = asyncio.Event()
-        self.buffer = EventBuffer(max_queue_size, batch_size, self._wakeup.set)
+        self.buffer = EventBuffer(settings.max_queue_size, settings.batch_size, self._wakeup.set)
+        self.memory: deque[_Batch] = deque()
+        self.memory_points = 0
+        self.spool = DiskSpool(spool_dir, max_bytes=settings.spool_max_bytes, max_age=settings.spool_max_age)
+        self.dead_letter_path = spool_dir / "dead_letter.jsonl"
+        self.policy = RetryPolicy(
+            initial_delay=settings.retry_initial_delay,
+            max_delay=settings.retry_max_delay,
+            failure_threshold=settings.circuit_failure_threshold,
+            open_seconds=settings.circuit_open_seconds,
+        )
+        self.healer = TypeHealer()
         self.stats = WriterStats()
-        # Serialized batches not yet acknowledged, oldest first; a 413 replaces the first
-        # one by its two halves, so a half that landed is never sent again.
-        self._pending: deque[_Batch] = deque()
-        self._retry_delay = RETRY_INITIAL_DELAY
-        self._failing = False
+        self._retry_at = 0.0
+        self._spool_head: tuple[SpoolRecord, list[str]] | None = None
+        self._spool_dropping = False
         # Last timestamp written per entity: two changes in the same microsecond must not
         # overwrite each other (same series + same time is an overwrite in InfluxDB).
         self._last_time_ns: dict[str, int] = {}
 
     @property
-    def points_dropped(self) -> int:
-        """Every point that will never be written, whatever the reason."""
-        return self.buffer.dropped + self.stats.points_rejected + self.stats.points_lost_at_shutdown
-
-    @property
     def points_waiting(self) -> int:
-        """Events queued plus points serialized but not yet acknowledged."""
-        return len(self.buffer) + sum(batch.count for batch in self._pending)
+        """Everything not yet written: raw events, memory batches and the spool."""
+        return len(self.buffer) + self.memory_points + self.spool.points
 
     def enqueue(self, event: Event[EventStateChangedData]) -> None:
         """Accept one event from the bus listener (O(1))."""
         self.stats.events_received += 1
-        self.buffer.append(event)
+        if not self.buffer.append(event):
+            self.stats.dropped_queue_full += 1
+
+    async def async_open(self) -> None:
+        """Index the spool left by the last run (in the executor) before writing starts."""
+        damage = await self._run(self.spool.open)
+        self.stats.spool_torn_records += damage.torn_records
+        if self.spool.points:
+            _LOGGER.info("Replaying %d points spooled to disk before the last stop", self.spool.points)
 
     async def run(self) -> None:
-        """Background loop: wait for a full batch or the flush interval, then drain."""
+        """Background loop (after `async_open`): wait for a full batch or the flush interval."""
         while True:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._flush_interval):
+                async with asyncio.timeout(self.settings.flush_interval):
                     await self._wakeup.wait()
             self._wakeup.clear()
-            await self.drain(retry=True)
-
-    async def drain(self, *, retry: bool) -> None:
-        """Write everything queued; with `retry`, wait out failures instead of returning."""
-        while self._pending or len(self.buffer):
-            if not self._pending:
-                self._pending.append(await self._next_batch())
-            batch = self._pending[0]
             try:
-                await self._send(batch)
-            except PayloadTooLarge:
-                self._pending.popleft()
-                if batch.count <= 1:
-                    self._reject(batch, "a single point is larger than the server accepts")
-                else:
-                    self._pending.extendleft(reversed(_split(batch)))
-                continue
-            except InfluxError as err:
-                self._record_failure(err)
-                if not retry:
-                    raise
-                await asyncio.sleep(self._next_delay(err))
-                continue
-            self._pending.popleft()
-            self._record_recovery()
+                await self.cycle()
+            except Exception:
+                # A bug must not stop the pipeline: nothing was lost (batches leave their
+                # queue only once written), so log it and try again after a pause.
+                _LOGGER.exception("Unexpected error in the InfluxDB writer; retrying")
+                self._retry_at = time.monotonic() + self.policy.record_failure()
 
-    async def _next_batch(self) -> _Batch:
-        """Normalize and serialize up to one batch of queued events, yielding in chunks."""
-        events = self.buffer.take(self._batch_size)
-        points: list[Point] = []
+    async def cycle(self) -> None:
+        """Serialize new events, keep memory bounded, and write while the server accepts."""
+        await self._serialize_buffer()
+        await self._enforce_spool_age()
+        if time.monotonic() < self._retry_at:
+            await self._spill(self.settings.max_queue_size)
+            return
         try:
-            for start in range(0, len(events), _NORMALIZE_CHUNK):
-                chunk = events[start : start + _NORMALIZE_CHUNK]
-                points.extend(self._to_point(event) for event in chunk)
-                if start + _NORMALIZE_CHUNK < len(events):
-                    await asyncio.sleep(0)
-        except asyncio.CancelledError:
-            self.buffer.put_back(events)  # stopping mid-batch must not lose the batch
-            raise
-        return _Batch(points_to_lines(points))
+            await self._write_backlog()
+        except InfluxError as err:
+            self._record_failure(err)
+            await self._spill(self.settings.max_queue_size)
+
+    async def _serialize_buffer(self) -> None:
+        """Turn every queued event into batches in memory, yielding between chunks."""
+        while len(self.buffer):
+            events = self.buffer.take(self.settings.batch_size)
+            points: list[Point] = []
+            try:
+                for start in range(0, len(events), _NORMALIZE_CHUNK):
+                    points.extend(self._to_point(event) for event in events[start : start + _NORMALIZE_CHUNK])
+                    if start + _NORMALIZE_CHUNK < len(events):
+                        await asyncio.sleep(0)
+            except asyncio.CancelledError:
+                self.buffer.put_back(events)  # stopping mid-batch must not lose the batch
+                raise
+            self.memory.append(_Batch(points_to_lines(points)))
+            self.memory_points += len(points)
 
     def _to_point(self, event: Event[EventStateChangedData]) -> Point:
         entity_id = event.data["entity_id"]
-        point = state_change_to_point(event, self._lookup_metadata(entity_id), self._measurement)
+        point = state_change_to_point(event, self._lookup_metadata(entity_id), self.settings.measurement)
         last = self._last_time_ns.get(entity_id)
         if last is not None and point.time_ns <= last:
             point.time_ns = last + 1
         self._last_time_ns[entity_id] = point.time_ns
         return point
 
-    async def _send(self, batch: _Batch) -> None:
-        """Send one batch; count and log points the server refuses instead of retrying them."""
+    async def _spill(self, keep_in_memory: int) -> None:
+        """Move the oldest memory batches to the disk spool until `keep_in_memory` remain."""
+        while self.memory and self.memory_points > keep_in_memory:
+            batch = self.memory[0]
+            dropped = await self._run(self.spool.append, batch.lines, time.time())
+            self.memory.popleft()
+            self.memory_points -= batch.count
+            if dropped:
+                self.stats.dropped_spool_budget += dropped
+                self._log_spool_drop(dropped, "the spool is over its size budget")
+
+    async def _enforce_spool_age(self) -> None:
+        oldest = self.spool.oldest_created
+        if oldest is not None and time.time() - oldest > self.settings.spool_max_age:
+            dropped = await self._run(self.spool.drop_expired, time.time())
+            self._spool_head = None
+            self.stats.dropped_spool_age += dropped
+            self._log_spool_drop(dropped, "they waited longer than the age limit")
+
+    def _log_spool_drop(self, dropped: int, reason: str) -> None:
+        if not self._spool_dropping:
+            self._spool_dropping = True
+            _LOGGER.warning("Dropping the oldest spooled points because %s (%d so far)", reason, dropped)
+
+    async def _write_backlog(self) -> None:
+        """Write the oldest data first (spool, then memory) until nothing is left."""
+        while True:
+            if len(self.spool):
+                record, lines = await self._read_spool_head()
+                if record is None:
+                    continue
+                await self._deliver(lines)
+                await self._run(self.spool.ack, record)
+                self._spool_head = None
+            elif self.memory:
+                batch = self.memory[0]
+                await self._deliver(batch.lines)
+                self.memory.popleft()
+                self.memory_points -= batch.count
+            else:
+                self._spool_dropping = False
+                return
+            self._record_success()
+
+    async def _read_spool_head(self) -> tuple[SpoolRecord | None, list[str]]:
+        """The oldest spooled batch (read once, kept while retrying); None if it was corrupt."""
+        if self._spool_head is None:
+            try:
+                self._spool_head = await self._run(self.spool.read_oldest)
+            except SpoolCorrupt as err:
+                _LOGGER.error("Spool record dropped: %s (%d points)", err, err.record.points)
+                self.stats.dropped_spool_corrupt += err.record.points
+                await self._run(self.spool.ack, err.record)
+                return None, []
+        if self._spool_head is None:  # the spool emptied under us (age limit)
+            return None, []
+        return self._spool_head
+
+    async def _deliver(self, lines: list[str]) -> None:
+        """Write lines until each is stored or dead-lettered; raise on retryable failures.
+
+        413 splits the batch; a rejection teaches the healer, or is narrowed down by
+        splitting until the single refused point goes to the dead-letter file. Points the
+        server stored from a partial write are sent again: same timestamps, so InfluxDB
+        overwrites them instead of duplicating.
+        """
+        lines = self.healer.apply(lines)
         try:
-            await self.client.write(batch.body, WRITE_TIMEOUT)
-        except WriteRejected as err:
-            self._reject(batch, str(err))
+            await self.client.write("".join(lines).encode(), self.settings.write_timeout)
+        except PayloadTooLarge as err:
+            if len(lines) == 1:
+                await self._dead_letter(lines, str(err))
+                return
+            await self._deliver_halves(lines)
             return
-        self.stats.points_written += batch.count
+        except WriteRejected as err:
+            if self.healer.learn(str(err)):
+                _LOGGER.warning("Converting to the type InfluxDB already holds: %s", err)
+                self.stats.points_healed_batches += 1
+                await self._deliver(lines)
+            elif len(lines) == 1:
+                await self._dead_letter(lines, str(err))
+            else:
+                await self._deliver_halves(lines)
+            return
+        self.stats.points_written += len(lines)
         self.stats.last_write_time = time.time()
 
-    def _reject(self, batch: _Batch, message: str) -> None:
-        """The server refused points: never retry them blindly, count and log them."""
-        match = _DROPPED_COUNT.search(message)
-        rejected = int(match.group(1)) if match else batch.count
-        self.stats.points_rejected += rejected
-        self.stats.points_written += batch.count - rejected
-        self.stats.last_write_time = time.time()
-        self.stats.rejections = [*self.stats.rejections[-9:], message]
-        _LOGGER.warning("InfluxDB rejected %d of %d points: %s", rejected, batch.count, message)
+    async def _deliver_halves(self, lines: list[str]) -> None:
+        middle = len(lines) // 2
+        await self._deliver(lines[:middle])
+        await self._deliver(lines[middle:])
+
+    async def _dead_letter(self, lines: list[str], message: str) -> None:
+        await self._run(append_dead_letters, self.dead_letter_path, lines, message)
+        self.stats.points_dead_lettered += len(lines)
+        self._remember_error(message)
+        _LOGGER.warning(
+            "InfluxDB refused %d point(s); kept in %s: %s", len(lines), self.dead_letter_path, message
+        )
+
+    def _remember_error(self, message: str) -> None:
+        self.stats.recent_errors = [*self.stats.recent_errors[-9:], message]
 
     def _record_failure(self, err: InfluxError) -> None:
+        retry_after = err.retry_after if isinstance(err, ServerBusy) else None
+        delay = self.policy.record_failure(retry_after)
+        self._retry_at = time.monotonic() + delay
         self.stats.write_errors += 1
         self.stats.last_error = str(err)
-        if not self._failing:
-            self._failing = True
+        self._remember_error(str(err))
+        problem = _problem(err)
+        if self.stats.problem != problem:
+            self.stats.problem = problem
             _LOGGER.error(
-                "Cannot write to InfluxDB, keeping %d points queued and retrying: %s",
+                "Cannot write to InfluxDB (%s), keeping %d points (spooling to disk beyond %d) and"
+                " retrying: %s",
+                problem,
                 self.points_waiting,
+                self.settings.max_queue_size,
                 err,
             )
 
-    def _record_recovery(self) -> None:
-        self._retry_delay = RETRY_INITIAL_DELAY
-        if self._failing:
-            self._failing = False
+    def _record_success(self) -> None:
+        self.policy.record_success()
+        self._retry_at = 0.0
+        if self.stats.problem is not None:
+            self.stats.problem = None
             _LOGGER.info("Writing to InfluxDB again; %d points waiting", self.points_waiting)
 
-    def _next_delay(self, err: InfluxError) -> float:
-        """Capped exponential backoff, jittered between half and all of the delay; Retry-After wins."""
-        if isinstance(err, ServerBusy) and err.retry_after is not None:
-            return min(err.retry_after, RETRY_MAX_DELAY)
-        delay = random.uniform(self._retry_delay / 2, self._retry_delay)
-        self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_DELAY)
-        return delay
-
     async def async_flush_and_stop(self, timeout: float) -> None:
-        """Write what is queued within `timeout`; count the rest as lost (logged)."""
-        try:
+        """Write what the server takes within `timeout`, then persist the rest to the spool."""
+        with contextlib.suppress(TimeoutError, InfluxError):
             async with asyncio.timeout(timeout):
-                await self.drain(retry=False)
-        except (InfluxError, TimeoutError) as err:
-            lost = self.points_waiting
-            self.stats.points_lost_at_shutdown += lost
-            _LOGGER.error("Could not write %d queued points before stopping: %s", lost, err)
+                await self._serialize_buffer()
+                if time.monotonic() >= self._retry_at:
+                    await self._write_backlog()
+        # Events the timeout interrupted are back in the buffer: serialize them too.
+        await self._serialize_buffer()
+        if self.memory_points:
+            _LOGGER.info("Spooling %d unwritten points to disk for the next start", self.memory_points)
+        await self._spill(0)
 
 
-def _split(batch: _Batch) -> tuple[_Batch, _Batch]:
-    """Two halves of a batch."""
-    middle = batch.count // 2
-    return _Batch(batch.lines[:middle]), _Batch(batch.lines[middle:])
+def _problem(err: InfluxError) -> str:
+    """A short name for what is wrong, for logs, diagnostics and repairs."""
+    if isinstance(err, InvalidAuth | NoWritePermission):
+        return "auth"
+    if isinstance(err, TargetNotFound):
+        return "not_found"
+    return "unreachable"

@@ -1,0 +1,115 @@
+"""Self-healing of field type conflicts with data another writer already stored.
+
+Our own fields never change type, but a database may already hold `attr_dynamics` as a
+boolean written by another tool. InfluxDB names the field and the type it holds in its
+rejection; we learn it and convert our value when that loses nothing ("true" -> true,
+"21" -> 21i, 21.5 -> "21.5"). A value that cannot be converted stays as it is, is
+rejected again and ends in the dead-letter file.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from .line_protocol import escape_field_key, escape_measurement, join_line, split_line
+
+# InfluxDB 1.x/2.x: `partial write: field type conflict: input field "f" on measurement
+# "m" is type string, already exists as type boolean dropped=1`
+_CONFLICT = re.compile(
+    r'input field "(?P<field>(?:[^"\\]|\\.)*)" on measurement "(?P<measurement>(?:[^"\\]|\\.)*)"'
+    r" is type \w+, already exists as type (?P<server_type>\w+)"
+)
+_INTEGER = re.compile(r"[+-]?\d+")
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def _unquote(raw: str) -> str:
+    return raw[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+
+
+def _kind(raw: str) -> str:
+    """The line protocol type of a raw field value."""
+    if raw.startswith('"'):
+        return "string"
+    if raw[-1] == "i":
+        return "integer"
+    if raw[-1] == "u":
+        return "unsigned"
+    if raw[0] in "tTfF":
+        return "boolean"
+    return "float"
+
+
+def convert_value(raw: str, server_type: str) -> str | None:
+    """Our raw field value rewritten as `server_type`, or None when that would lose data."""
+    kind = _kind(raw)
+    if kind == server_type:
+        return raw
+    if kind == "string":
+        text = _unquote(raw)
+        match server_type:
+            case "boolean" if text in ("true", "false"):
+                return text
+            case "integer" if _INTEGER.fullmatch(text):
+                return f"{int(text)}i"
+            case "unsigned" if _INTEGER.fullmatch(text) and int(text) >= 0:
+                return f"{int(text)}u"
+            case "float" if _NUMBER.fullmatch(text) and math.isfinite(float(text)):
+                return repr(float(text))
+        return None
+    if kind != "float":
+        return None  # we only ever write strings and floats; anything else was converted
+    number = float(raw)
+    match server_type:
+        case "string":
+            return f'"{raw}"'
+        case "integer" if number.is_integer():
+            return f"{int(number)}i"
+        case "unsigned" if number.is_integer() and number >= 0:
+            return f"{int(number)}u"
+    return None
+
+
+class TypeHealer:
+    """Remembers the server's type for fields it refused, and converts lines to match."""
+
+    def __init__(self) -> None:
+        # escaped measurement -> escaped field key -> the type the server holds
+        self.server_types: dict[str, dict[str, str]] = {}
+
+    def learn(self, message: str) -> bool:
+        """Learn from a rejection message; True when it taught something new."""
+        match = _CONFLICT.search(message)
+        if match is None:
+            return False
+        measurement = escape_measurement(match["measurement"].replace('\\"', '"'))
+        field = escape_field_key(match["field"].replace('\\"', '"'))
+        known = self.server_types.setdefault(measurement, {})
+        if known.get(field) == match["server_type"]:
+            return False
+        known[field] = match["server_type"]
+        return True
+
+    def apply(self, lines: list[str]) -> list[str]:
+        """Lines with every known conflicting field converted where possible."""
+        if not self.server_types:
+            return lines
+        return [self._apply_line(line) for line in lines]
+
+    def _apply_line(self, line: str) -> str:
+        for measurement, fields in self.server_types.items():
+            if not line.startswith(measurement) or not any(f"{field}=" in line for field in fields):
+                continue
+            head, values, tail = split_line(line)
+            if head != measurement and not head.startswith(measurement + ","):
+                continue
+            changed = False
+            for index, (key, raw) in enumerate(values):
+                server_type = fields.get(key)
+                if server_type and (converted := convert_value(raw, server_type)) and converted != raw:
+                    values[index] = (key, converted)
+                    changed = True
+            if changed:
+                return join_line(head, values, tail)
+        return line

@@ -1,0 +1,35 @@
+"""Writer settings: defaults, overridden per entry by its options."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from .const import DEFAULT_MEASUREMENT
+
+
+@dataclass(frozen=True, slots=True)
+class WriterSettings:
+    """Every knob of the writer. Option keys are the field names."""
+
+    measurement: str = DEFAULT_MEASUREMENT
+    batch_size: int = 1000
+    flush_interval: float = 1.0
+    # Points kept in memory (raw events plus serialized batches); beyond, spill to disk.
+    max_queue_size: int = 100_000
+    spool_max_bytes: int = 512 * 1024 * 1024
+    spool_max_age: float = 30 * 24 * 3600.0
+    retry_initial_delay: float = 1.0
+    retry_max_delay: float = 300.0
+    circuit_failure_threshold: int = 5
+    circuit_open_seconds: float = 30.0
+    write_timeout: float = 30.0
+    # How long unloading or stopping Home Assistant may spend writing before it spools.
+    shutdown_timeout: float = 10.0
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> WriterSettings:
+        """Defaults, with whatever the entry's options set."""
+        known = {item.name for item in fields(cls)}
+        return cls(**{key: value for key, value in options.items() if key in known})
