@@ -20,6 +20,7 @@ import pytest
 import pytest_socket
 
 from .fake_influx import FakeInfluxDB
+from .fault_proxy import FaultProxy
 from .servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server, VictoriaMetricsServer
 
 _database_names = itertools.count()
@@ -85,6 +86,21 @@ async def fake_influx(hass: HomeAssistant) -> AsyncGenerator[FakeInfluxDB]:
     await server.start()
     yield server
     await server.stop()
+
+
+@pytest.fixture
+async def fault_proxy(hass: HomeAssistant, influxdb_v1: InfluxDB1Server) -> AsyncGenerator[FaultProxy]:
+    """A FaultProxy (tests/fault_proxy.py) in front of the real InfluxDB 1.x."""
+    proxy = FaultProxy(upstream=influxdb_v1.url)
+    await proxy.start()
+    yield proxy
+    await proxy.stop()
+
+
+@pytest.fixture
+def hass_config_dir(hass_tmp_config_dir: str) -> str:
+    """Each test's Home Assistant gets its own config dir (the spool lives there)."""
+    return hass_tmp_config_dir
 
 
 @pytest.fixture

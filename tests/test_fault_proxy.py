@@ -18,15 +18,6 @@ CLIENT_DISCONNECTED = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 
 
 @pytest.fixture
-async def fault_proxy(hass: HomeAssistant, influxdb_v1: InfluxDB1Server) -> AsyncGenerator[FaultProxy]:
-    """A FaultProxy in front of the real InfluxDB 1.x, on a free loopback port."""
-    proxy = FaultProxy(upstream=influxdb_v1.url)
-    await proxy.start()
-    yield proxy
-    await proxy.stop()
-
-
-@pytest.fixture
 async def client() -> AsyncGenerator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(headers=AUTH) as session:
         yield session
