@@ -41,7 +41,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntr
         writer_task=entry.async_create_background_task(hass, writer.run(), f"{entry.title} writer"),
     )
     entry.runtime_data = runtime
-    entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, runtime.async_stop))
+    # Not listen_once: the remover must stay valid after the event fired (stop is idempotent).
+    entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, runtime.async_stop))
     return True
 
 

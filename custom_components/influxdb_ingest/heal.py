@@ -75,8 +75,8 @@ class TypeHealer:
     """Remembers the server's type for fields it refused, and converts lines to match."""
 
     def __init__(self) -> None:
-        # escaped measurement -> escaped field key -> the type the server holds
-        self.server_types: dict[str, dict[str, str]] = {}
+        # escaped measurement -> escaped field key -> (the type the server holds, its message)
+        self.server_types: dict[str, dict[str, tuple[str, str]]] = {}
 
     def learn(self, message: str) -> bool:
         """Learn from a rejection message; True when it taught something new."""
@@ -86,18 +86,29 @@ class TypeHealer:
         measurement = escape_measurement(match["measurement"].replace('\\"', '"'))
         field = escape_field_key(match["field"].replace('\\"', '"'))
         known = self.server_types.setdefault(measurement, {})
-        if known.get(field) == match["server_type"]:
+        if field in known and known[field][0] == match["server_type"]:
             return False
-        known[field] = match["server_type"]
+        known[field] = (match["server_type"], message)
         return True
 
-    def apply(self, lines: list[str]) -> list[str]:
-        """Lines with every known conflicting field converted where possible."""
-        if not self.server_types:
-            return lines
-        return [self._apply_line(line) for line in lines]
+    def apply(self, lines: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+        """Split lines into those to send (converted where needed) and those to refuse.
 
-    def _apply_line(self, line: str) -> str:
+        Refused are (line, reason) pairs whose value cannot take the server's type.
+        """
+        if not self.server_types:
+            return lines, []
+        accepted: list[str] = []
+        refused: list[tuple[str, str]] = []
+        for line in lines:
+            converted, reason = self._apply_line(line)
+            if reason is None:
+                accepted.append(converted)
+            else:
+                refused.append((line, reason))
+        return accepted, refused
+
+    def _apply_line(self, line: str) -> tuple[str, str | None]:
         for measurement, fields in self.server_types.items():
             if not line.startswith(measurement) or not any(f"{field}=" in line for field in fields):
                 continue
@@ -106,10 +117,14 @@ class TypeHealer:
                 continue
             changed = False
             for index, (key, raw) in enumerate(values):
-                server_type = fields.get(key)
-                if server_type and (converted := convert_value(raw, server_type)) and converted != raw:
+                if key not in fields:
+                    continue
+                server_type, message = fields[key]
+                converted = convert_value(raw, server_type)
+                if converted is None:
+                    return line, message
+                if converted != raw:
                     values[index] = (key, converted)
                     changed = True
-            if changed:
-                return join_line(head, values, tail)
-        return line
+            return (join_line(head, values, tail) if changed else line), None
+        return line, None

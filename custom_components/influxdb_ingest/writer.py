@@ -46,6 +46,8 @@ _LOGGER = logging.getLogger(__name__)
 
 # Events normalized between two yields to the event loop, so a big batch never blocks it.
 _NORMALIZE_CHUNK = 200
+# Dead letters are logged at most this often (seconds), each time with the running total.
+_DEAD_LETTER_LOG_INTERVAL = 60.0
 
 type RunInExecutor = Callable[..., Awaitable[Any]]
 
@@ -122,6 +124,7 @@ class BatchWriter:
         self.healer = TypeHealer()
         self.stats = WriterStats()
         self._retry_at = 0.0
+        self._dead_letter_logged_at = -_DEAD_LETTER_LOG_INTERVAL
         self._spool_head: tuple[SpoolRecord, list[str]] | None = None
         self._spool_dropping = False
         # Last timestamp written per entity: two changes in the same microsecond must not
@@ -207,6 +210,7 @@ class BatchWriter:
             self.memory.popleft()
             self.memory_points -= batch.count
             if dropped:
+                self._spool_head = None  # it may have been among the dropped records
                 self.stats.dropped_spool_budget += dropped
                 self._log_spool_drop(dropped, "the spool is over its size budget")
 
@@ -265,7 +269,11 @@ class BatchWriter:
         server stored from a partial write are sent again: same timestamps, so InfluxDB
         overwrites them instead of duplicating.
         """
-        lines = self.healer.apply(lines)
+        lines, refused = self.healer.apply(lines)
+        for line, message in refused:  # known to fail: no need to narrow them down
+            await self._dead_letter([line], message)
+        if not lines:
+            return
         try:
             await self.client.write("".join(lines).encode(), self.settings.write_timeout)
         except PayloadTooLarge as err:
@@ -296,9 +304,15 @@ class BatchWriter:
         await self._run(append_dead_letters, self.dead_letter_path, lines, message)
         self.stats.points_dead_lettered += len(lines)
         self._remember_error(message)
-        _LOGGER.warning(
-            "InfluxDB refused %d point(s); kept in %s: %s", len(lines), self.dead_letter_path, message
-        )
+        now = time.monotonic()
+        if now - self._dead_letter_logged_at > _DEAD_LETTER_LOG_INTERVAL:
+            self._dead_letter_logged_at = now
+            _LOGGER.warning(
+                "InfluxDB refused points; %d so far are kept in %s. Latest reason: %s",
+                self.stats.points_dead_lettered,
+                self.dead_letter_path,
+                message,
+            )
 
     def _remember_error(self, message: str) -> None:
         self.stats.recent_errors = [*self.stats.recent_errors[-9:], message]
