@@ -171,6 +171,7 @@ class BatchWriter:
         if time.monotonic() < self._retry_at:
             await self._spill(self.settings.max_queue_size)
             return
+        self.policy.probing()
         try:
             await self._write_backlog()
         except InfluxError as err:
