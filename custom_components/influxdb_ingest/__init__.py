@@ -5,22 +5,36 @@ from __future__ import annotations
 from pathlib import Path
 import shutil
 
-from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.typing import ConfigType
 
 from .const import DOMAIN
+from .coordinator import IngestCoordinator
 from .data import InfluxDBIngestConfigEntry, IngestRuntime
+from .filters import EntitySelection
 from .influx_api import InfluxClient, InfluxTarget
 from .listener import async_listen_state_changes
 from .metadata import MetadataLookup
+from .services import async_register_services
 from .settings import WriterSettings
 from .writer import BatchWriter
+
+PLATFORMS = [Platform.BINARY_SENSOR, Platform.SENSOR]
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 def spool_directory(hass: HomeAssistant, entry_id: str) -> Path:
     """Where an entry keeps its disk spool and dead-letter file."""
     return Path(hass.config.path(DOMAIN, entry_id))
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the services once for all entries."""
+    async_register_services(hass)
+    return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntry) -> bool:
@@ -34,22 +48,28 @@ async def async_setup_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntr
         spool_dir=spool_directory(hass, entry.entry_id),
         run_in_executor=hass.async_add_executor_job,
     )
+    coordinator = IngestCoordinator(hass, entry, writer)
+    await coordinator.async_restore_counters()
     await writer.async_open()  # index what the last run left on disk, before anything runs
+    await coordinator.async_config_entry_first_refresh()
     runtime = IngestRuntime(
         writer=writer,
-        unsubscribe=async_listen_state_changes(hass, writer),
+        coordinator=coordinator,
+        unsubscribe=async_listen_state_changes(hass, writer, EntitySelection(hass, entry.options)),
         writer_task=entry.async_create_background_task(hass, writer.run(), f"{entry.title} writer"),
     )
     entry.runtime_data = runtime
     # Not listen_once: the remover must stay valid after the event fired (stop is idempotent).
     entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, runtime.async_stop))
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntry) -> bool:
     """Unload an entry: write what the server takes (bounded in time), spool the rest."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     await entry.runtime_data.async_stop()
-    return True
+    return unloaded
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntry) -> None:

@@ -28,6 +28,11 @@ class EventBuffer:
     def __len__(self) -> int:
         return len(self._events)
 
+    @property
+    def oldest_time_fired(self) -> float | None:
+        """When the oldest queued event fired (epoch seconds)."""
+        return self._events[0].time_fired_timestamp if self._events else None
+
     def append(self, event: Event[EventStateChangedData]) -> bool:
         """Queue one event (O(1): called from the bus listener); False when it is full."""
         size = len(self._events)

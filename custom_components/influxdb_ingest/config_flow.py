@@ -5,10 +5,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlowWithReload
 from homeassistant.const import CONF_PASSWORD, CONF_TOKEN, CONF_URL, CONF_USERNAME, CONF_VERIFY_SSL
+from homeassistant.core import callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
+    EntitySelector,
+    EntitySelectorConfig,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectSelector,
+    SelectSelectorConfig,
     TextSelector,
     TextSelectorConfig,
     TextSelectorType,
@@ -26,6 +34,16 @@ from .const import (
     VALIDATE_TIMEOUT,
     ApiVersion,
 )
+from .data import InfluxDBIngestConfigEntry
+from .filters import (
+    CONF_EXCLUDE_DOMAINS,
+    CONF_EXCLUDE_ENTITIES,
+    CONF_EXCLUDE_GLOBS,
+    CONF_INCLUDE_DOMAINS,
+    CONF_INCLUDE_ENTITIES,
+    CONF_INCLUDE_GLOBS,
+    CONF_INCLUDE_OWN,
+)
 from .influx_api import (
     CannotConnect,
     InfluxClient,
@@ -36,6 +54,7 @@ from .influx_api import (
     SSLFailure,
     TargetNotFound,
 )
+from .settings import WriterSettings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -107,10 +126,32 @@ async def async_validate_target(client: InfluxClient) -> str | None:
     return None
 
 
+_SECRETS = (CONF_PASSWORD, CONF_TOKEN)
+
+
+def _without_secrets(values: dict[str, Any]) -> dict[str, Any]:
+    """Form values to echo back: never a password or token."""
+    return {key: value for key, value in values.items() if key not in _SECRETS}
+
+
+def _secrets_optional(schema: vol.Schema) -> Any:
+    """The same form where a blank secret means "keep the current one"."""
+    fields = {}
+    for marker, selector in schema.schema.items():
+        fields[vol.Optional(str(marker)) if str(marker) in _SECRETS else marker] = selector
+    return vol.Schema(fields)
+
+
 class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
-    """Set up one InfluxDB target per entry."""
+    """Set up one InfluxDB target per entry; reconfigure it; re-authenticate it."""
 
     VERSION = 1
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: InfluxDBIngestConfigEntry) -> IngestOptionsFlow:
+        """What to record and how to write it."""
+        return IngestOptionsFlow()
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Choose the InfluxDB flavour."""
@@ -128,6 +169,18 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
         """InfluxDB 3.x: database and token."""
         return await self._async_step_target(ApiVersion.V3, user_input)
 
+    async def _async_validate(self, data: dict[str, Any]) -> tuple[InfluxTarget | None, dict[str, str]]:
+        """Check the URL, then prove write access; return the target or the form errors."""
+        data[CONF_URL] = str(data[CONF_URL]).strip().rstrip("/")
+        if not _valid_url(data[CONF_URL]):
+            return None, {CONF_URL: "invalid_url"}
+        target = InfluxTarget.from_config(data)
+        session = async_get_clientsession(self.hass, verify_ssl=target.verify_ssl)
+        error = await async_validate_target(InfluxClient(session, target))
+        if error is not None:
+            return None, {"base": error}
+        return target, {}
+
     async def _async_step_target(
         self, api_version: ApiVersion, user_input: dict[str, Any] | None
     ) -> ConfigFlowResult:
@@ -135,19 +188,117 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
         schema: Any = _SCHEMAS[api_version]
         if user_input is not None:
             data = {CONF_API_VERSION: api_version.value, **user_input}
-            data[CONF_URL] = str(user_input[CONF_URL]).strip().rstrip("/")
-            if not _valid_url(data[CONF_URL]):
-                errors[CONF_URL] = "invalid_url"
-            else:
-                target = InfluxTarget.from_config(data)
-                await self.async_set_unique_id(target.unique_id)
+            data[CONF_URL] = str(data[CONF_URL]).strip().rstrip("/")
+            if _valid_url(data[CONF_URL]):
+                await self.async_set_unique_id(InfluxTarget.from_config(data).unique_id)
                 self._abort_if_unique_id_configured()
-                session = async_get_clientsession(self.hass, verify_ssl=target.verify_ssl)
-                error = await async_validate_target(InfluxClient(session, target))
-                if error is None:
-                    return self.async_create_entry(title=target.title, data=data)
-                errors["base"] = error
-            # Echo back what was typed so the user can correct it, except the secrets.
-            shown = {k: v for k, v in user_input.items() if k not in (CONF_PASSWORD, CONF_TOKEN)}
-            schema = self.add_suggested_values_to_schema(schema, shown)
+            target, errors = await self._async_validate(data)
+            if target is not None:
+                return self.async_create_entry(title=target.title, data=data)
+            schema = self.add_suggested_values_to_schema(schema, _without_secrets(user_input))
         return self.async_show_form(step_id=api_version.name.lower(), data_schema=schema, errors=errors)
+
+    async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Change URL, credentials or database/bucket; validated like the first setup."""
+        entry = self._get_reconfigure_entry()
+        api_version = ApiVersion(entry.data[CONF_API_VERSION])
+        errors: dict[str, str] = {}
+        shown = _without_secrets(dict(entry.data))
+        if user_input is not None:
+            # A blank secret keeps the current one.
+            data = {**entry.data, **{key: value for key, value in user_input.items() if value != ""}}
+            for key in _SECRETS:
+                if key not in user_input and key in entry.data:
+                    data[key] = entry.data[key]
+            target, errors = await self._async_validate(data)
+            if target is not None:
+                if target.unique_id != entry.unique_id and any(
+                    other.unique_id == target.unique_id for other in self._async_current_entries()
+                ):
+                    return self.async_abort(reason="already_configured")
+                return self.async_update_reload_and_abort(
+                    entry, unique_id=target.unique_id, title=target.title, data=data
+                )
+            shown = _without_secrets(user_input)
+        schema = self.add_suggested_values_to_schema(_secrets_optional(_SCHEMAS[api_version]), shown)
+        return self.async_show_form(step_id="reconfigure", data_schema=schema, errors=errors)
+
+    async def async_step_reauth(self, entry_data: dict[str, Any]) -> ConfigFlowResult:
+        """The server rejected the credentials while writing."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask for new credentials; data kept meanwhile is written once they work."""
+        entry = self._get_reauth_entry()
+        api_version = ApiVersion(entry.data[CONF_API_VERSION])
+        if api_version is ApiVersion.V1:
+            schema: Any = vol.Schema(
+                {vol.Optional(CONF_USERNAME): _TEXT, vol.Optional(CONF_PASSWORD): _SECRET}
+            )
+        else:
+            schema = vol.Schema({vol.Required(CONF_TOKEN): _SECRET})
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            target, errors = await self._async_validate({**entry.data, **user_input})
+            if target is not None:
+                return self.async_update_reload_and_abort(entry, data_updates=user_input)
+        suggested = {CONF_USERNAME: entry.data.get(CONF_USERNAME, "")}
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=self.add_suggested_values_to_schema(schema, suggested),
+            errors=errors,
+            description_placeholders={"title": entry.title},
+        )
+
+
+_MULTIPLE_TEXT = TextSelector(TextSelectorConfig(multiple=True))
+_ENTITIES = EntitySelector(EntitySelectorConfig(multiple=True))
+
+
+def _domains() -> SelectSelector:
+    return SelectSelector(SelectSelectorConfig(options=[], multiple=True, custom_value=True, sort=True))
+
+
+def _number(minimum: float, maximum: float, step: float, unit: str) -> NumberSelector:
+    return NumberSelector(
+        NumberSelectorConfig(
+            min=minimum, max=maximum, step=step, unit_of_measurement=unit, mode=NumberSelectorMode.BOX
+        )
+    )
+
+
+class IngestOptionsFlow(OptionsFlowWithReload):
+    """What to record and how to write it; applied by reloading the entry (no restart)."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """One form with every option."""
+        if user_input is not None:
+            return self.async_create_entry(data=user_input)
+        defaults = WriterSettings()
+        schema: Any = vol.Schema(
+            {
+                vol.Optional(CONF_INCLUDE_DOMAINS, default=[]): _domains(),
+                vol.Optional(CONF_INCLUDE_ENTITIES, default=[]): _ENTITIES,
+                vol.Optional(CONF_INCLUDE_GLOBS, default=[]): _MULTIPLE_TEXT,
+                vol.Optional(CONF_EXCLUDE_DOMAINS, default=[]): _domains(),
+                vol.Optional(CONF_EXCLUDE_ENTITIES, default=[]): _ENTITIES,
+                vol.Optional(CONF_EXCLUDE_GLOBS, default=[]): _MULTIPLE_TEXT,
+                vol.Optional("ignore_attributes", default=[]): _MULTIPLE_TEXT,
+                vol.Optional(CONF_INCLUDE_OWN, default=False): bool,
+                vol.Optional("batch_size", default=defaults.batch_size): _number(1, 50_000, 1, "points"),
+                vol.Optional("flush_interval", default=defaults.flush_interval): _number(0.1, 300, 0.1, "s"),
+                vol.Optional("max_queue_size", default=defaults.max_queue_size): _number(
+                    1_000, 10_000_000, 1_000, "points"
+                ),
+                vol.Optional("spool_max_mb", default=defaults.spool_max_bytes // 2**20): _number(
+                    1, 1_000_000, 1, "MB"
+                ),
+                vol.Optional("spool_max_days", default=defaults.spool_max_age / 86_400): _number(
+                    1, 3650, 1, "d"
+                ),
+                vol.Optional("retry_max_delay", default=defaults.retry_max_delay): _number(5, 86_400, 1, "s"),
+            }
+        )
+        return self.async_show_form(
+            step_id="init", data_schema=self.add_suggested_values_to_schema(schema, self.config_entry.options)
+        )

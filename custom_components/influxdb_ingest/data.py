@@ -9,14 +9,16 @@ from dataclasses import dataclass, field
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, Event
 
+from .coordinator import IngestCoordinator
 from .writer import BatchWriter
 
 
 @dataclass
 class IngestRuntime:
-    """What a loaded entry owns: the bus subscription and the writer with its loop."""
+    """What a loaded entry owns: the bus subscription, the writer and its loop, the health."""
 
     writer: BatchWriter
+    coordinator: IngestCoordinator
     unsubscribe: CALLBACK_TYPE
     writer_task: asyncio.Task[None]
     stopped: bool = field(default=False, init=False)
@@ -34,6 +36,7 @@ class IngestRuntime:
         with contextlib.suppress(asyncio.CancelledError):
             await self.writer_task
         await self.writer.async_flush_and_stop(self.writer.settings.shutdown_timeout)
+        await self.coordinator.async_save_counters()
 
 
 type InfluxDBIngestConfigEntry = ConfigEntry[IngestRuntime]

@@ -63,13 +63,18 @@ def attribute_text(value: Any) -> str:
 
 
 def state_change_to_point(
-    event: Event[EventStateChangedData], metadata: EntityMetadata, measurement: str
+    event: Event[EventStateChangedData],
+    metadata: EntityMetadata,
+    measurement: str,
+    ignored_attributes: frozenset[str] = frozenset(),
 ) -> Point:
     """Build the default-layout point for one `state_changed` event."""
     entity_id = event.data["entity_id"]
     new_state: State | None = event.data["new_state"]
     old_state: State | None = event.data["old_state"]
     attributes: Mapping[str, Any] = new_state.attributes if new_state is not None else {}
+    if ignored_attributes:
+        attributes = {key: value for key, value in attributes.items() if key not in ignored_attributes}
 
     device_class = attributes.get(ATTR_DEVICE_CLASS) or metadata.device_class
     tags = {

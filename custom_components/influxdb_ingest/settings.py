@@ -27,9 +27,19 @@ class WriterSettings:
     write_timeout: float = 30.0
     # How long unloading or stopping Home Assistant may spend writing before it spools.
     shutdown_timeout: float = 10.0
+    ignore_attributes: frozenset[str] = frozenset()
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> WriterSettings:
-        """Defaults, with whatever the entry's options set."""
+        """Defaults, with whatever the entry's options set (the UI speaks MB and days)."""
         known = {item.name for item in fields(cls)}
-        return cls(**{key: value for key, value in options.items() if key in known})
+        values: dict[str, Any] = {key: value for key, value in options.items() if key in known}
+        if "spool_max_mb" in options:
+            values["spool_max_bytes"] = int(options["spool_max_mb"] * 1024 * 1024)
+        if "spool_max_days" in options:
+            values["spool_max_age"] = float(options["spool_max_days"]) * 24 * 3600
+        for key in ("batch_size", "max_queue_size"):
+            if key in values:
+                values[key] = int(values[key])
+        values["ignore_attributes"] = frozenset(options.get("ignore_attributes", ()))
+        return cls(**values)

@@ -67,6 +67,7 @@ class WriterStats:
     points_healed_batches: int = 0
     write_errors: int = 0
     last_write_time: float | None = None
+    last_write_latency: float | None = None
     last_error: str | None = None
     problem: str | None = None
     recent_errors: list[str] = field(default_factory=list)
@@ -87,6 +88,7 @@ class _Batch:
     """Serialized lines, one per point (string fields may hold raw newlines)."""
 
     lines: list[str]
+    created: float  # when the batch was serialized: about when its oldest event fired
 
     @property
     def count(self) -> int:
@@ -123,6 +125,8 @@ class BatchWriter:
         )
         self.healer = TypeHealer()
         self.stats = WriterStats()
+        # One cycle at a time: the loop and the flush service share the queues.
+        self._lock = asyncio.Lock()
         self._retry_at = 0.0
         self._dead_letter_logged_at = -_DEAD_LETTER_LOG_INTERVAL
         self._spool_head: tuple[SpoolRecord, list[str]] | None = None
@@ -164,8 +168,31 @@ class BatchWriter:
                 _LOGGER.exception("Unexpected error in the InfluxDB writer; retrying")
                 self._retry_at = time.monotonic() + self.policy.record_failure()
 
+    @property
+    def oldest_waiting_since(self) -> float | None:
+        """When the oldest point still waiting was queued (epoch seconds)."""
+        if (spooled := self.spool.oldest_created) is not None:
+            return spooled
+        if self.memory:
+            return self.memory[0].created
+        return self.buffer.oldest_time_fired
+
+    async def async_flush(self) -> None:
+        """Write everything now, ignoring any retry wait; raise InfluxError on failure."""
+        async with self._lock:
+            await self._serialize_buffer()
+            try:
+                await self._write_backlog()
+            except InfluxError as err:
+                self._record_failure(err)
+                raise
+
     async def cycle(self) -> None:
         """Serialize new events, keep memory bounded, and write while the server accepts."""
+        async with self._lock:
+            await self._cycle()
+
+    async def _cycle(self) -> None:
         await self._serialize_buffer()
         await self._enforce_spool_age()
         if time.monotonic() < self._retry_at:
@@ -191,12 +218,17 @@ class BatchWriter:
             except asyncio.CancelledError:
                 self.buffer.put_back(events)  # stopping mid-batch must not lose the batch
                 raise
-            self.memory.append(_Batch(points_to_lines(points)))
+            self.memory.append(_Batch(points_to_lines(points), time.time()))
             self.memory_points += len(points)
 
     def _to_point(self, event: Event[EventStateChangedData]) -> Point:
         entity_id = event.data["entity_id"]
-        point = state_change_to_point(event, self._lookup_metadata(entity_id), self.settings.measurement)
+        point = state_change_to_point(
+            event,
+            self._lookup_metadata(entity_id),
+            self.settings.measurement,
+            self.settings.ignore_attributes,
+        )
         last = self._last_time_ns.get(entity_id)
         if last is not None and point.time_ns <= last:
             point.time_ns = last + 1
@@ -207,7 +239,7 @@ class BatchWriter:
         """Move the oldest memory batches to the disk spool until `keep_in_memory` remain."""
         while self.memory and self.memory_points > keep_in_memory:
             batch = self.memory[0]
-            dropped = await self._run(self.spool.append, batch.lines, time.time())
+            dropped = await self._run(self.spool.append, batch.lines, batch.created)
             self.memory.popleft()
             self.memory_points -= batch.count
             if dropped:
@@ -275,6 +307,7 @@ class BatchWriter:
             await self._dead_letter([line], message)
         if not lines:
             return
+        started = time.monotonic()
         try:
             await self.client.write("".join(lines).encode(), self.settings.write_timeout)
         except PayloadTooLarge as err:
@@ -295,6 +328,7 @@ class BatchWriter:
             return
         self.stats.points_written += len(lines)
         self.stats.last_write_time = time.time()
+        self.stats.last_write_latency = time.monotonic() - started
 
     async def _deliver_halves(self, lines: list[str]) -> None:
         middle = len(lines) // 2
@@ -347,7 +381,7 @@ class BatchWriter:
     async def async_flush_and_stop(self, timeout: float) -> None:
         """Write what the server takes within `timeout`, then persist the rest to the spool."""
         with contextlib.suppress(TimeoutError, InfluxError):
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(timeout), self._lock:
                 await self._serialize_buffer()
                 if time.monotonic() >= self._retry_at:
                     await self._write_backlog()

@@ -1,0 +1,61 @@
+"""Diagnostics download: configuration, counters, recent errors, spool and circuit state."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.const import CONF_PASSWORD, CONF_TOKEN, CONF_URL, CONF_USERNAME
+from homeassistant.core import HomeAssistant
+from yarl import URL
+
+from .coordinator import snapshot_as_dict, take_snapshot
+from .data import InfluxDBIngestConfigEntry
+
+TO_REDACT = {CONF_PASSWORD, CONF_TOKEN, CONF_USERNAME}
+
+
+def _safe_url(url: str) -> str:
+    """The URL without any credentials in it."""
+    parsed = URL(url)
+    return str(parsed.with_user(None)) if parsed.user or parsed.password else url
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: InfluxDBIngestConfigEntry
+) -> dict[str, Any]:
+    """What a maintainer needs to understand a report, with every secret redacted."""
+    writer = entry.runtime_data.writer
+    data = async_redact_data(dict(entry.data), TO_REDACT)
+    data[CONF_URL] = _safe_url(str(entry.data.get(CONF_URL, "")))
+    settings = asdict(writer.settings)
+    settings["ignore_attributes"] = sorted(settings["ignore_attributes"])
+    return {
+        "entry": {
+            "title": entry.title,
+            "data": data,
+            "options": async_redact_data(dict(entry.options), TO_REDACT),
+        },
+        "settings": settings,
+        "health": snapshot_as_dict(take_snapshot(writer, entry.runtime_data.coordinator.data.event_rate)),
+        "recent_errors": list(writer.stats.recent_errors),
+        "circuit": {
+            "state": writer.policy.state.value,
+            "consecutive_failures": writer.policy.consecutive_failures,
+            "times_opened": writer.policy.times_opened,
+        },
+        "spool": {
+            "directory": str(writer.spool.directory),
+            "records": len(writer.spool),
+            "points": writer.spool.points,
+            "bytes": writer.spool.size_bytes,
+            "torn_records_at_start": writer.stats.spool_torn_records,
+            "dead_letter_file": str(writer.dead_letter_path),
+        },
+        "learned_server_types": {
+            measurement: {field: kind for field, (kind, _) in fields.items()}
+            for measurement, fields in writer.healer.server_types.items()
+        },
+        "stats": asdict(writer.stats),
+    }

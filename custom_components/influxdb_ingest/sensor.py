@@ -1,0 +1,173 @@
+"""Health sensors: what came in, what went out, what waits, and how the target is doing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+import datetime as dt
+from typing import Any
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import UnitOfInformation, UnitOfTime
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import HealthSnapshot
+from .data import InfluxDBIngestConfigEntry
+from .entity import IngestEntity
+from .retry import CircuitState
+
+# Entities only read a snapshot; the coordinator serializes updates.
+PARALLEL_UPDATES = 0
+
+type SensorValue = int | float | str | dt.datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngestSensorEntityDescription(SensorEntityDescription):
+    """A health sensor and how to read it from a snapshot."""
+
+    value_fn: Callable[[HealthSnapshot], SensorValue]
+    attributes_fn: Callable[[HealthSnapshot], Mapping[str, Any]] | None = None
+    # Meaningless while the target cannot be reached (the value describes the server).
+    needs_connection: bool = False
+
+
+SENSORS: tuple[IngestSensorEntityDescription, ...] = (
+    IngestSensorEntityDescription(
+        key="events_received",
+        translation_key="events_received",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=lambda health: health.events_received,
+    ),
+    IngestSensorEntityDescription(
+        key="points_written",
+        translation_key="points_written",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=lambda health: health.points_written,
+    ),
+    IngestSensorEntityDescription(
+        key="points_dropped",
+        translation_key="points_dropped",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=lambda health: health.points_dropped,
+        attributes_fn=lambda health: health.dropped_reasons,
+    ),
+    IngestSensorEntityDescription(
+        key="points_dead_lettered",
+        translation_key="points_dead_lettered",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=lambda health: health.points_dead_lettered,
+    ),
+    IngestSensorEntityDescription(
+        key="write_errors",
+        translation_key="write_errors",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=lambda health: health.write_errors,
+    ),
+    IngestSensorEntityDescription(
+        key="points_in_memory",
+        translation_key="points_in_memory",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda health: health.points_in_memory,
+    ),
+    IngestSensorEntityDescription(
+        key="points_in_spool",
+        translation_key="points_in_spool",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda health: health.points_in_spool,
+    ),
+    IngestSensorEntityDescription(
+        key="spool_size",
+        translation_key="spool_size",
+        device_class=SensorDeviceClass.DATA_SIZE,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfInformation.BYTES,
+        suggested_unit_of_measurement=UnitOfInformation.MEBIBYTES,
+        suggested_display_precision=1,
+        value_fn=lambda health: health.spool_bytes,
+    ),
+    IngestSensorEntityDescription(
+        key="oldest_waiting_age",
+        translation_key="oldest_waiting_age",
+        device_class=SensorDeviceClass.DURATION,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfTime.SECONDS,
+        suggested_display_precision=0,
+        entity_registry_enabled_default=False,
+        value_fn=lambda health: round(health.oldest_waiting_age, 1) if health.oldest_waiting_age else 0,
+    ),
+    IngestSensorEntityDescription(
+        key="last_write",
+        translation_key="last_write",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda health: health.last_write,
+    ),
+    IngestSensorEntityDescription(
+        key="last_write_latency",
+        translation_key="last_write_latency",
+        device_class=SensorDeviceClass.DURATION,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfTime.MILLISECONDS,
+        suggested_display_precision=0,
+        entity_registry_enabled_default=False,
+        needs_connection=True,
+        value_fn=lambda health: health.last_write_latency_ms,
+    ),
+    IngestSensorEntityDescription(
+        key="event_rate",
+        translation_key="event_rate",
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement="events/min",
+        suggested_display_precision=0,
+        entity_registry_enabled_default=False,
+        value_fn=lambda health: health.event_rate,
+    ),
+    IngestSensorEntityDescription(
+        key="circuit_state",
+        translation_key="circuit_state",
+        device_class=SensorDeviceClass.ENUM,
+        options=[state.value for state in CircuitState],
+        value_fn=lambda health: health.circuit_state.value,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: InfluxDBIngestConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """One set of health sensors per entry."""
+    coordinator = entry.runtime_data.coordinator
+    async_add_entities(IngestSensor(coordinator, description) for description in SENSORS)
+
+
+class IngestSensor(IngestEntity, SensorEntity):
+    """A health sensor of one target."""
+
+    entity_description: IngestSensorEntityDescription
+
+    @property
+    def available(self) -> bool:
+        """Unavailable with the target only when the value describes the target."""
+        if self.entity_description.needs_connection and not self.coordinator.data.connected:
+            return False
+        return super().available
+
+    @property
+    def native_value(self) -> SensorValue:
+        """The value from the latest snapshot."""
+        return self.entity_description.value_fn(self.coordinator.data)
+
+    @property
+    def extra_state_attributes(self) -> Mapping[str, Any] | None:
+        """Extra detail, such as why points were dropped."""
+        if self.entity_description.attributes_fn is None:
+            return None
+        return self.entity_description.attributes_fn(self.coordinator.data)
