@@ -10,6 +10,7 @@ import inspect
 import itertools
 from pathlib import Path
 from typing import Any
+from unittest.mock import PropertyMock, patch
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -17,7 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from homeassistant.core import HomeAssistant
 import pytest
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 import pytest_socket
+from syrupy.assertion import SnapshotAssertion
 
 from .fake_influx import FakeInfluxDB
 from .fault_proxy import FaultProxy
@@ -95,6 +98,23 @@ async def fault_proxy(hass: HomeAssistant, influxdb_v1: InfluxDB1Server) -> Asyn
     await proxy.start()
     yield proxy
     await proxy.stop()
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Snapshots that leave out what changes between runs (ids, creation times)."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
+
+
+@pytest.fixture
+def entity_registry_enabled_by_default() -> Generator[None]:
+    """Create entities enabled even when they are disabled by default (for snapshots)."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        return_value=True,
+        new_callable=PropertyMock,
+    ):
+        yield
 
 
 @pytest.fixture

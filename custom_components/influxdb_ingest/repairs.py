@@ -72,8 +72,8 @@ async def async_update_issues(
         active=snapshot.spool_bytes >= budget * SPOOL_WARNING_SHARE,
         severity=ir.IssueSeverity.WARNING,
         placeholders={
-            "used_mb": f"{snapshot.spool_bytes / 2**20:.0f}",
-            "budget_mb": f"{budget / 2**20:.0f}",
+            "used_mb": f"{snapshot.spool_bytes / 2**20:.1f}",
+            "budget_mb": f"{budget / 2**20:.1f}",
             "waiting": str(snapshot.points_in_spool),
         },
     )

@@ -1,0 +1,301 @@
+"""Health you can see: entities, counters across restarts, repairs, diagnostics, services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import json
+from typing import Any
+from unittest.mock import patch
+
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.setup import async_setup_component
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    get_system_health_info,
+    snapshot_platform,
+)
+from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from syrupy.assertion import SnapshotAssertion
+
+from custom_components.influxdb_ingest.const import DOMAIN
+
+from .conftest import wait_for
+from .servers import ADMIN_PASSWORD, InfluxDB1Server, free_port
+from .test_end_to_end import count_points
+
+ENTRY_ID = "01JHEALTHTESTENTRY000000"
+
+
+async def _setup(
+    hass: HomeAssistant, data: dict[str, Any], options: dict[str, Any] | None = None
+) -> MockConfigEntry:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        data=data,
+        options=options or {},
+        title="home @ influx",
+        entry_id=ENTRY_ID,
+        unique_id="v1|test",
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
+def _down() -> dict[str, Any]:
+    return {
+        "api_version": "1",
+        "url": f"http://127.0.0.1:{free_port()}",
+        "database": "db",
+        "verify_ssl": True,
+    }
+
+
+async def _refresh(entry: MockConfigEntry) -> None:
+    await entry.runtime_data.coordinator.async_refresh()
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+@pytest.mark.parametrize("platform", [Platform.SENSOR, Platform.BINARY_SENSOR])
+async def test_entities_and_device(
+    hass: HomeAssistant, entity_registry: er.EntityRegistry, snapshot: SnapshotAssertion, platform: Platform
+) -> None:
+    with patch("custom_components.influxdb_ingest.PLATFORMS", [platform]):
+        entry = await _setup(hass, _down())
+    await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
+
+
+async def test_noisy_sensors_are_disabled_by_default(
+    hass: HomeAssistant, entity_registry: er.EntityRegistry
+) -> None:
+    entry = await _setup(hass, _down())
+    disabled = {
+        entity.translation_key
+        for entity in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
+        if entity.disabled_by is not None
+    }
+    assert disabled == {"last_write_latency", "event_rate", "oldest_waiting_age"}
+
+
+async def test_counters_and_states_follow_the_stream_and_survive_a_restart(
+    hass: HomeAssistant, v1_config: dict[str, Any], database: str, query: Callable[..., Any]
+) -> None:
+    entry = await _setup(hass, v1_config)
+    for value in range(5):
+        hass.states.async_set("sensor.watched", str(value))
+    await wait_for(lambda: count_points(query, database))
+    await wait_for(lambda: entry.runtime_data.writer.stats.points_written == 5)
+    await _refresh(entry)
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.home_influx_events_received").state == "5"
+    assert hass.states.get("sensor.home_influx_points_written").state == "5"
+    assert hass.states.get("binary_sensor.home_influx_connected").state == "on"
+    assert hass.states.get("sensor.home_influx_circuit_breaker").state == "closed"
+    assert hass.states.get("sensor.home_influx_last_successful_write").state not in ("unknown", "unavailable")
+
+    # The health sensors changed state, but were not recorded: only sensor.watched was.
+    await _refresh(entry)
+    await hass.async_block_till_done()
+    assert entry.runtime_data.writer.stats.events_received == 5
+
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    hass.states.async_set("sensor.watched", "again")
+    await wait_for(lambda: entry.runtime_data.writer.stats.points_written == 6)
+    await _refresh(entry)
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.home_influx_events_received").state == "6"
+    assert hass.states.get("sensor.home_influx_points_written").state == "6"
+
+
+async def test_unreachable_target_shows_in_entities_and_log_once(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    entry = await _setup(hass, _down(), {"flush_interval": 0.1, "retry_initial_delay": 0.05})
+    hass.states.async_set("sensor.watched", "1")
+    writer = entry.runtime_data.writer
+    await wait_for(lambda: writer.stats.write_errors >= 2)
+    await _refresh(entry)
+    await hass.async_block_till_done()
+    assert hass.states.get("binary_sensor.home_influx_connected").state == "off"
+    assert hass.states.get("sensor.home_influx_points_waiting_in_memory").state == "1"
+    assert caplog.text.count("Cannot write to InfluxDB (unreachable)") == 1
+
+
+async def test_flush_service_writes_now_and_reports(
+    hass: HomeAssistant, v1_config: dict[str, Any], database: str, query: Callable[..., Any]
+) -> None:
+    entry = await _setup(hass, v1_config, {"flush_interval": 300})
+    for value in range(7):
+        hass.states.async_set("sensor.flushed", str(value))
+    response = await hass.services.async_call(DOMAIN, "flush", {}, blocking=True, return_response=True)
+    assert response == {
+        "entries": {entry.entry_id: {"title": "home @ influx", "points_written": 7, "points_waiting": 0}}
+    }
+    assert await count_points(query, database) == 7
+
+
+async def test_flush_service_failure_is_a_translated_error(hass: HomeAssistant) -> None:
+    entry = await _setup(hass, _down())
+    hass.states.async_set("sensor.flushed", "1")
+    with pytest.raises(HomeAssistantError) as raised:
+        await hass.services.async_call(
+            DOMAIN, "flush", {"config_entry_id": entry.entry_id}, blocking=True, return_response=True
+        )
+    assert raised.value.translation_key == "flush_failed"
+    assert "Cannot connect" in str(raised.value) or "ClientConnectorError" in str(raised.value)
+
+
+async def test_flush_service_unknown_entry(hass: HomeAssistant) -> None:
+    await _setup(hass, _down())
+    with pytest.raises(HomeAssistantError) as raised:
+        await hass.services.async_call(
+            DOMAIN, "flush", {"config_entry_id": "nope"}, blocking=True, return_response=True
+        )
+    assert raised.value.translation_key == "entry_not_loaded"
+
+
+async def test_missing_database_repair_appears_and_clears(
+    hass: HomeAssistant,
+    influxdb_v1: InfluxDB1Server,
+    v1_config: dict[str, Any],
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    missing = {**v1_config, "database": "created_later"}
+    entry = await _setup(
+        hass, missing, {"flush_interval": 0.1, "retry_initial_delay": 0.05, "retry_max_delay": 0.2}
+    )
+    hass.states.async_set("sensor.waiting", "1")
+    writer = entry.runtime_data.writer
+    await wait_for(lambda: writer.stats.problem == "not_found")
+    await _refresh(entry)
+    assert issue_registry.async_get_issue(DOMAIN, f"target_not_found_{entry.entry_id}") is not None
+
+    await hass.async_add_executor_job(influxdb_v1.query, "CREATE DATABASE created_later", None, "POST")
+    await wait_for(lambda: writer.stats.problem is None and writer.points_waiting == 0)
+    await _refresh(entry)
+    assert issue_registry.async_get_issue(DOMAIN, f"target_not_found_{entry.entry_id}") is None
+
+
+async def test_rejected_credentials_raise_a_repair_and_a_reauth_that_resumes_writing(
+    hass: HomeAssistant,
+    v1_config: dict[str, Any],
+    database: str,
+    query: Callable[..., Any],
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    entry = await _setup(
+        hass,
+        {**v1_config, "password": "rotated-away"},
+        {"flush_interval": 0.1, "retry_initial_delay": 0.05, "retry_max_delay": 0.2},
+    )
+    hass.states.async_set("sensor.kept", "1")
+    writer = entry.runtime_data.writer
+    await wait_for(lambda: writer.stats.problem == "auth")
+    await _refresh(entry)
+    await hass.async_block_till_done()
+    assert issue_registry.async_get_issue(DOMAIN, f"auth_failed_{entry.entry_id}") is not None
+    (flow,) = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert flow["context"]["source"] == "reauth"
+
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"], {"password": "still-wrong"})
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {"username": "admin", "password": ADMIN_PASSWORD}
+    )
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert entry.data["password"] == ADMIN_PASSWORD
+    await wait_for(lambda: count_points(query, database))  # the kept point lands
+    await _refresh(entry)
+    assert issue_registry.async_get_issue(DOMAIN, f"auth_failed_{entry.entry_id}") is None
+
+
+async def test_spool_near_budget_and_dead_letter_repairs(
+    hass: HomeAssistant, issue_registry: ir.IssueRegistry
+) -> None:
+    entry = await _setup(
+        hass, _down(), {"flush_interval": 0.05, "max_queue_size": 1000, "spool_max_mb": 1, "batch_size": 100}
+    )
+    writer = entry.runtime_data.writer
+    for chunk in range(4):
+        for value in range(900):
+            hass.states.async_set(
+                f"sensor.filler_{value % 10}", str(value), {"padding": "x" * 300, "c": chunk}
+            )
+        await wait_for(lambda: len(writer.buffer) == 0)
+    await writer.async_flush_and_stop(0.1)  # spill what is left in memory
+    await _refresh(entry)
+    issue = issue_registry.async_get_issue(DOMAIN, f"spool_near_budget_{entry.entry_id}")
+    assert issue is not None
+    assert issue.translation_placeholders["budget_mb"] == "1.0"
+
+    writer.dead_letter_path.parent.mkdir(parents=True, exist_ok=True)
+    writer.dead_letter_path.write_text('{"line": "x"}\n')
+    await _refresh(entry)
+    assert issue_registry.async_get_issue(DOMAIN, f"dead_letters_{entry.entry_id}") is not None
+    writer.dead_letter_path.unlink()
+    await _refresh(entry)
+    assert issue_registry.async_get_issue(DOMAIN, f"dead_letters_{entry.entry_id}") is None
+
+
+async def test_diagnostics_redact_every_secret(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator, snapshot: SnapshotAssertion
+) -> None:
+    assert await async_setup_component(hass, "diagnostics", {})
+    data = {
+        "api_version": "1",
+        "url": f"http://127.0.0.1:{free_port()}",
+        "database": "db",
+        "username": "secret-user",
+        "password": "secret-password",
+        "verify_ssl": True,
+    }
+    entry = await _setup(hass, data)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    text = json.dumps(diagnostics)
+    for secret in ("secret-user", "secret-password"):
+        assert secret not in text
+    assert diagnostics["entry"]["data"]["password"] == "**REDACTED**"
+    assert diagnostics["settings"]["batch_size"] == 1000
+    assert diagnostics["circuit"]["state"] == "closed"
+    assert set(diagnostics) == {
+        "entry",
+        "settings",
+        "health",
+        "recent_errors",
+        "circuit",
+        "spool",
+        "learned_server_types",
+        "stats",
+    }
+
+
+async def test_token_is_redacted_from_diagnostics(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator
+) -> None:
+    assert await async_setup_component(hass, "diagnostics", {})
+    data = {
+        "api_version": "2",
+        "url": f"http://127.0.0.1:{free_port()}",
+        "organization": "o",
+        "bucket": "b",
+        "token": "tok-very-secret",
+        "verify_ssl": True,
+    }
+    entry = await _setup(hass, data)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert "tok-very-secret" not in json.dumps(diagnostics)
+
+
+async def test_system_health(hass: HomeAssistant) -> None:
+    assert await async_setup_component(hass, "system_health", {})
+    await _setup(hass, _down())
+    info = await get_system_health_info(hass, DOMAIN)
+    assert info == {"home @ influx": "ok, circuit closed, 0 points waiting (0 on disk)"}
