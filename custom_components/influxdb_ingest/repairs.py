@@ -48,22 +48,15 @@ async def async_update_issues(
     """Raise or clear each issue from the current health."""
     if snapshot.problem == "auth":
         entry.async_start_reauth(hass)  # no-op while a reauth flow is already open
-    _set_issue(
-        hass,
-        entry,
-        "auth_failed",
-        active=snapshot.problem == "auth",
-        severity=ir.IssueSeverity.ERROR,
-        placeholders={},
-    )
-    _set_issue(
-        hass,
-        entry,
-        "target_not_found",
-        active=snapshot.problem == "not_found",
-        severity=ir.IssueSeverity.ERROR,
-        placeholders={},
-    )
+    for key, problem in (("auth_failed", "auth"), ("target_not_found", "not_found")):
+        _set_issue(
+            hass,
+            entry,
+            key,
+            active=snapshot.problem == problem,
+            severity=ir.IssueSeverity.ERROR,
+            placeholders={},
+        )
     budget = writer.settings.spool_max_bytes
     _set_issue(
         hass,
