@@ -256,6 +256,10 @@ async def test_spool_near_budget_and_dead_letter_repairs(
             {"api_version": "2", "organization": "o", "bucket": "b", "token": "tok-very-secret"},
             ("tok-very-secret",),
         ),
+        (
+            {"api_version": "1", "database": "db", "url": "http://url-user:url-pass@127.0.0.1:9"},
+            ("url-user", "url-pass"),
+        ),
     ],
 )
 async def test_diagnostics_redact_every_secret(
