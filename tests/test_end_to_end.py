@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 import csv
+import datetime as dt
 import io
 import json
 import os
@@ -39,6 +40,11 @@ async def setup_entry(
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     return entry  # type: ignore[return-value]
+
+
+def nanoseconds(moment: dt.datetime) -> int:
+    """A datetime as InfluxDB nanoseconds, exactly (integer microseconds)."""
+    return (moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1) * 1000
 
 
 async def count_points(query: Callable[..., Any], db: str) -> int:
@@ -105,7 +111,7 @@ async def test_state_changes_land_with_every_tag_and_field(
     assert rows[0] == {
         **base_tags,
         **common,
-        "time": round(first.last_changed_timestamp * 1e6) * 1000,
+        "time": nanoseconds(first.last_changed),
         "state": "21.5",
         "value": 21.5,
         "old_state": None,
@@ -118,7 +124,7 @@ async def test_state_changes_land_with_every_tag_and_field(
     assert rows[1] == {
         **base_tags,
         **common,
-        "time": round(second.last_changed_timestamp * 1e6) * 1000,
+        "time": nanoseconds(second.last_changed),
         "state": "unavailable",
         "value": None,
         "old_state": "21.5",
@@ -367,8 +373,8 @@ async def test_points_land_in_victoria_metrics_through_the_v2_api(
     assert value["values"] == [100.0, 250.5]
     # VictoriaMetrics stores milliseconds, truncating the nanosecond timestamps we send.
     assert value["timestamps"] == [
-        round(first.last_changed_timestamp * 1e6) // 1000,
-        round(second.last_changed_timestamp * 1e6) // 1000,
+        nanoseconds(first.last_changed) // 1_000_000,
+        nanoseconds(second.last_changed) // 1_000_000,
     ]
     duration = series[f"{MEASUREMENT}_duration_in_state_seconds"]
     assert duration["values"] == [

@@ -54,6 +54,7 @@ from .influx_api import (
     SSLFailure,
     TargetNotFound,
 )
+from .normalize_builtin import MEASUREMENT_ATTRS
 from .settings import WriterSettings
 
 _LOGGER = logging.getLogger(__name__)
@@ -277,6 +278,14 @@ class IngestOptionsFlow(OptionsFlowWithReload):
         defaults = WriterSettings()
         schema: Any = vol.Schema(
             {
+                vol.Optional("layout", default=defaults.layout): SelectSelector(
+                    SelectSelectorConfig(options=["default", "builtin"], translation_key="layout")
+                ),
+                vol.Optional("measurement_attr", default=defaults.measurement_attr): SelectSelector(
+                    SelectSelectorConfig(options=list(MEASUREMENT_ATTRS), translation_key="measurement_attr")
+                ),
+                vol.Optional("default_measurement"): _TEXT,
+                vol.Optional("override_measurement"): _TEXT,
                 vol.Optional(CONF_INCLUDE_DOMAINS, default=[]): _domains(),
                 vol.Optional(CONF_INCLUDE_ENTITIES, default=[]): _ENTITIES,
                 vol.Optional(CONF_INCLUDE_GLOBS, default=[]): _MULTIPLE_TEXT,

@@ -17,7 +17,7 @@ from homeassistant.helpers.json import json_encoder_default
 import orjson
 
 from .metadata import EntityMetadata
-from .point import FieldValue, Point
+from .point import FieldValue, Point, time_fired_ns
 
 # What a state must look like to also be written as the float field `value`.
 # Stricter than float(): no "nan", "inf", "1_000" or surrounding whitespace.
@@ -120,5 +120,4 @@ def state_change_to_point(
         if context_value:
             fields[key] = context_value
 
-    # time_fired has microsecond precision; round() avoids float truncation errors.
-    return Point(measurement, tags, fields, round(event.time_fired_timestamp * 1_000_000) * 1000)
+    return Point(measurement, tags, fields, time_fired_ns(event))

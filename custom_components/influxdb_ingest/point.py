@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
+from typing import Any
+
+from homeassistant.core import Event
 
 # A field value is either a string or a float, never anything else: each field name is
 # only ever produced with one of the two, so InfluxDB can never see a type conflict.
@@ -17,3 +21,13 @@ class Point:
     tags: dict[str, str]
     fields: dict[str, FieldValue]
     time_ns: int
+
+
+def time_fired_ns(event: Event[Any]) -> int:
+    """The event's `time_fired` in nanoseconds, exactly as its datetime says.
+
+    Rounds the fraction on its own, like `datetime.fromtimestamp`, so the result equals
+    the microseconds of `event.time_fired` (multiplying the whole float would not).
+    """
+    fraction, seconds = math.modf(event.time_fired_timestamp)
+    return int(seconds) * 1_000_000_000 + round(fraction * 1_000_000) * 1000

@@ -14,6 +14,11 @@ class WriterSettings:
     """Every knob of the writer. Option keys are the field names."""
 
     measurement: str = DEFAULT_MEASUREMENT
+    # "default" (docs/schema.md) or "builtin" (what Home Assistant's influxdb integration writes)
+    layout: str = "default"
+    measurement_attr: str = "unit_of_measurement"
+    default_measurement: str | None = None
+    override_measurement: str | None = None
     batch_size: int = 1000
     flush_interval: float = 1.0
     # Points kept in memory (raw events plus serialized batches); beyond, spill to disk.

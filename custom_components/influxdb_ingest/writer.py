@@ -37,6 +37,7 @@ from .influx_api import (
 from .line_protocol import points_to_lines
 from .metadata import EntityMetadata
 from .normalize import state_change_to_point
+from .normalize_builtin import BuiltinLayout, builtin_point
 from .point import Point
 from .retry import RetryPolicy
 from .settings import WriterSettings
@@ -65,6 +66,7 @@ class WriterStats:
     dropped_spool_corrupt: int = 0
     spool_torn_records: int = 0
     points_healed_batches: int = 0
+    events_without_point: int = 0
     write_errors: int = 0
     last_write_time: float | None = None
     last_write_latency: float | None = None
@@ -131,6 +133,13 @@ class BatchWriter:
         self._dead_letter_logged_at = -_DEAD_LETTER_LOG_INTERVAL
         self._spool_head: tuple[SpoolRecord, list[str]] | None = None
         self._spool_dropping = False
+        self._builtin_layout = (
+            BuiltinLayout(
+                settings.measurement_attr, settings.default_measurement, settings.override_measurement
+            )
+            if settings.layout == "builtin"
+            else None
+        )
         # Last timestamp written per entity: two changes in the same microsecond must not
         # overwrite each other (same series + same time is an overwrite in InfluxDB).
         self._last_time_ns: dict[str, int] = {}
@@ -212,23 +221,33 @@ class BatchWriter:
             points: list[Point] = []
             try:
                 for start in range(0, len(events), _NORMALIZE_CHUNK):
-                    points.extend(self._to_point(event) for event in events[start : start + _NORMALIZE_CHUNK])
+                    for event in events[start : start + _NORMALIZE_CHUNK]:
+                        if (point := self._to_point(event)) is not None:
+                            points.append(point)
                     if start + _NORMALIZE_CHUNK < len(events):
                         await asyncio.sleep(0)
             except asyncio.CancelledError:
                 self.buffer.put_back(events)  # stopping mid-batch must not lose the batch
                 raise
-            self.memory.append(_Batch(points_to_lines(points), time.time()))
-            self.memory_points += len(points)
+            if points:
+                self.memory.append(_Batch(points_to_lines(points), time.time()))
+                self.memory_points += len(points)
 
-    def _to_point(self, event: Event[EventStateChangedData]) -> Point:
+    def _to_point(self, event: Event[EventStateChangedData]) -> Point | None:
         entity_id = event.data["entity_id"]
-        point = state_change_to_point(
-            event,
-            self._lookup_metadata(entity_id),
-            self.settings.measurement,
-            self.settings.ignore_attributes,
-        )
+        if self._builtin_layout is not None:
+            built = builtin_point(event, self._builtin_layout, self.settings.ignore_attributes)
+            if built is None:  # the built-in layout writes nothing for unknown/unavailable
+                self.stats.events_without_point += 1
+                return None
+            point = built
+        else:
+            point = state_change_to_point(
+                event,
+                self._lookup_metadata(entity_id),
+                self.settings.measurement,
+                self.settings.ignore_attributes,
+            )
         last = self._last_time_ns.get(entity_id)
         if last is not None and point.time_ns <= last:
             point.time_ns = last + 1

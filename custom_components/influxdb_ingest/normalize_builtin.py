@@ -1,0 +1,113 @@
+"""The layout of Home Assistant's built-in `influxdb` integration, for drop-in migration.
+
+A faithful port of its `event_to_json` (homeassistant/components/influxdb), so dashboards
+built on it keep working: the same measurements, tags, fields and types for the same
+events. Pure functions, like normalize.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+import math
+import re
+from typing import Any
+
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.core import Event, EventStateChangedData, State
+from homeassistant.helpers import state as state_helper
+
+from .point import FieldValue, Point, time_fired_ns
+
+# The built-in integration's own patterns: a text attribute with digits also gets a float.
+_DIGIT_TAIL = re.compile(r"^[^\.]*\d+\.?\d+[^\.]*$")
+_NON_DECIMAL = re.compile(r"[^\d.]+")
+
+MEASUREMENT_ATTRS = ("unit_of_measurement", "domain__device_class", "entity_id")
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltinLayout:
+    """The built-in integration's measurement settings."""
+
+    measurement_attr: str = "unit_of_measurement"
+    default_measurement: str | None = None
+    override_measurement: str | None = None
+
+
+def _single_line(value: str) -> str:
+    return " ".join(value.splitlines())
+
+
+def _measurement(state: State, layout: BuiltinLayout) -> tuple[str, bool, bool]:
+    """(measurement, include unit_of_measurement field, include device_class field)."""
+    if layout.override_measurement:
+        return layout.override_measurement, True, True
+    include_uom = include_dc = True
+    measurement: Any
+    if layout.measurement_attr == "entity_id":
+        measurement = state.entity_id
+    elif layout.measurement_attr == "domain__device_class":
+        device_class = state.attributes.get("device_class")
+        if device_class is None:
+            measurement = state.domain
+        else:
+            measurement = f"{state.domain}__{device_class}"
+            include_dc = False
+    else:
+        measurement = state.attributes.get(layout.measurement_attr)
+    if measurement in (None, ""):
+        measurement = layout.default_measurement or state.entity_id
+    else:
+        include_uom = layout.measurement_attr != "unit_of_measurement"
+    return _single_line(str(measurement)), include_uom, include_dc
+
+
+def builtin_point(
+    event: Event[EventStateChangedData],
+    layout: BuiltinLayout,
+    ignored_attributes: frozenset[str] = frozenset(),
+) -> Point | None:
+    """The built-in integration's point for a state change, or None where it writes none."""
+    state = event.data["new_state"]
+    if state is None or state.state in (STATE_UNKNOWN, "", STATE_UNAVAILABLE):
+        return None
+    fields: dict[str, FieldValue] = {}
+    try:
+        fields["value"] = float(state.state)
+    except ValueError:
+        with contextlib.suppress(ValueError):
+            fields["value"] = float(state_helper.state_as_number(state))
+        fields["state"] = _single_line(state.state)
+    if not math.isfinite(float(fields.get("value", 0.0))):
+        # The built-in integration's client makes InfluxDB refuse such a point; we omit the value.
+        del fields["value"]
+
+    measurement, include_uom, include_dc = _measurement(state, layout)
+    for attribute, value in state.attributes.items():
+        if (
+            (attribute == "unit_of_measurement" and not include_uom)
+            or (attribute == "device_class" and not include_dc)
+            or attribute in ignored_attributes
+        ):
+            continue
+        key = f"{attribute}_" if attribute in fields else attribute
+        try:
+            number = float(value)
+        except ValueError, TypeError:
+            text = _single_line(str(value))
+            fields[f"{key}_str"] = text
+            if not _DIGIT_TAIL.match(text):
+                continue
+            number = float(_NON_DECIMAL.sub("", text))
+        if math.isfinite(number):
+            fields[key] = number
+    if "time" in fields:  # InfluxDB reserves "time"
+        renamed = "time_"
+        while renamed in fields:
+            renamed += "_"
+        fields[renamed] = fields.pop("time")
+    if not fields:  # nothing a line can carry (e.g. a "nan" state without attributes)
+        return None
+    tags = {"domain": state.domain, "entity_id": state.object_id}
+    return Point(measurement, tags, fields, time_fired_ns(event))
