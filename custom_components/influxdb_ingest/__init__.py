@@ -41,9 +41,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntr
     """Start listening and writing. Needs no live server: points wait until it answers."""
     target = InfluxTarget.from_config(entry.data)
     client = InfluxClient(async_get_clientsession(hass, verify_ssl=target.verify_ssl), target)
+    metadata = MetadataLookup(hass)
+    entry.async_on_unload(metadata.async_listen())
     writer = BatchWriter(
         client,
-        lookup_metadata=MetadataLookup(hass),
+        lookup_metadata=metadata,
         settings=WriterSettings.from_options(entry.options),
         spool_dir=spool_directory(hass, entry.entry_id),
         run_in_executor=hass.async_add_executor_job,

@@ -286,6 +286,13 @@ class IngestOptionsFlow(OptionsFlowWithReload):
                 ),
                 vol.Optional("default_measurement"): _TEXT,
                 vol.Optional("override_measurement"): _TEXT,
+                vol.Optional("enrich", default=[]): SelectSelector(
+                    SelectSelectorConfig(
+                        options=["area", "floor", "device", "labels", "platform", "unit", "device_info"],
+                        multiple=True,
+                        translation_key="enrich",
+                    )
+                ),
                 vol.Optional(CONF_INCLUDE_DOMAINS, default=[]): _domains(),
                 vol.Optional(CONF_INCLUDE_ENTITIES, default=[]): _ENTITIES,
                 vol.Optional(CONF_INCLUDE_GLOBS, default=[]): _MULTIPLE_TEXT,

@@ -67,6 +67,7 @@ def state_change_to_point(
     metadata: EntityMetadata,
     measurement: str,
     ignored_attributes: frozenset[str] = frozenset(),
+    enrich: frozenset[str] = frozenset(),
 ) -> Point:
     """Build the default-layout point for one `state_changed` event."""
     entity_id = event.data["entity_id"]
@@ -90,6 +91,17 @@ def state_change_to_point(
     ):
         if tag_value:
             tags[key] = str(tag_value)
+    if enrich:
+        for key, tag_value in (
+            ("area", metadata.area_name),
+            ("floor", metadata.floor_name),
+            ("device", metadata.device_name),
+            ("labels", metadata.labels),
+            ("platform", metadata.platform),
+            ("unit", attributes.get(ATTR_UNIT_OF_MEASUREMENT) or metadata.unit),
+        ):
+            if key in enrich and tag_value:
+                tags[key] = str(tag_value)
 
     fields: dict[str, FieldValue] = {}
     # A removed entity has no new state: written with an empty `state`.
@@ -110,6 +122,15 @@ def state_change_to_point(
     for key in (ATTR_FRIENDLY_NAME, ATTR_UNIT_OF_MEASUREMENT):
         if key in attributes:
             fields[key] = attribute_text(attributes[key])
+
+    if "device_info" in enrich:
+        for key, device_value in (
+            ("manufacturer", metadata.manufacturer),
+            ("model", metadata.model),
+            ("sw_version", metadata.sw_version),
+        ):
+            if device_value:
+                fields[key] = device_value
 
     context = event.context
     for key, context_value in (

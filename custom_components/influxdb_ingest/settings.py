@@ -33,6 +33,9 @@ class WriterSettings:
     # How long unloading or stopping Home Assistant may spend writing before it spools.
     shutdown_timeout: float = 10.0
     ignore_attributes: frozenset[str] = frozenset()
+    # Extra registry tags ("area", "floor", "device", "labels", "platform", "unit") and
+    # "device_info" fields (manufacturer, model, sw_version).
+    enrich: frozenset[str] = frozenset()
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> WriterSettings:
@@ -47,4 +50,5 @@ class WriterSettings:
             if key in values:
                 values[key] = int(values[key])
         values["ignore_attributes"] = frozenset(options.get("ignore_attributes", ()))
+        values["enrich"] = frozenset(options.get("enrich", ()))
         return cls(**values)

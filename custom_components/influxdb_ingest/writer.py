@@ -247,6 +247,7 @@ class BatchWriter:
                 self._lookup_metadata(entity_id),
                 self.settings.measurement,
                 self.settings.ignore_attributes,
+                self.settings.enrich,
             )
         last = self._last_time_ns.get(entity_id)
         if last is not None and point.time_ns <= last:

@@ -1,0 +1,1 @@
+"""Real-browser tests: a real Home Assistant with its frontend, driven by headless Chromium."""
