@@ -11,8 +11,14 @@ from homeassistant.core import Context, Event, EventStateChangedData, State
 import pytest
 
 from custom_components.influxdb_ingest.metadata import EntityMetadata
-from custom_components.influxdb_ingest.normalize import attribute_text, parse_number, state_change_to_point
+from custom_components.influxdb_ingest.normalize import (
+    DefaultLayout,
+    attribute_text,
+    parse_number,
+    state_change_to_point,
+)
 
+LAYOUT = DefaultLayout("m")
 T0 = dt.datetime(2026, 11, 22, 10, 0, 0, 123456, tzinfo=dt.UTC)
 
 
@@ -44,7 +50,7 @@ def test_numeric_state_gets_float_value_and_every_documented_field() -> None:
     point = state_change_to_point(
         _event("sensor.living_room", "21.5", "21.0", attributes, context),
         EntityMetadata(entity_category="diagnostic", device_id="dev1", area_id="living_room"),
-        "home_assistant_events",
+        DefaultLayout("home_assistant_events"),
     )
     assert point.measurement == "home_assistant_events"
     assert point.time_ns == 1_795_341_600_123_456_000
@@ -77,20 +83,20 @@ def test_numeric_state_gets_float_value_and_every_documented_field() -> None:
 
 
 def test_text_state_has_no_value_and_first_state_no_old_state() -> None:
-    point = state_change_to_point(_event("light.kitchen", "on"), EntityMetadata(), "m")
+    point = state_change_to_point(_event("light.kitchen", "on"), EntityMetadata(), LAYOUT)
     assert point.fields == {"state": "on", "attributes": "{}", "context_id": "01JCONTEXT"}
     assert point.tags == {"entity_id": "light.kitchen", "domain": "light", "event_type": "state_changed"}
 
 
 def test_registry_device_class_used_when_attributes_have_none() -> None:
     point = state_change_to_point(
-        _event("binary_sensor.door", "off"), EntityMetadata(device_class="door"), "m"
+        _event("binary_sensor.door", "off"), EntityMetadata(device_class="door"), LAYOUT
     )
     assert point.tags["device_class"] == "door"
 
 
 def test_removed_entity_is_written_with_empty_state() -> None:
-    point = state_change_to_point(_event("sensor.gone", None, "3"), EntityMetadata(), "m")
+    point = state_change_to_point(_event("sensor.gone", None, "3"), EntityMetadata(), LAYOUT)
     assert point.fields["state"] == ""
     assert point.fields["old_state"] == "3"
     assert "duration_in_state_seconds" not in point.fields
@@ -99,7 +105,7 @@ def test_removed_entity_is_written_with_empty_state() -> None:
 def test_duration_is_clamped_at_zero() -> None:
     event = _event("sensor.x", "1", "2")
     event.data["old_state"] = State("sensor.x", "2", last_changed=T0 + dt.timedelta(seconds=5))
-    assert state_change_to_point(event, EntityMetadata(), "m").fields["duration_in_state_seconds"] == 0.0
+    assert state_change_to_point(event, EntityMetadata(), LAYOUT).fields["duration_in_state_seconds"] == 0.0
 
 
 @pytest.mark.parametrize(
@@ -157,7 +163,7 @@ def test_attributes_json_survives_unserializable_values() -> None:
     point = state_change_to_point(
         _event("sensor.odd", "1", attributes={"obj": _Custom(), "nan": math.nan, 5: "int key"}),
         EntityMetadata(),
-        "m",
+        LAYOUT,
     )
     assert point.fields["attributes"] == '{"obj":"custom!","nan":null,"5":"int key"}'
     assert point.fields["attr_5"] == "int key"
@@ -166,10 +172,10 @@ def test_attributes_json_survives_unserializable_values() -> None:
 def test_boolean_and_string_attribute_share_one_string_field() -> None:
     """The founding bug: `dynamics` flips between bool and str; both must be strings."""
     as_bool = state_change_to_point(
-        _event("sensor.a", "1", attributes={"dynamics": True}), EntityMetadata(), "m"
+        _event("sensor.a", "1", attributes={"dynamics": True}), EntityMetadata(), LAYOUT
     )
     as_text = state_change_to_point(
-        _event("sensor.a", "x", attributes={"dynamics": "hi"}), EntityMetadata(), "m"
+        _event("sensor.a", "x", attributes={"dynamics": "hi"}), EntityMetadata(), LAYOUT
     )
     assert as_bool.fields["attr_dynamics"] == "true"
     assert as_text.fields["attr_dynamics"] == "hi"

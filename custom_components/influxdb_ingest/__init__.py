@@ -16,7 +16,7 @@ from .coordinator import IngestCoordinator
 from .data import InfluxDBIngestConfigEntry, IngestRuntime
 from .filters import EntitySelection
 from .influx_api import InfluxClient, InfluxTarget
-from .listener import async_listen_state_changes
+from .listener import async_listen_events
 from .metadata import MetadataLookup
 from .services import async_register_services
 from .settings import WriterSettings
@@ -57,7 +57,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntr
     runtime = IngestRuntime(
         writer=writer,
         coordinator=coordinator,
-        unsubscribe=async_listen_state_changes(hass, writer, EntitySelection(hass, entry.options)),
+        unsubscribe=async_listen_events(
+            hass, writer, EntitySelection(hass, entry.options), writer.settings.event_types
+        ),
         writer_task=entry.async_create_background_task(hass, writer.run(), f"{entry.title} writer"),
     )
     entry.runtime_data = runtime

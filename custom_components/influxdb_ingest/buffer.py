@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 import logging
+from typing import Any
 
-from homeassistant.core import Event, EventStateChangedData
+from homeassistant.core import Event
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -19,7 +20,7 @@ class EventBuffer:
     """
 
     def __init__(self, max_size: int, batch_size: int, on_batch_ready: Callable[[], None]) -> None:
-        self._events: deque[Event[EventStateChangedData]] = deque()
+        self._events: deque[Event[Any]] = deque()
         self.max_size = max_size
         self.batch_size = batch_size
         self._on_batch_ready = on_batch_ready
@@ -33,7 +34,7 @@ class EventBuffer:
         """When the oldest queued event fired (epoch seconds)."""
         return self._events[0].time_fired_timestamp if self._events else None
 
-    def append(self, event: Event[EventStateChangedData]) -> bool:
+    def append(self, event: Event[Any]) -> bool:
         """Queue one event (O(1): called from the bus listener); False when it is full."""
         size = len(self._events)
         if size >= self.max_size:
@@ -50,7 +51,7 @@ class EventBuffer:
             self._on_batch_ready()
         return True
 
-    def take(self, count: int) -> list[Event[EventStateChangedData]]:
+    def take(self, count: int) -> list[Event[Any]]:
         """Remove and return up to `count` of the oldest events."""
         events = self._events
         batch = [events.popleft() for _ in range(min(count, len(events)))]
@@ -59,6 +60,6 @@ class EventBuffer:
             _LOGGER.info("Memory queue has room again")
         return batch
 
-    def put_back(self, events: list[Event[EventStateChangedData]]) -> None:
+    def put_back(self, events: list[Event[Any]]) -> None:
         """Return taken events to the front of the queue, oldest first (may exceed max)."""
         self._events.extendleft(reversed(events))

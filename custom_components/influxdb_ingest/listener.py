@@ -1,8 +1,9 @@
-"""The bus subscription: hands every selected state change to the writer in O(1)."""
+"""The bus subscription: hands every selected event to the writer in O(1)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, HomeAssistant, callback
@@ -11,14 +12,29 @@ from .writer import BatchWriter
 
 
 @callback
-def async_listen_state_changes(
-    hass: HomeAssistant, writer: BatchWriter, selected: Callable[[str], bool]
+def async_listen_events(
+    hass: HomeAssistant, writer: BatchWriter, selected: Callable[[str], bool], event_types: Iterable[str]
 ) -> CALLBACK_TYPE:
-    """Subscribe the writer to `state_changed`; returns the unsubscribe callback."""
+    """Subscribe the writer to `state_changed` and the chosen other event types."""
 
     @callback
     def _on_state_changed(event: Event[EventStateChangedData]) -> None:
         if selected(event.data["entity_id"]):
             writer.enqueue(event)
 
-    return hass.bus.async_listen(EVENT_STATE_CHANGED, _on_state_changed)
+    @callback
+    def _on_other_event(event: Event[Any]) -> None:
+        writer.enqueue(event)
+
+    removers = [hass.bus.async_listen(EVENT_STATE_CHANGED, _on_state_changed)]
+    removers.extend(
+        hass.bus.async_listen(event_type, _on_other_event)
+        for event_type in set(event_types) - {EVENT_STATE_CHANGED}
+    )
+
+    @callback
+    def _unsubscribe() -> None:
+        for remove in removers:
+            remove()
+
+    return _unsubscribe

@@ -7,18 +7,27 @@ benchmarked on their own. Every field name has exactly one type forever.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 import math
 import re
 from typing import Any
 
-from homeassistant.const import ATTR_DEVICE_CLASS, ATTR_FRIENDLY_NAME, ATTR_UNIT_OF_MEASUREMENT
+from homeassistant.const import (
+    ATTR_DEVICE_CLASS,
+    ATTR_FRIENDLY_NAME,
+    ATTR_UNIT_OF_MEASUREMENT,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+)
 from homeassistant.core import Event, EventStateChangedData, State
 from homeassistant.helpers.json import json_encoder_default
 import orjson
 
+from .layout import NO_RULES, EntityRules
 from .metadata import EntityMetadata
 from .point import FieldValue, Point, time_fired_ns
 
+_NOT_A_STATE = (STATE_UNKNOWN, STATE_UNAVAILABLE)
 # What a state must look like to also be written as the float field `value`.
 # Stricter than float(): no "nan", "inf", "1_000" or surrounding whitespace.
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
@@ -62,27 +71,39 @@ def attribute_text(value: Any) -> str:
     return str(value)
 
 
+@dataclass(frozen=True, slots=True)
+class DefaultLayout:
+    """Settings of the default layout that apply to every entity."""
+
+    measurement: str
+    enrich: frozenset[str] = frozenset()
+    static_tags: Mapping[str, str] = field(default_factory=dict)
+    record_unavailable: bool = True
+
+
 def state_change_to_point(
     event: Event[EventStateChangedData],
     metadata: EntityMetadata,
-    measurement: str,
-    ignored_attributes: frozenset[str] = frozenset(),
-    enrich: frozenset[str] = frozenset(),
-) -> Point:
-    """Build the default-layout point for one `state_changed` event."""
+    layout: DefaultLayout,
+    rules: EntityRules = NO_RULES,
+) -> Point | None:
+    """Build the default-layout point for one `state_changed` event (None: not recorded)."""
     entity_id = event.data["entity_id"]
     new_state: State | None = event.data["new_state"]
     old_state: State | None = event.data["old_state"]
+    if not layout.record_unavailable and new_state is not None and new_state.state in _NOT_A_STATE:
+        return None
     attributes: Mapping[str, Any] = new_state.attributes if new_state is not None else {}
-    if ignored_attributes:
-        attributes = {key: value for key, value in attributes.items() if key not in ignored_attributes}
+    if rules.ignore_attributes:
+        attributes = {key: value for key, value in attributes.items() if key not in rules.ignore_attributes}
 
     device_class = attributes.get(ATTR_DEVICE_CLASS) or metadata.device_class
-    tags = {
-        "entity_id": entity_id,
-        "domain": entity_id.partition(".")[0],
-        "event_type": str(event.event_type),
-    }
+    tags = dict(layout.static_tags)
+    tags.update(
+        entity_id=entity_id,
+        domain=entity_id.partition(".")[0],
+        event_type=str(event.event_type),
+    )
     for key, tag_value in (
         ("device_class", device_class),
         ("entity_category", metadata.entity_category),
@@ -91,7 +112,7 @@ def state_change_to_point(
     ):
         if tag_value:
             tags[key] = str(tag_value)
-    if enrich:
+    if layout.enrich:
         for key, tag_value in (
             ("area", metadata.area_name),
             ("floor", metadata.floor_name),
@@ -100,8 +121,11 @@ def state_change_to_point(
             ("platform", metadata.platform),
             ("unit", attributes.get(ATTR_UNIT_OF_MEASUREMENT) or metadata.unit),
         ):
-            if key in enrich and tag_value:
+            if key in layout.enrich and tag_value:
                 tags[key] = str(tag_value)
+    for key in rules.tags_attributes:
+        if key in attributes and (text := attribute_text(attributes[key])):
+            tags[key] = text
 
     fields: dict[str, FieldValue] = {}
     # A removed entity has no new state: written with an empty `state`.
@@ -118,12 +142,13 @@ def state_change_to_point(
             )
     fields["attributes"] = to_json(dict(attributes))
     for key, value in attributes.items():
-        fields[f"attr_{key}"] = attribute_text(value)
+        if key not in rules.tags_attributes:
+            fields[f"attr_{key}"] = attribute_text(value)
     for key in (ATTR_FRIENDLY_NAME, ATTR_UNIT_OF_MEASUREMENT):
         if key in attributes:
             fields[key] = attribute_text(attributes[key])
 
-    if "device_info" in enrich:
+    if "device_info" in layout.enrich:
         for key, device_value in (
             ("manufacturer", metadata.manufacturer),
             ("model", metadata.model),
@@ -132,6 +157,32 @@ def state_change_to_point(
             if device_value:
                 fields[key] = device_value
 
+    _add_context(fields, event)
+
+    return Point(rules.measurement or layout.measurement, tags, fields, time_fired_ns(event))
+
+
+def bus_event_to_point(event: Event[Any], measurement: str, static_tags: Mapping[str, str]) -> Point:
+    """A point for any other bus event the user chose to record, under the same type rules.
+
+    Tags: `event_type`, and `domain`, `service`, `entity_id` when the data holds them as
+    text (bounded sets). Fields: `data` as compact JSON, `data_<key>` as normalized text,
+    and the context ids.
+    """
+    data: Mapping[str, Any] = event.data
+    tags = dict(static_tags)
+    tags["event_type"] = str(event.event_type)
+    for key in ("domain", "service", "entity_id"):
+        if isinstance(value := data.get(key), str) and value:
+            tags[key] = value
+    fields: dict[str, FieldValue] = {"data": to_json(dict(data))}
+    for key, value in data.items():
+        fields[f"data_{key}"] = attribute_text(value)
+    _add_context(fields, event)
+    return Point(measurement, tags, fields, time_fired_ns(event))
+
+
+def _add_context(fields: dict[str, FieldValue], event: Event[Any]) -> None:
     context = event.context
     for key, context_value in (
         ("context_id", context.id),
@@ -140,5 +191,3 @@ def state_change_to_point(
     ):
         if context_value:
             fields[key] = context_value
-
-    return Point(measurement, tags, fields, time_fired_ns(event))

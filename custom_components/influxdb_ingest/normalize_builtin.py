@@ -7,6 +7,7 @@ events. Pure functions, like normalize.py.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 import contextlib
 from dataclasses import dataclass
 import math
@@ -17,6 +18,7 @@ from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import Event, EventStateChangedData, State
 from homeassistant.helpers import state as state_helper
 
+from .layout import NO_RULES, EntityRules
 from .point import FieldValue, Point, time_fired_ns
 
 # The built-in integration's own patterns: a text attribute with digits also gets a float.
@@ -66,7 +68,8 @@ def _measurement(state: State, layout: BuiltinLayout) -> tuple[str, bool, bool]:
 def builtin_point(
     event: Event[EventStateChangedData],
     layout: BuiltinLayout,
-    ignored_attributes: frozenset[str] = frozenset(),
+    rules: EntityRules = NO_RULES,
+    static_tags: Mapping[str, str] | None = None,
 ) -> Point | None:
     """The built-in integration's point for a state change, or None where it writes none."""
     state = event.data["new_state"]
@@ -83,12 +86,19 @@ def builtin_point(
         # The built-in integration's client makes InfluxDB refuse such a point; we omit the value.
         del fields["value"]
 
-    measurement, include_uom, include_dc = _measurement(state, layout)
+    if rules.measurement:
+        measurement, include_uom, include_dc = _single_line(rules.measurement), True, True
+    else:
+        measurement, include_uom, include_dc = _measurement(state, layout)
+    tags = {"domain": state.domain, "entity_id": state.object_id}
     for attribute, value in state.attributes.items():
+        if attribute in rules.tags_attributes:
+            tags[attribute] = _single_line(value) if isinstance(value, str) else str(value)
+            continue
         if (
             (attribute == "unit_of_measurement" and not include_uom)
             or (attribute == "device_class" and not include_dc)
-            or attribute in ignored_attributes
+            or attribute in rules.ignore_attributes
         ):
             continue
         key = f"{attribute}_" if attribute in fields else attribute
@@ -109,5 +119,5 @@ def builtin_point(
         fields[renamed] = fields.pop("time")
     if not fields:  # nothing a line can carry (e.g. a "nan" state without attributes)
         return None
-    tags = {"domain": state.domain, "entity_id": state.object_id}
+    tags.update(static_tags or {})
     return Point(measurement, tags, fields, time_fired_ns(event))

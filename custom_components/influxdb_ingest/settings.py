@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .const import DEFAULT_MEASUREMENT
@@ -36,6 +36,15 @@ class WriterSettings:
     # Extra registry tags ("area", "floor", "device", "labels", "platform", "unit") and
     # "device_info" fields (manufacturer, model, sw_version).
     enrich: frozenset[str] = frozenset()
+    static_tags: Mapping[str, str] = field(default_factory=dict)
+    tags_attributes: frozenset[str] = frozenset()
+    # Keyed by entity id, domain or glob: override_measurement, ignore_attributes, tags_attributes.
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    # Default layout: write `unknown`/`unavailable` as state text (the built-in layout never does).
+    record_unavailable: bool = True
+    # Other bus events to record, into their own measurement.
+    event_types: tuple[str, ...] = ()
+    events_measurement: str = "home_assistant_bus_events"
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> WriterSettings:
@@ -51,4 +60,11 @@ class WriterSettings:
                 values[key] = int(values[key])
         values["ignore_attributes"] = frozenset(options.get("ignore_attributes", ()))
         values["enrich"] = frozenset(options.get("enrich", ()))
+        values["tags_attributes"] = frozenset(options.get("tags_attributes", ()))
+        values["event_types"] = tuple(options.get("event_types", ()))
+        values["static_tags"] = dict(
+            (key.strip(), value.strip())
+            for key, _, value in (item.partition("=") for item in options.get("tags", ()))
+            if key.strip() and value.strip()
+        )
         return cls(**values)

@@ -19,7 +19,8 @@ from pathlib import Path
 import time
 from typing import Any
 
-from homeassistant.core import Event, EventStateChangedData
+from homeassistant.const import EVENT_STATE_CHANGED
+from homeassistant.core import Event
 
 from .buffer import EventBuffer
 from .dead_letter import append_dead_letters
@@ -34,9 +35,10 @@ from .influx_api import (
     TargetNotFound,
     WriteRejected,
 )
+from .layout import LayoutRules
 from .line_protocol import points_to_lines
 from .metadata import EntityMetadata
-from .normalize import state_change_to_point
+from .normalize import DefaultLayout, bus_event_to_point, state_change_to_point
 from .normalize_builtin import BuiltinLayout, builtin_point
 from .point import Point
 from .retry import RetryPolicy
@@ -133,6 +135,15 @@ class BatchWriter:
         self._dead_letter_logged_at = -_DEAD_LETTER_LOG_INTERVAL
         self._spool_head: tuple[SpoolRecord, list[str]] | None = None
         self._spool_dropping = False
+        self._rules = LayoutRules(
+            ignore_attributes=settings.ignore_attributes,
+            tags_attributes=settings.tags_attributes,
+            static_tags=settings.static_tags,
+            overrides=settings.overrides,
+        )
+        self._default_layout = DefaultLayout(
+            settings.measurement, settings.enrich, settings.static_tags, settings.record_unavailable
+        )
         self._builtin_layout = (
             BuiltinLayout(
                 settings.measurement_attr, settings.default_measurement, settings.override_measurement
@@ -149,7 +160,7 @@ class BatchWriter:
         """Everything not yet written: raw events, memory batches and the spool."""
         return len(self.buffer) + self.memory_points + self.spool.points
 
-    def enqueue(self, event: Event[EventStateChangedData]) -> None:
+    def enqueue(self, event: Event[Any]) -> None:
         """Accept one event from the bus listener (O(1))."""
         self.stats.events_received += 1
         if not self.buffer.append(event):
@@ -233,22 +244,20 @@ class BatchWriter:
                 self.memory.append(_Batch(points_to_lines(points), time.time()))
                 self.memory_points += len(points)
 
-    def _to_point(self, event: Event[EventStateChangedData]) -> Point | None:
+    def _to_point(self, event: Event[Any]) -> Point | None:
+        if event.event_type != EVENT_STATE_CHANGED:
+            return bus_event_to_point(event, self.settings.events_measurement, self.settings.static_tags)
         entity_id = event.data["entity_id"]
+        rules = self._rules.for_entity(entity_id)
         if self._builtin_layout is not None:
-            built = builtin_point(event, self._builtin_layout, self.settings.ignore_attributes)
-            if built is None:  # the built-in layout writes nothing for unknown/unavailable
-                self.stats.events_without_point += 1
-                return None
-            point = built
+            point = builtin_point(event, self._builtin_layout, rules, self.settings.static_tags)
         else:
             point = state_change_to_point(
-                event,
-                self._lookup_metadata(entity_id),
-                self.settings.measurement,
-                self.settings.ignore_attributes,
-                self.settings.enrich,
+                event, self._lookup_metadata(entity_id), self._default_layout, rules
             )
+        if point is None:  # a state the layout does not record (unknown/unavailable)
+            self.stats.events_without_point += 1
+            return None
         last = self._last_time_ns.get(entity_id)
         if last is not None and point.time_ns <= last:
             point.time_ns = last + 1
