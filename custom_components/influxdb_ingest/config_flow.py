@@ -55,6 +55,7 @@ from .influx_api import (
     SSLFailure,
     TargetNotFound,
 )
+from .migrate import async_builtin_yaml, builtin_entry, entry_data_from_builtin, options_from_builtin_yaml
 from .normalize_builtin import MEASUREMENT_ATTRS
 from .settings import WriterSettings
 
@@ -156,8 +157,31 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
         return IngestOptionsFlow()
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Choose the InfluxDB flavour."""
-        return self.async_show_menu(step_id="user", menu_options=["v1", "v2", "v3"])
+        """Choose the InfluxDB flavour, or move over from the built-in integration."""
+        options = ["v1", "v2", "v3"]
+        if builtin_entry(self.hass) is not None:
+            options.insert(0, "import_builtin")
+        return self.async_show_menu(step_id="user", menu_options=options)
+
+    async def async_step_import_builtin(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Take over the built-in integration's connection and settings, proven like a new one."""
+        builtin = builtin_entry(self.hass)
+        if builtin is None:
+            return self.async_abort(reason="builtin_not_configured")
+        data = entry_data_from_builtin(builtin.data)
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            await self.async_set_unique_id(InfluxTarget.from_config(data).unique_id)
+            self._abort_if_unique_id_configured()
+            target, errors = await self._async_validate(data)
+            if target is not None:
+                options = options_from_builtin_yaml(await async_builtin_yaml(self.hass))
+                return self.async_create_entry(title=target.title, data=data, options=options)
+        return self.async_show_form(
+            step_id="import_builtin",
+            errors=errors,
+            description_placeholders={"title": builtin.title, "url": InfluxTarget.from_config(data).title},
+        )
 
     async def async_step_v1(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """InfluxDB 1.x: database, retention policy, optional user."""
