@@ -1,0 +1,131 @@
+"""Property-based: hostile states and attributes, streamed through Home Assistant into the
+real InfluxDB 1.x, for each layout. Every event lands (or, in the built-in layout, is one it
+never writes), no type conflict, nothing injected, every value reads back as normalized.
+
+Hypothesis generates the cases once, deterministically, at import; the async test then
+streams all of them through one Home Assistant (Hypothesis cannot drive async tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import math
+from typing import Any
+
+from homeassistant.const import EVENT_STATE_CHANGED
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from hypothesis import given, settings, strategies as st
+import pytest
+
+from custom_components.influxdb_ingest.metadata import EntityMetadata
+from custom_components.influxdb_ingest.normalize import DefaultLayout, state_change_to_point
+from custom_components.influxdb_ingest.normalize_builtin import BuiltinLayout, builtin_point
+from custom_components.influxdb_ingest.point import Point
+
+from .conftest import wait_for
+from .test_end_to_end import setup_entry
+
+
+def _name(text: str) -> str:
+    """What InfluxDB stores for a name we escaped (docs/schema.md: names lose newlines)."""
+    return text.rstrip("\\").replace("\n", " ").replace("\r", " ")
+
+
+# Text InfluxDB stores as sent: no lone surrogates (not UTF-8) and no NUL.
+_TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=30)
+_HOSTILE = st.sampled_from(['"', "\\", ",", "=", " ", "\n", "a\\", "é☃𝄞", "x=1 y", "\r\n"])
+_KEYS = st.one_of(_TEXT, _HOSTILE).filter(
+    # Keys the built-in layout itself would turn into a type conflict (its `_str` twins and
+    # its reserved fields) are left out: that is the built-in design, covered by healing.
+    lambda key: (
+        key.strip()
+        and not key.endswith("_str")
+        and key.rstrip("_") not in ("state", "value", "time")
+        # Names lose newlines and trailing backslashes (docs/schema.md, tested in
+        # test_line_protocol.py); keys that would change are left out so keys stay distinct.
+        and _name(key) == key
+    )
+)
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**9), 10**9),
+    st.floats(),
+    _TEXT,
+    _HOSTILE,
+    st.lists(st.one_of(_TEXT, st.integers(-(10**9), 10**9)), max_size=3),
+    st.dictionaries(_TEXT, _TEXT, max_size=2),
+)
+_STATES = st.one_of(
+    _TEXT.map(lambda text: text[:255]),
+    _HOSTILE,
+    st.floats().map(str),
+    st.integers().map(str),
+    st.sampled_from(["on", "off", "unknown", "unavailable", "21.5", "1e3", "nan", "inf", ""]),
+)
+CASES: list[list[tuple[str, dict[str, Any]]]] = []
+
+
+@settings(max_examples=60, derandomize=True, database=None)
+@given(st.lists(st.tuples(_STATES, st.dictionaries(_KEYS, _VALUES, max_size=4)), min_size=1, max_size=5))
+def _collect(case: list[tuple[str, dict[str, Any]]]) -> None:
+    CASES.append(case)
+
+
+_collect()
+
+
+def _same(stored: Any, expected: Any) -> bool:
+    if isinstance(expected, float):
+        return isinstance(stored, int | float) and math.isclose(float(stored), expected, rel_tol=1e-15)
+    return bool(stored == expected)
+
+
+@pytest.mark.parametrize("layout", ["default", "builtin"])
+async def test_hostile_events_round_trip_through_home_assistant(
+    hass: HomeAssistant, v1_config: dict[str, Any], database: str, query: Callable[..., Any], layout: str
+) -> None:
+    fired: list[Event[EventStateChangedData]] = []
+
+    @callback
+    def _record(event: Event[EventStateChangedData]) -> None:
+        if event.data["entity_id"].startswith("sensor.hostile_"):
+            fired.append(event)
+
+    hass.bus.async_listen(EVENT_STATE_CHANGED, _record)
+    entry = await setup_entry(hass, v1_config, {"layout": layout, "flush_interval": 0.1})
+    for number, case in enumerate(CASES):
+        for state, attributes in case:
+            hass.states.async_set(f"sensor.hostile_{number}", state, attributes, force_update=True)
+    await hass.async_block_till_done()
+
+    expected: list[Point] = []
+    for event in fired:
+        point = (
+            state_change_to_point(event, EntityMetadata(), DefaultLayout("home_assistant_events"))
+            if layout == "default"
+            else builtin_point(event, BuiltinLayout())
+        )
+        if point is not None:
+            expected.append(point)
+    writer = entry.runtime_data.writer
+    await wait_for(lambda: writer.stats.points_written + writer.stats.points_dead_lettered >= len(expected))
+    assert writer.stats.points_dead_lettered == 0  # no field type conflict, nothing refused
+    assert writer.stats.write_errors == 0
+    assert len(expected) >= len(fired) // 2
+
+    measurements = {_name(point.measurement) for point in expected}
+    rows: list[dict[str, Any]] = []
+    for measurement in measurements:
+        quoted = measurement.replace("\\", "\\\\").replace('"', '\\"')
+        rows.extend(await query(f'SELECT * FROM "{quoted}" GROUP BY *', database))
+    stored_measurements = await query("SHOW MEASUREMENTS", database)
+    assert {row["name"] for row in stored_measurements} == measurements  # nothing injected
+    assert len(rows) == len(expected)  # every point, once
+
+    by_key = {(row["entity_id"], row["time"]): row for row in rows}
+    for point in expected:
+        entity = point.tags["entity_id"]
+        row = by_key[(entity, point.time_ns)]
+        for key, value in point.fields.items():
+            assert _same(row.get(_name(key)), value), (key, value, row)
