@@ -1,0 +1,319 @@
+"""Side-by-side benchmark: bare Home Assistant, the built-in influxdb integration, and this one.
+
+One process, one real InfluxDB 1.x on loopback, the same events for every variant.
+Absolute numbers depend on the machine; the ratios against the built-in integration from
+the same run are the point. Run through scripts/bench (it sets up the environment).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import AsyncIterator, Callable
+import contextlib
+from dataclasses import dataclass, field
+import os
+from pathlib import Path
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from typing import Any
+from unittest.mock import patch
+
+from aiohttp import ThreadedResolver
+from homeassistant import loader
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_test_home_assistant
+
+from tests.servers import InfluxDB1Server
+
+ENTITIES = 200
+VARIANTS = ("bare", "builtin", "ours_default", "ours_builtin_layout")
+
+
+def _attributes(number: int) -> dict[str, Any]:
+    """Realistic sensor attributes: unit, class, name, a flag and a list."""
+    return {
+        "unit_of_measurement": "W",
+        "device_class": "power",
+        "state_class": "measurement",
+        "friendly_name": f"Power {number % ENTITIES}",
+        "icon": "mdi:flash",
+        "calibrated": number % 2 == 0,
+        "phases": [1, 2, 3],
+    }
+
+
+def rss_mb() -> float:
+    """Resident memory of this process, in MiB."""
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def count(server: InfluxDB1Server, db: str) -> int:
+    """Points stored in every measurement of a database."""
+    total = 0
+    for series in server.query("SELECT count(*) FROM /.*/", db)["results"][0].get("series", []):
+        columns = series["columns"]
+        values = series["values"][0]
+        # count(*) gives one column per field; the busiest field counts every point.
+        total += max(int(value) for name, value in zip(columns, values, strict=True) if name != "time")
+    return total
+
+
+@dataclass
+class Result:
+    """What one variant measured."""
+
+    variant: str
+    fired: int = 0
+    fire_seconds: float = 0.0
+    stored: int = 0
+    end_to_end_seconds: float = 0.0
+    loop_us_per_event: float = 0.0
+    process_cpu_us_per_event: float = 0.0
+    lag_ms: dict[str, float] = field(default_factory=dict)
+    peak_rss_mb: float = 0.0
+    notes: str = ""
+
+    @property
+    def events_per_second(self) -> float:
+        return self.stored / self.end_to_end_seconds if self.end_to_end_seconds else 0.0
+
+
+@contextlib.asynccontextmanager
+async def home_assistant(config_dir: Path) -> AsyncIterator[HomeAssistant]:
+    """A real Home Assistant in this process (the test harness's, with real I/O)."""
+    # No zeroconf here: the HTTP session resolves names the plain way (only loopback is used).
+    resolver = ThreadedResolver()
+    resolver.real_close = resolver.close  # type: ignore[attr-defined]  # what the harness closes
+    with patch("homeassistant.helpers.aiohttp_client._async_make_resolver", return_value=resolver):
+        async with async_test_home_assistant(config_dir=str(config_dir)) as hass:
+            hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
+            try:
+                yield hass
+            finally:
+                await hass.async_stop(force=True)
+
+
+async def set_up(hass: HomeAssistant, variant: str, server: InfluxDB1Server, db: str) -> Callable[[], Any]:
+    """Configure one variant; return its writer's stats getter (or a no-op)."""
+    if variant == "builtin":
+        entry = MockConfigEntry(
+            domain="influxdb",
+            data={
+                "api_version": "1",
+                "host": "127.0.0.1",
+                "port": server.port,
+                "database": db,
+                "ssl": False,
+                "path": "/",
+                "verify_ssl": False,
+            },
+        )
+        entry.add_to_hass(hass)
+        with patch("homeassistant.components.influxdb.conf_util.async_hass_config_yaml", return_value={}):
+            assert await hass.config_entries.async_setup(entry.entry_id)
+        return lambda: None
+    if variant.startswith("ours"):
+        # The burst is fired without yielding, so the memory queue must hold all of it.
+        options: dict[str, Any] = {"max_queue_size": 2_000_000 if variant != "ours_outage" else 100_000}
+        if variant == "ours_builtin_layout":
+            options["layout"] = "builtin"
+        entry = MockConfigEntry(
+            domain="influxdb_ingest",
+            data={"api_version": "1", "url": server.url, "database": db, "verify_ssl": True},
+            options=options,
+        )
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        return lambda: entry.runtime_data.writer
+    return lambda: None
+
+
+async def burst(hass: HomeAssistant, variant: str, server: InfluxDB1Server, db: str, events: int) -> Result:
+    """Fire `events` state changes at once; time the firing and until every point is stored."""
+    result = Result(variant, fired=events)
+    cpu_before = time.process_time()
+    started = time.perf_counter()
+    for number in range(events):
+        hass.states.async_set(f"sensor.power_{number % ENTITIES}", str(number), _attributes(number))
+    result.fire_seconds = time.perf_counter() - started
+    result.loop_us_per_event = result.fire_seconds / events * 1e6
+    if variant == "bare":
+        result.end_to_end_seconds = result.fire_seconds
+        result.stored = events
+    else:
+        deadline = started + 600
+        while time.perf_counter() < deadline:
+            await asyncio.sleep(0.25)
+            result.stored = await hass.async_add_executor_job(count, server, db)
+            if result.stored >= events:
+                break
+        result.end_to_end_seconds = time.perf_counter() - started
+    result.process_cpu_us_per_event = (time.process_time() - cpu_before) / events * 1e6
+    result.peak_rss_mb = rss_mb()
+    return result
+
+
+async def paced(hass: HomeAssistant, rate: int, seconds: float) -> dict[str, float]:
+    """Stream `rate` events/s for `seconds` while a probe timer measures event-loop lag."""
+    lags: list[float] = []
+    stop = asyncio.Event()
+
+    async def probe() -> None:
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            expected = loop.time() + 0.001
+            await asyncio.sleep(0.001)
+            lags.append(max(0.0, loop.time() - expected) * 1000)
+
+    probe_task = asyncio.create_task(probe())
+    tick = 0.01
+    per_tick = max(1, int(rate * tick))
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    number = 0
+    while loop.time() - start < seconds:
+        for _ in range(per_tick):
+            hass.states.async_set(f"sensor.paced_{number % ENTITIES}", str(number), _attributes(number))
+            number += 1
+        next_tick = start + (number // per_tick) * tick
+        await asyncio.sleep(max(0.0, next_tick - loop.time()))
+    stop.set()
+    await probe_task
+    ordered = sorted(lags)
+    return {
+        "p50": statistics.median(ordered),
+        "p99": ordered[int(len(ordered) * 0.99) - 1],
+        "max": ordered[-1],
+    }
+
+
+async def run_variant(
+    variant: str, server: InfluxDB1Server, events: int, rate: int, seconds: float
+) -> Result:
+    db = f"bench_{variant}"
+    server.query(f"DROP DATABASE {db}", method="POST")
+    server.query(f"CREATE DATABASE {db}", method="POST")
+    with tempfile.TemporaryDirectory() as config_dir:
+        async with home_assistant(Path(config_dir)) as hass:
+            await set_up(hass, variant, server, db)
+            result = await burst(hass, variant, server, db, events)
+            result.lag_ms = await paced(hass, rate, seconds)
+    return result
+
+
+async def outage(server: InfluxDB1Server, events: int, rate: int) -> dict[str, float]:
+    """Only for this integration: stop the server, fire `events` at `rate`/s, restart, replay."""
+    db = "bench_outage"
+    server.query(f"DROP DATABASE {db}", method="POST")
+    server.query(f"CREATE DATABASE {db}", method="POST")
+    with tempfile.TemporaryDirectory() as config_dir:
+        async with home_assistant(Path(config_dir)) as hass:
+            writer = await set_up(hass, "ours_outage", server, db)  # default queue: spills to disk
+            await hass.async_add_executor_job(server.stop)
+            rss_before = peak = rss_mb()
+            per_tick = max(1, rate // 100)
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            for number in range(events):
+                hass.states.async_set(f"sensor.outage_{number % ENTITIES}", str(number), _attributes(number))
+                if number % per_tick == per_tick - 1:
+                    await asyncio.sleep(max(0.0, start + (number + 1) / rate - loop.time()))
+                    peak = max(peak, rss_mb())
+            await asyncio.sleep(2)
+            peak = max(peak, rss_mb())
+            await hass.async_add_executor_job(server.start)
+            started = time.perf_counter()
+            while time.perf_counter() - started < 900 and writer().points_waiting:  # noqa: ASYNC110
+                await asyncio.sleep(0.5)
+            seconds = time.perf_counter() - started
+            await asyncio.sleep(1)
+            stored = await hass.async_add_executor_job(count, server, db)
+    return {
+        "events": events,
+        "fired_per_second": rate,
+        "memory_growth_mb": round(peak - rss_before, 1),
+        "replay_seconds": round(seconds, 1),
+        "replay_points_per_second": round(stored / seconds) if seconds else 0,
+        "lost": events - stored,
+    }
+
+
+def table(results: list[Result], outage_figures: dict[str, float] | None) -> str:
+    """The markdown table, ratios against the built-in integration of the same run."""
+    reference = next((result for result in results if result.variant == "builtin"), None)
+    lines = [
+        "| variant | events fired | points stored | fire time (s) | end to end (events/s) | x built-in |"
+        " loop µs/event | process CPU µs/event | lag p50 / p99 / max (ms) | RSS (MiB) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for result in results:
+        ratio = (
+            f"{result.events_per_second / reference.events_per_second:.1f}"
+            if reference and reference.events_per_second and result.variant != "bare"
+            else "-"
+        )
+        lag = result.lag_ms
+        lines.append(
+            f"| {result.variant} | {result.fired} | {result.stored} | {result.fire_seconds:.2f} |"
+            f" {result.events_per_second:,.0f} | {ratio} | {result.loop_us_per_event:.1f} |"
+            f" {result.process_cpu_us_per_event:.1f} |"
+            f" {lag.get('p50', 0):.2f} / {lag.get('p99', 0):.2f} / {lag.get('max', 0):.1f} |"
+            f" {result.peak_rss_mb:.0f} |"
+        )
+    text = "\n".join(lines)
+    if outage_figures:
+        text += "\n\nOutage (this integration, default layout): " + ", ".join(
+            f"{key} {value}" for key, value in outage_figures.items()
+        )
+    return text
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--rate", type=int, default=10_000)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--outage-events", type=int, default=1_000_000)
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--write", type=Path, help="write the results into this markdown file")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as workdir:
+        server = InfluxDB1Server(Path(workdir) / "influxdb", auth=False)
+        server.start()
+        try:
+            results = []
+            for variant in args.variants.split(","):
+                results.append(await run_variant(variant, server, args.events, args.rate, args.seconds))
+                print(table(results[-1:], None).splitlines()[-1], flush=True)
+            figures = await outage(server, args.outage_events, args.rate) if args.outage_events else None
+        finally:
+            server.stop()
+    text = table(results, figures)
+    print(text)
+    for result in results:
+        if result.variant != "bare" and result.stored < result.fired:
+            raise SystemExit(f"{result.variant}: only {result.stored} of {result.fired} points stored")
+    if figures and figures["lost"]:
+        raise SystemExit(f"outage: {figures['lost']} points lost")
+    if args.write:
+        header = (
+            f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()};"
+            f" {args.events} events over {ENTITIES} entities; paced {args.rate}/s for {args.seconds} s.\n\n"
+        )
+        args.write.write_text(header + text + "\n")
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    finally:
+        # The built-in integration's writer thread can outlive its Home Assistant here and
+        # would keep asyncio.run() waiting for the executor forever: the results are out.
+        sys.stdout.flush()
+        os._exit(0 if sys.exc_info()[0] is None else 1)
