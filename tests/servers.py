@@ -147,6 +147,21 @@ bind-address = "127.0.0.1:{free_port()}"
             except subprocess.TimeoutExpired:
                 self.kill()
 
+    def write(self, db: str, lines: str) -> None:
+        """Write line protocol as another tool would (synchronous: run it in the executor)."""
+        request = urllib.request.Request(
+            f"{self.url}/write?" + urllib.parse.urlencode({"db": db, "precision": "ns"}),
+            data=lines.encode(),
+            method="POST",
+        )
+        if self.auth:
+            token = base64.b64encode(f"{ADMIN_USER}:{ADMIN_PASSWORD}".encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
+        context = ssl._create_unverified_context() if self.tls_cert else None  # noqa: S323
+        with urllib.request.urlopen(request, timeout=30, context=context) as response:
+            if response.status != 204:
+                raise RuntimeError(f"write answered {response.status}")
+
     def query(self, q: str, db: str | None = None, method: str = "GET") -> dict[str, Any]:
         """Run InfluxQL through the real `/query` endpoint (synchronous: for fixtures)."""
         params = {"q": q, "epoch": "ns"}

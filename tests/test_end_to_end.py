@@ -26,7 +26,7 @@ from custom_components.influxdb_ingest.data import InfluxDBIngestConfigEntry
 from custom_components.influxdb_ingest.influx_api import InfluxTarget
 
 from .conftest import wait_for
-from .servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server, VictoriaMetricsServer, free_port
+from .servers import InfluxDB1Server, VictoriaMetricsServer, free_port
 
 MEASUREMENT = "home_assistant_events"
 
@@ -302,11 +302,8 @@ async def test_field_conflict_with_foreign_data_heals_or_dead_letters_every_poin
 ) -> None:
     """Seed scenario: another writer stored `attr_dynamics` as a boolean; we write strings."""
     # Field types are per shard: the foreign point must be recent, like ours.
-    body = f"{MEASUREMENT},entity_id=sensor.other attr_dynamics=true {time.time_ns()}".encode()
-    request = urllib.request.Request(
-        f"{influxdb_v1.url}/write?db={database}&u={ADMIN_USER}&p={ADMIN_PASSWORD}", data=body, method="POST"
-    )
-    await hass.async_add_executor_job(urllib.request.urlopen, request)
+    foreign = f"{MEASUREMENT},entity_id=sensor.other attr_dynamics=true {time.time_ns()}"
+    await hass.async_add_executor_job(influxdb_v1.write, database, foreign)
     entry = await setup_entry(hass, v1_config)
     writer = entry.runtime_data.writer
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import urllib.request
-
 from hypothesis import HealthCheck, given, settings, strategies as st
 import pytest
 
@@ -18,7 +15,7 @@ from custom_components.influxdb_ingest.line_protocol import (
 )
 from custom_components.influxdb_ingest.point import FieldValue, Point
 
-from .servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server
+from .servers import InfluxDB1Server
 
 
 @pytest.mark.parametrize(
@@ -95,14 +92,6 @@ _HOSTILE = st.one_of(_TEXT, st.sampled_from(['"', "\\", ",", "=", " ", "\n", '\\
 _FLOATS = st.floats(allow_nan=False, allow_infinity=False)
 
 
-def _write(server: InfluxDB1Server, db: str, body: bytes) -> None:
-    request = urllib.request.Request(f"{server.url}/write?db={db}&precision=ns", data=body, method="POST")
-    token = base64.b64encode(f"{ADMIN_USER}:{ADMIN_PASSWORD}".encode()).decode()
-    request.add_header("Authorization", f"Basic {token}")
-    with urllib.request.urlopen(request, timeout=30) as response:
-        assert response.status == 204
-
-
 def _expected_tag(value: str) -> str:
     """Documented name normalization: newlines become spaces, trailing backslashes go."""
     return value.rstrip("\\").replace("\n", " ").replace("\r", " ")
@@ -120,7 +109,7 @@ def test_hostile_values_round_trip_through_real_influxdb(
     field_key = "attr_" + attr_key
     fields[field_key] = text
     point = Point("home_assistant_events", {"entity_id": "sensor.x", "hostile": tag}, fields, 1_000)
-    _write(influxdb_v1, db, "".join(points_to_lines([point])).encode())
+    influxdb_v1.write(db, "".join(points_to_lines([point])))
 
     result = influxdb_v1.query("SELECT * FROM home_assistant_events GROUP BY *", db=db)
     (series,) = result["results"][0]["series"]  # exactly one point, nothing injected

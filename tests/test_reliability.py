@@ -13,7 +13,6 @@ from pathlib import Path
 import time
 import tracemalloc
 from typing import Any
-import urllib.request
 
 from homeassistant import loader
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
@@ -279,11 +278,8 @@ async def test_field_type_conflict_with_another_writers_data_loses_nothing(
     hass: HomeAssistant, influxdb_v1: InfluxDB1Server, database: str, v1_config: dict[str, Any]
 ) -> None:
     # Another writer stored attr_dynamics as a boolean (field types are per shard: recent).
-    body = f"{MEASUREMENT},entity_id=sensor.other attr_dynamics=true {time.time_ns()}".encode()
-    request = urllib.request.Request(
-        f"{influxdb_v1.url}/write?db={database}&u={ADMIN_USER}&p={ADMIN_PASSWORD}", data=body, method="POST"
-    )
-    await hass.async_add_executor_job(urllib.request.urlopen, request)
+    foreign = f"{MEASUREMENT},entity_id=sensor.other attr_dynamics=true {time.time_ns()}"
+    await hass.async_add_executor_job(influxdb_v1.write, database, foreign)
     dynamics: list[Any] = [True, "moving", False, None]
     with peak_memory() as peak:
         entry = await setup_entry(hass, v1_config, FAST)
