@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 import contextlib
 from dataclasses import dataclass, field
 import os
@@ -192,8 +192,25 @@ async def paced(hass: HomeAssistant, rate: int, seconds: float) -> dict[str, flo
     }
 
 
+@contextlib.contextmanager
+def profiled(report: Path | None) -> Iterator[None]:
+    """Sample the event loop's thread with pyinstrument and write a text report, if asked."""
+    if report is None:
+        yield
+        return
+    from pyinstrument import Profiler  # noqa: PLC0415  # only needed with --profile
+
+    profiler = Profiler(interval=0.0005, async_mode="disabled")
+    profiler.start()
+    try:
+        yield
+    finally:
+        profiler.stop()
+        report.write_text(profiler.output_text(unicode=True, show_all=False))
+
+
 async def run_variant(
-    variant: str, server: InfluxDB1Server, events: int, rate: int, seconds: float
+    variant: str, server: InfluxDB1Server, events: int, rate: int, seconds: float, profile: Path | None
 ) -> Result:
     db = f"bench_{variant}"
     server.query(f"DROP DATABASE {db}", method="POST")
@@ -201,8 +218,10 @@ async def run_variant(
     with tempfile.TemporaryDirectory() as config_dir:
         async with home_assistant(Path(config_dir)) as hass:
             await set_up(hass, variant, server, db)
-            result = await burst(hass, variant, server, db, events)
-            result.lag_ms = await paced(hass, rate, seconds)
+            with profiled(profile / f"{variant}-burst.txt" if profile else None):
+                result = await burst(hass, variant, server, db, events)
+            with profiled(profile / f"{variant}-paced.txt" if profile else None):
+                result.lag_ms = await paced(hass, rate, seconds)
     return result
 
 
@@ -281,6 +300,7 @@ async def main() -> None:
     parser.add_argument("--outage-events", type=int, default=1_000_000)
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--write", type=Path, help="write the results into this markdown file")
+    parser.add_argument("--profile", type=Path, help="write a pyinstrument report per variant and phase here")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as workdir:
@@ -289,7 +309,9 @@ async def main() -> None:
         try:
             results = []
             for variant in args.variants.split(","):
-                results.append(await run_variant(variant, server, args.events, args.rate, args.seconds))
+                results.append(
+                    await run_variant(variant, server, args.events, args.rate, args.seconds, args.profile)
+                )
                 print(table(results[-1:], None).splitlines()[-1], flush=True)
             figures = await outage(server, args.outage_events, args.rate) if args.outage_events else None
         finally:

@@ -11,7 +11,6 @@ from custom_components.influxdb_ingest.line_protocol import (
     escape_string_field,
     escape_tag,
     point_to_line,
-    points_to_lines,
 )
 from custom_components.influxdb_ingest.point import FieldValue, Point
 
@@ -78,7 +77,7 @@ def test_line_layout_sorted_tags_typed_fields_empty_tags_omitted() -> None:
 def test_injection_attempt_stays_one_line() -> None:
     evil = 'x" 1\nhacked,entity_id=evil value=666 1\n'
     point = Point("m", {"entity_id": evil}, {"state": evil}, 1)
-    (line,) = points_to_lines([point])
+    line = point_to_line(point) + "\n"
     assert line.endswith(" 1\n")
     assert "\nhacked" not in line.split('state="', 1)[0]
 
@@ -109,7 +108,7 @@ def test_hostile_values_round_trip_through_real_influxdb(
     field_key = "attr_" + attr_key
     fields[field_key] = text
     point = Point("home_assistant_events", {"entity_id": "sensor.x", "hostile": tag}, fields, 1_000)
-    influxdb_v1.write(db, "".join(points_to_lines([point])))
+    influxdb_v1.write(db, point_to_line(point) + "\n")
 
     result = influxdb_v1.query("SELECT * FROM home_assistant_events GROUP BY *", db=db)
     (series,) = result["results"][0]["series"]  # exactly one point, nothing injected

@@ -7,9 +7,9 @@ string fields escape `"` and `\\`, and what the format cannot carry is replaced.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Mapping
 
-from .point import Point
+from .point import FieldValue, Point
 
 _MEASUREMENT_ESCAPES = str.maketrans({",": "\\,", " ": "\\ ", "\n": "\\ ", "\r": "\\ "})
 _TAG_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", "\n": "\\ ", "\r": "\\ "})
@@ -17,6 +17,11 @@ _TAG_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", "\n": "\\ ", "
 # field key would make the line scanner think a string value starts.
 _FIELD_KEY_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", "\n": "\\ ", "\r": "\\ ", '"': '\\"'})
 _STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
+
+
+# Names repeat endlessly (the same entities, attributes and keys), so their escaped form
+# is remembered; the caches are emptied when they grow past this many names.
+_NAME_CACHE_LIMIT = 10_000
 
 
 def _name(text: str, table: dict[int, str]) -> str:
@@ -29,24 +34,31 @@ def _name(text: str, table: dict[int, str]) -> str:
     return text.rstrip("\\").translate(table)
 
 
-def escape_measurement(text: str) -> str:
-    """Escape a measurement name."""
-    return _name(text, _MEASUREMENT_ESCAPES)
+def _remembered(table: dict[int, str]) -> Callable[[str], str]:
+    """`_name` with `table`, remembering every name it escaped (a pure function, faster)."""
+    escaped: dict[str, str] = {}
+
+    def escape(text: str) -> str:
+        if (known := escaped.get(text)) is not None:
+            return known
+        if len(escaped) >= _NAME_CACHE_LIMIT:
+            escaped.clear()
+        escaped[text] = result = _name(text, table)
+        return result
+
+    return escape
 
 
-def escape_tag(text: str) -> str:
-    """Escape a tag key or tag value."""
-    return _name(text, _TAG_ESCAPES)
-
-
-def escape_field_key(text: str) -> str:
-    """Escape a field key."""
-    return _name(text, _FIELD_KEY_ESCAPES)
+escape_measurement = _remembered(_MEASUREMENT_ESCAPES)  # a measurement name
+escape_tag = _remembered(_TAG_ESCAPES)  # a tag key or a tag value
+escape_field_key = _remembered(_FIELD_KEY_ESCAPES)  # a field key
 
 
 def escape_string_field(text: str) -> str:
     r"""Quote a string field value: only `"` and `\\` need escaping inside the quotes."""
-    return '"' + text.translate(_STRING_ESCAPES) + '"'
+    if '"' in text or "\\" in text:
+        text = text.translate(_STRING_ESCAPES)
+    return '"' + text + '"'
 
 
 def format_float(number: float) -> str:
@@ -54,32 +66,34 @@ def format_float(number: float) -> str:
     return repr(number)
 
 
-def point_to_line(point: Point) -> str:
-    """One line (without the trailing newline) for a point; tags sorted as InfluxDB prefers."""
-    parts = [escape_measurement(point.measurement)]
-    for key in sorted(point.tags):
-        value = escape_tag(point.tags[key])
+def format_head(measurement: str, tags: Mapping[str, str]) -> str:
+    """Measurement and tags, escaped; tags sorted as InfluxDB prefers, empty ones omitted."""
+    parts = [escape_measurement(measurement)]
+    for key in sorted(tags):
+        value = escape_tag(tags[key])
         tag_key = escape_tag(key)
         if value and tag_key:  # empty tag values are not allowed: omit the tag
             parts.append(f",{tag_key}={value}")
-    fields = []
-    for key, field_value in point.fields.items():
+    return "".join(parts)
+
+
+def format_fields(fields: Mapping[str, FieldValue]) -> str:
+    """The field set, escaped and typed (string or float); keys escaping to nothing are left out."""
+    formatted = []
+    for key, field_value in fields.items():
         field_key = escape_field_key(key)
         if not field_key:
             continue
         if isinstance(field_value, str):
-            fields.append(f"{field_key}={escape_string_field(field_value)}")
+            formatted.append(f"{field_key}={escape_string_field(field_value)}")
         else:
-            fields.append(f"{field_key}={format_float(field_value)}")
-    parts.append(" ")
-    parts.append(",".join(fields))
-    parts.append(f" {point.time_ns}")
-    return "".join(parts)
+            formatted.append(f"{field_key}={format_float(field_value)}")
+    return ",".join(formatted)
 
 
-def points_to_lines(points: Iterable[Point]) -> list[str]:
-    """Newline-terminated lines, one per point; joined and UTF-8 encoded they are a body."""
-    return [point_to_line(point) + "\n" for point in points]
+def point_to_line(point: Point) -> str:
+    """One line (without the trailing newline) for a point."""
+    return f"{format_head(point.measurement, point.tags)} {format_fields(point.fields)} {point.time_ns}"
 
 
 def split_line(line: str) -> tuple[str, list[tuple[str, str]], str]:

@@ -88,15 +88,41 @@ def state_change_to_point(
     rules: EntityRules = NO_RULES,
 ) -> Point | None:
     """Build the default-layout point for one `state_changed` event (None: not recorded)."""
-    entity_id = event.data["entity_id"]
-    new_state: State | None = event.data["new_state"]
-    old_state: State | None = event.data["old_state"]
-    if not layout.record_unavailable and new_state is not None and new_state.state in _NOT_A_STATE:
+    if not is_recorded(event, layout):
         return None
+    attributes = recorded_attributes(event, rules)
+    return Point(
+        rules.measurement or layout.measurement,
+        state_change_tags(event, attributes, metadata, layout, rules),
+        change_fields(event) | attribute_fields(attributes, metadata, layout, rules),
+        time_fired_ns(event),
+    )
+
+
+def is_recorded(event: Event[EventStateChangedData], layout: DefaultLayout) -> bool:
+    """False for unknown/unavailable states when the layout leaves them out."""
+    new_state = event.data["new_state"]
+    return layout.record_unavailable or new_state is None or new_state.state not in _NOT_A_STATE
+
+
+def recorded_attributes(event: Event[EventStateChangedData], rules: EntityRules) -> Mapping[str, Any]:
+    """The new state's attributes minus the ignored ones (none for a removed entity)."""
+    new_state = event.data["new_state"]
     attributes: Mapping[str, Any] = new_state.attributes if new_state is not None else {}
     if rules.ignore_attributes:
         attributes = {key: value for key, value in attributes.items() if key not in rules.ignore_attributes}
+    return attributes
 
+
+def state_change_tags(
+    event: Event[EventStateChangedData],
+    attributes: Mapping[str, Any],
+    metadata: EntityMetadata,
+    layout: DefaultLayout,
+    rules: EntityRules,
+) -> dict[str, str]:
+    """Tags: they change only with the registry or the attributes, never with the state."""
+    entity_id = event.data["entity_id"]
     device_class = attributes.get(ATTR_DEVICE_CLASS) or metadata.device_class
     tags = dict(layout.static_tags)
     tags.update(
@@ -126,11 +152,16 @@ def state_change_to_point(
     for key in rules.tags_attributes:
         if key in attributes and (text := attribute_text(attributes[key])):
             tags[key] = text
+    return tags
 
-    fields: dict[str, FieldValue] = {}
+
+def change_fields(event: Event[EventStateChangedData]) -> dict[str, FieldValue]:
+    """Fields that differ with every change: state, value, old state, duration, context."""
+    new_state: State | None = event.data["new_state"]
+    old_state: State | None = event.data["old_state"]
     # A removed entity has no new state: written with an empty `state`.
     state = new_state.state if new_state is not None else ""
-    fields["state"] = state
+    fields: dict[str, FieldValue] = {"state": state}
     number = parse_number(state)
     if number is not None:
         fields["value"] = number
@@ -140,14 +171,21 @@ def state_change_to_point(
             fields["duration_in_state_seconds"] = max(
                 0.0, new_state.last_changed_timestamp - old_state.last_changed_timestamp
             )
-    fields["attributes"] = to_json(dict(attributes))
+    _add_context(fields, event)
+    return fields
+
+
+def attribute_fields(
+    attributes: Mapping[str, Any], metadata: EntityMetadata, layout: DefaultLayout, rules: EntityRules
+) -> dict[str, FieldValue]:
+    """Fields that change only with the attributes or the registry (cached per entity)."""
+    fields: dict[str, FieldValue] = {"attributes": to_json(dict(attributes))}
     for key, value in attributes.items():
         if key not in rules.tags_attributes:
             fields[f"attr_{key}"] = attribute_text(value)
     for key in (ATTR_FRIENDLY_NAME, ATTR_UNIT_OF_MEASUREMENT):
         if key in attributes:
             fields[key] = attribute_text(attributes[key])
-
     if "device_info" in layout.enrich:
         for key, device_value in (
             ("manufacturer", metadata.manufacturer),
@@ -156,10 +194,7 @@ def state_change_to_point(
         ):
             if device_value:
                 fields[key] = device_value
-
-    _add_context(fields, event)
-
-    return Point(rules.measurement or layout.measurement, tags, fields, time_fired_ns(event))
+    return fields
 
 
 def bus_event_to_point(event: Event[Any], measurement: str, static_tags: Mapping[str, str]) -> Point:

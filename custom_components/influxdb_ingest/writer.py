@@ -24,6 +24,7 @@ from homeassistant.core import Event
 
 from .buffer import EventBuffer
 from .dead_letter import append_dead_letters
+from .default_lines import DefaultLines
 from .heal import TypeHealer
 from .influx_api import (
     InfluxClient,
@@ -36,11 +37,11 @@ from .influx_api import (
     WriteRejected,
 )
 from .layout import LayoutRules
-from .line_protocol import points_to_lines
+from .line_protocol import point_to_line
 from .metadata import EntityMetadata
-from .normalize import DefaultLayout, bus_event_to_point, state_change_to_point
+from .normalize import DefaultLayout, bus_event_to_point, is_recorded
 from .normalize_builtin import BuiltinLayout, builtin_point
-from .point import Point
+from .point import time_fired_ns
 from .retry import RetryPolicy
 from .settings import WriterSettings
 from .spool import DiskSpool, SpoolCorrupt, SpoolRecord
@@ -151,9 +152,8 @@ class BatchWriter:
             if settings.layout == "builtin"
             else None
         )
-        # Last timestamp written per entity: two changes in the same microsecond must not
-        # overwrite each other (same series + same time is an overwrite in InfluxDB).
-        self._last_time_ns: dict[str, int] = {}
+        self._default_lines = DefaultLines(self._default_layout)
+        self._last_time_ns: dict[str, int] = {}  # per entity, for `_unique_time`
 
     @property
     def points_waiting(self) -> int:
@@ -229,40 +229,55 @@ class BatchWriter:
         """Turn every queued event into batches in memory, yielding between chunks."""
         while len(self.buffer):
             events = self.buffer.take(self.settings.batch_size)
-            points: list[Point] = []
+            lines: list[str] = []
             try:
                 for start in range(0, len(events), _NORMALIZE_CHUNK):
                     for event in events[start : start + _NORMALIZE_CHUNK]:
-                        if (point := self._to_point(event)) is not None:
-                            points.append(point)
+                        if (line := self._to_line(event)) is not None:
+                            lines.append(line + "\n")
                     if start + _NORMALIZE_CHUNK < len(events):
                         await asyncio.sleep(0)
             except asyncio.CancelledError:
                 self.buffer.put_back(events)  # stopping mid-batch must not lose the batch
                 raise
-            if points:
-                self.memory.append(_Batch(points_to_lines(points), time.time()))
-                self.memory_points += len(points)
+            if lines:
+                self.memory.append(_Batch(lines, time.time()))
+                self.memory_points += len(lines)
 
-    def _to_point(self, event: Event[Any]) -> Point | None:
+    def _to_line(self, event: Event[Any]) -> str | None:
+        """The line for one event, or None when its layout does not record it."""
         if event.event_type != EVENT_STATE_CHANGED:
-            return bus_event_to_point(event, self.settings.events_measurement, self.settings.static_tags)
+            return point_to_line(
+                bus_event_to_point(event, self.settings.events_measurement, self.settings.static_tags)
+            )
         entity_id = event.data["entity_id"]
         rules = self._rules.for_entity(entity_id)
         if self._builtin_layout is not None:
             point = builtin_point(event, self._builtin_layout, rules, self.settings.static_tags)
-        else:
-            point = state_change_to_point(
-                event, self._lookup_metadata(entity_id), self._default_layout, rules
+            if point is not None:
+                point.time_ns = self._unique_time(entity_id, point.time_ns)
+                return point_to_line(point)
+        elif is_recorded(event, self._default_layout):
+            return self._default_lines.line(
+                event,
+                self._lookup_metadata(entity_id),
+                rules,
+                self._unique_time(entity_id, time_fired_ns(event)),
             )
-        if point is None:  # a state the layout does not record (unknown/unavailable)
-            self.stats.events_without_point += 1
-            return None
+        self.stats.events_without_point += 1  # a state the layout leaves out (unknown/unavailable)
+        return None
+
+    def _unique_time(self, entity_id: str, time_ns: int) -> int:
+        """`time_ns`, moved 1 ns past the entity's previous point if it would overwrite it.
+
+        Same series and same timestamp is an overwrite in InfluxDB, and two changes can
+        fire within one microsecond.
+        """
         last = self._last_time_ns.get(entity_id)
-        if last is not None and point.time_ns <= last:
-            point.time_ns = last + 1
-        self._last_time_ns[entity_id] = point.time_ns
-        return point
+        if last is not None and time_ns <= last:
+            time_ns = last + 1
+        self._last_time_ns[entity_id] = time_ns
+        return time_ns
 
     async def _spill(self, keep_in_memory: int) -> None:
         """Move the oldest memory batches to the disk spool until `keep_in_memory` remain."""

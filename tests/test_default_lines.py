@@ -1,0 +1,100 @@
+"""The fast default-layout lines are exactly the lines of the reference point, whatever
+the entity does: state flips, attributes change or stay, registry data changes, removal."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from homeassistant.const import EVENT_STATE_CHANGED
+from homeassistant.core import Context, Event, EventStateChangedData, State
+from hypothesis import given, settings, strategies as st
+
+from custom_components.influxdb_ingest.default_lines import DefaultLines
+from custom_components.influxdb_ingest.layout import NO_RULES, EntityRules
+from custom_components.influxdb_ingest.line_protocol import point_to_line
+from custom_components.influxdb_ingest.metadata import EntityMetadata
+from custom_components.influxdb_ingest.normalize import DefaultLayout, state_change_to_point
+
+from .test_property_layouts import _KEYS, _STATES, _VALUES
+
+T0 = dt.datetime(2026, 11, 22, 10, 0, 0, tzinfo=dt.UTC)
+LAYOUTS = (
+    DefaultLayout("home_assistant"),
+    DefaultLayout(
+        "m", enrich=frozenset({"area", "device", "unit", "device_info"}), static_tags={"site": "home"}
+    ),
+)
+METADATA = (
+    EntityMetadata(),
+    EntityMetadata(device_id="d1", area_id="kitchen", area_name="Kitchen", manufacturer="Acme"),
+    EntityMetadata(device_id="d1", area_id="hall", area_name="Hall", device_name="Plug"),
+)
+RULES = (
+    NO_RULES,
+    EntityRules(measurement="power", ignore_attributes=frozenset({"icon"}), tags_attributes=frozenset({"room"})),
+)
+
+
+def _change(entity_id: str, old: State | None, new: State | None, second: int) -> Event[EventStateChangedData]:
+    return Event(
+        EVENT_STATE_CHANGED,
+        {"entity_id": entity_id, "old_state": old, "new_state": new},
+        context=Context(id=f"ctx{second}"),
+        time_fired_timestamp=T0.timestamp() + second,
+    )
+
+
+# One step: which entity, its new state (None: removed), its attributes (None: the
+# previous attributes object again, as Home Assistant passes it when they did not
+# change), and which registry data it has now.
+_STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(["sensor.a", "sensor.b"]),
+        st.one_of(st.none(), _STATES),
+        st.one_of(st.none(), st.dictionaries(st.one_of(_KEYS, st.sampled_from(["icon", "room"])), _VALUES, max_size=4)),
+        st.sampled_from(METADATA),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=150, derandomize=True, database=None, deadline=None)
+@given(
+    steps=_STEPS,
+    layout=st.sampled_from(LAYOUTS),
+    rules=st.sampled_from(RULES),
+)
+def test_lines_equal_the_reference_points(
+    steps: list[tuple[str, str | None, dict[str, Any] | None, EntityMetadata]],
+    layout: DefaultLayout,
+    rules: EntityRules,
+) -> None:
+    lines = DefaultLines(layout)
+    current: dict[str, State] = {}
+    for second, (entity_id, state, attributes, metadata) in enumerate(steps):
+        old = current.get(entity_id)
+        new = None
+        if state is not None:
+            if attributes is None:
+                attributes = old.attributes if old is not None else {}
+            new = State(entity_id, state, attributes, last_changed=T0 + dt.timedelta(seconds=second))
+            current[entity_id] = new
+        else:
+            current.pop(entity_id, None)
+        event = _change(entity_id, old, new, second)
+        point = state_change_to_point(event, metadata, layout, rules)
+        assert point is not None
+        assert lines.line(event, metadata, rules, point.time_ns) == point_to_line(point)
+
+
+def test_registry_change_reaches_the_next_line_even_with_the_same_attributes() -> None:
+    lines = DefaultLines(DefaultLayout("m", enrich=frozenset({"area"})))
+    first = State("sensor.a", "1", {"unit_of_measurement": "W"})
+    second = State("sensor.a", "2", first.attributes)
+    line_one = lines.line(_change("sensor.a", None, first, 0), METADATA[1], NO_RULES, 1)
+    line_two = lines.line(_change("sensor.a", first, second, 1), METADATA[2], NO_RULES, 2)
+    assert ",area=Kitchen," in line_one
+    assert ",area=Hall," in line_two
+    assert "Kitchen" not in line_two
