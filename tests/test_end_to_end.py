@@ -24,6 +24,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.influxdb_ingest.const import DOMAIN
 from custom_components.influxdb_ingest.data import InfluxDBIngestConfigEntry
 from custom_components.influxdb_ingest.influx_api import InfluxTarget
+from custom_components.influxdb_ingest.line_protocol import split_line
 
 from .conftest import wait_for
 from .servers import InfluxDB1Server, VictoriaMetricsServer, free_port
@@ -293,6 +294,33 @@ async def test_queue_overflow_is_counted_and_logged_once(
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+class _Unprintable:
+    """An attribute value nothing can turn into text (a broken third-party object)."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no text for you")
+
+
+async def test_an_event_that_cannot_be_serialized_is_counted_and_the_rest_land(
+    hass: HomeAssistant,
+    query: Callable[..., Any],
+    v1_config: dict[str, Any],
+    database: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    entry = await setup_entry(hass, v1_config)
+    writer = entry.runtime_data.writer
+    hass.states.async_set("sensor.fine", "1")
+    hass.states.async_set("sensor.broken", "1", {"thing": _Unprintable()})
+    hass.states.async_set("sensor.fine", "2")
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+    assert await count_points(query, database) == 2
+    assert writer.stats.dropped_unserializable == 1
+    assert writer.stats.points_dropped == 1
+    assert "Cannot serialize a state_changed event for sensor.broken" in caplog.text
+
+
 async def test_field_conflict_with_foreign_data_heals_or_dead_letters_every_point(
     hass: HomeAssistant,
     influxdb_v1: InfluxDB1Server,
@@ -325,7 +353,7 @@ async def test_field_conflict_with_foreign_data_heals_or_dead_letters_every_poin
     assert writer.stats.points_dead_lettered == 2
     assert writer.stats.points_dropped == 0
     letters = [json.loads(line) for line in writer.dead_letter_path.read_text().splitlines()]
-    assert [letter["line"].split("attr_dynamics=")[1].split(",")[0] for letter in letters] == [
+    assert [dict(split_line(letter["line"])[1])["attr_dynamics"] for letter in letters] == [
         '"moving"',
         '""',
     ]

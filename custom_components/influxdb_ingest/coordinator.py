@@ -37,6 +37,7 @@ PERSISTED_COUNTERS = (
     "dropped_spool_budget",
     "dropped_spool_age",
     "dropped_spool_corrupt",
+    "dropped_unserializable",
     "write_errors",
 )
 
@@ -77,10 +78,11 @@ def take_snapshot(writer: BatchWriter, event_rate: float | None) -> HealthSnapsh
             "spool_budget": stats.dropped_spool_budget,
             "spool_age": stats.dropped_spool_age,
             "spool_corrupt": stats.dropped_spool_corrupt,
+            "unserializable": stats.dropped_unserializable,
         },
         points_dead_lettered=stats.points_dead_lettered,
         write_errors=stats.write_errors,
-        points_in_memory=len(writer.buffer) + writer.memory_points,
+        points_in_memory=writer.points_in_memory,
         points_in_spool=writer.spool.points,
         spool_bytes=writer.spool.size_bytes,
         oldest_waiting_age=max(0.0, time.time() - oldest) if oldest is not None else None,

@@ -50,8 +50,9 @@ _LOGGER = logging.getLogger(__name__)
 
 # Events normalized between two yields to the event loop, so a big batch never blocks it.
 _NORMALIZE_CHUNK = 200
-# Dead letters are logged at most this often (seconds), each time with the running total.
-_DEAD_LETTER_LOG_INTERVAL = 60.0
+# Repeated problems (dead letters, unserializable events) are logged at most this often
+# (seconds), each time with the running total.
+_LOG_INTERVAL = 60.0
 
 type RunInExecutor = Callable[..., Awaitable[Any]]
 
@@ -67,6 +68,7 @@ class WriterStats:
     dropped_spool_budget: int = 0
     dropped_spool_age: int = 0
     dropped_spool_corrupt: int = 0
+    dropped_unserializable: int = 0
     spool_torn_records: int = 0
     points_healed_batches: int = 0
     events_without_point: int = 0
@@ -85,6 +87,7 @@ class WriterStats:
             + self.dropped_spool_budget
             + self.dropped_spool_age
             + self.dropped_spool_corrupt
+            + self.dropped_unserializable
         )
 
 
@@ -120,6 +123,8 @@ class BatchWriter:
         self.buffer = EventBuffer(settings.max_queue_size, settings.batch_size, self._wakeup.set)
         self.memory: deque[_Batch] = deque()
         self.memory_points = 0
+        self._open_lines: list[str] = []  # the batch being serialized, not yet in `memory`
+        self._open_created = 0.0
         self.spool = DiskSpool(spool_dir, max_bytes=settings.spool_max_bytes, max_age=settings.spool_max_age)
         self.dead_letter_path = spool_dir / "dead_letter.jsonl"
         self.policy = RetryPolicy(
@@ -133,7 +138,8 @@ class BatchWriter:
         # One cycle at a time: the loop and the flush service share the queues.
         self._lock = asyncio.Lock()
         self._retry_at = 0.0
-        self._dead_letter_logged_at = -_DEAD_LETTER_LOG_INTERVAL
+        self._dead_letter_logged_at = -_LOG_INTERVAL
+        self._unserializable_logged_at = -_LOG_INTERVAL
         self._spool_head: tuple[SpoolRecord, list[str]] | None = None
         self._spool_dropping = False
         self._rules = LayoutRules(
@@ -158,7 +164,12 @@ class BatchWriter:
     @property
     def points_waiting(self) -> int:
         """Everything not yet written: raw events, memory batches and the spool."""
-        return len(self.buffer) + self.memory_points + self.spool.points
+        return self.points_in_memory + self.spool.points
+
+    @property
+    def points_in_memory(self) -> int:
+        """Raw events and serialized points not yet written or spooled."""
+        return len(self.buffer) + len(self._open_lines) + self.memory_points
 
     def enqueue(self, event: Event[Any]) -> None:
         """Accept one event from the bus listener (O(1))."""
@@ -195,6 +206,8 @@ class BatchWriter:
             return spooled
         if self.memory:
             return self.memory[0].created
+        if self._open_lines:
+            return self._open_created
         return self.buffer.oldest_time_fired
 
     async def async_flush(self) -> None:
@@ -228,21 +241,50 @@ class BatchWriter:
     async def _serialize_buffer(self) -> None:
         """Turn every queued event into batches in memory, yielding between chunks."""
         while len(self.buffer):
-            events = self.buffer.take(self.settings.batch_size)
-            lines: list[str] = []
+            self._serialize_chunk()
+            if len(self.buffer):
+                await asyncio.sleep(0)
+        self._close_open_batch()
+
+    def _serialize_chunk(self) -> None:
+        """Serialize up to one chunk of queued events into the open batch.
+
+        No await in here: an event leaves the buffer only as a line in the open batch, so
+        a cancellation can never lose one.
+        """
+        lines = self._open_lines
+        if not lines:
+            self._open_created = time.time()
+        for event in self.buffer.take(min(_NORMALIZE_CHUNK, self.settings.batch_size - len(lines))):
             try:
-                for start in range(0, len(events), _NORMALIZE_CHUNK):
-                    for event in events[start : start + _NORMALIZE_CHUNK]:
-                        if (line := self._to_line(event)) is not None:
-                            lines.append(line + "\n")
-                    if start + _NORMALIZE_CHUNK < len(events):
-                        await asyncio.sleep(0)
-            except asyncio.CancelledError:
-                self.buffer.put_back(events)  # stopping mid-batch must not lose the batch
-                raise
-            if lines:
-                self.memory.append(_Batch(lines, time.time()))
-                self.memory_points += len(lines)
+                line = self._to_line(event)
+            except Exception:  # a bug or an exotic value must not stop the pipeline
+                self._drop_unserializable(event)
+                continue
+            if line is not None:
+                lines.append(line + "\n")
+        if len(lines) >= self.settings.batch_size:
+            self._close_open_batch()
+
+    def _drop_unserializable(self, event: Event[Any]) -> None:
+        """Count the event as dropped; log it with the reason (then at most once a minute)."""
+        self.stats.dropped_unserializable += 1
+        now = time.monotonic()
+        if now - self._unserializable_logged_at > _LOG_INTERVAL:
+            self._unserializable_logged_at = now
+            _LOGGER.exception(
+                "Cannot serialize a %s event for %s; it is dropped (%d so far, in the points"
+                " dropped counter)",
+                event.event_type,
+                event.data.get("entity_id", "-"),
+                self.stats.dropped_unserializable,
+            )
+
+    def _close_open_batch(self) -> None:
+        if self._open_lines:
+            self.memory.append(_Batch(self._open_lines, self._open_created))
+            self.memory_points += len(self._open_lines)
+            self._open_lines = []
 
     def _to_line(self, event: Event[Any]) -> str | None:
         """The line for one event, or None when its layout does not record it."""
@@ -307,6 +349,8 @@ class BatchWriter:
     async def _write_backlog(self) -> None:
         """Write the oldest data first (spool, then memory) until nothing is left."""
         while True:
+            # A long replay must not let live events pile up in memory beyond the limit.
+            await self._spill(self.settings.max_queue_size)
             if len(self.spool):
                 record, lines = await self._read_spool_head()
                 if record is None:
@@ -319,6 +363,9 @@ class BatchWriter:
                 await self._deliver(batch.lines)
                 self.memory.popleft()
                 self.memory_points -= batch.count
+            elif len(self.buffer) or self._open_lines:
+                await self._serialize_buffer()  # live events that came in meanwhile
+                continue
             else:
                 self._spool_dropping = False
                 return
@@ -353,7 +400,7 @@ class BatchWriter:
             return
         started = time.monotonic()
         try:
-            await self.client.write("".join(lines).encode(), self.settings.write_timeout)
+            await self._send("".join(lines).encode())
         except PayloadTooLarge as err:
             if len(lines) == 1:
                 await self._dead_letter(lines, str(err))
@@ -374,6 +421,21 @@ class BatchWriter:
         self.stats.last_write_time = time.time()
         self.stats.last_write_latency = time.monotonic() - started
 
+    async def _send(self, body: bytes) -> None:
+        """Write one request; while it is on its way, serialize newly queued events.
+
+        The loop would otherwise sit idle waiting for InfluxDB, and the next batch is then
+        ready the moment this one is stored.
+        """
+        sending = asyncio.ensure_future(self.client.write(body, self.settings.write_timeout))
+        try:
+            while not sending.done() and len(self.buffer):
+                self._serialize_chunk()
+                await asyncio.sleep(0)
+            await sending
+        finally:
+            sending.cancel()  # only has an effect when we are cancelled ourselves
+
     async def _deliver_halves(self, lines: list[str]) -> None:
         middle = len(lines) // 2
         await self._deliver(lines[:middle])
@@ -384,7 +446,7 @@ class BatchWriter:
         self.stats.points_dead_lettered += len(lines)
         self._remember_error(message)
         now = time.monotonic()
-        if now - self._dead_letter_logged_at > _DEAD_LETTER_LOG_INTERVAL:
+        if now - self._dead_letter_logged_at > _LOG_INTERVAL:
             self._dead_letter_logged_at = now
             _LOGGER.warning(
                 "InfluxDB refused points; %d so far are kept in %s. Latest reason: %s",
