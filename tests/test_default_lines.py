@@ -32,11 +32,15 @@ METADATA = (
 )
 RULES = (
     NO_RULES,
-    EntityRules(measurement="power", ignore_attributes=frozenset({"icon"}), tags_attributes=frozenset({"room"})),
+    EntityRules(
+        measurement="power", ignore_attributes=frozenset({"icon"}), tags_attributes=frozenset({"room"})
+    ),
 )
 
 
-def _change(entity_id: str, old: State | None, new: State | None, second: int) -> Event[EventStateChangedData]:
+def _change(
+    entity_id: str, old: State | None, new: State | None, second: int
+) -> Event[EventStateChangedData]:
     return Event(
         EVENT_STATE_CHANGED,
         {"entity_id": entity_id, "old_state": old, "new_state": new},
@@ -52,7 +56,10 @@ _STEPS = st.lists(
     st.tuples(
         st.sampled_from(["sensor.a", "sensor.b"]),
         st.one_of(st.none(), _STATES),
-        st.one_of(st.none(), st.dictionaries(st.one_of(_KEYS, st.sampled_from(["icon", "room"])), _VALUES, max_size=4)),
+        st.one_of(
+            st.none(),
+            st.dictionaries(st.one_of(_KEYS, st.sampled_from(["icon", "room"])), _VALUES, max_size=4),
+        ),
         st.sampled_from(METADATA),
     ),
     min_size=1,
@@ -73,10 +80,11 @@ def test_lines_equal_the_reference_points(
 ) -> None:
     lines = DefaultLines(layout)
     current: dict[str, State] = {}
-    for second, (entity_id, state, attributes, metadata) in enumerate(steps):
+    for second, (entity_id, state, new_attributes, metadata) in enumerate(steps):
         old = current.get(entity_id)
         new = None
         if state is not None:
+            attributes = new_attributes
             if attributes is None:
                 attributes = old.attributes if old is not None else {}
             new = State(entity_id, state, attributes, last_changed=T0 + dt.timedelta(seconds=second))

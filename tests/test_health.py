@@ -274,7 +274,7 @@ async def test_diagnostics_redact_every_secret(
     text = json.dumps(diagnostics)
     for secret in secrets:
         assert secret not in text
-    assert diagnostics["settings"]["batch_size"] == 1000
+    assert diagnostics["settings"]["batch_size"] == 5000
     assert diagnostics["circuit"]["state"] == "closed"
     assert set(diagnostics) == {
         "entry",

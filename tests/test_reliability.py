@@ -257,10 +257,13 @@ async def test_slow_server_resets_503_429_and_outage_behind_a_proxy(
     assert writer.policy.state == "closed"
     outcomes = fault_proxy.log
     for status, wait in (("status 503", 1.0), ("status 429", 0.5)):
-        index = next(i for i, (_, outcome) in enumerate(outcomes) if outcome == status)
-        assert outcomes[index + 1][0] - outcomes[index][0] >= wait * 0.95, (
-            f"Retry-After ignored after {status}"
-        )
+        answered = next(arrived for arrived, outcome in outcomes if outcome == status)
+        # Only a request already on its way (sent together with the refused one) may come
+        # before the server's wait is over.
+        early = [arrived - answered for arrived, _ in outcomes if 0 < arrived - answered < wait * 0.95]
+        assert len(early) <= 1, f"Retry-After ignored after {status}"
+        assert all(delta < 0.05 for delta in early), f"Retry-After ignored after {status}"
+        assert any(arrived - answered >= wait * 0.95 for arrived, _ in outcomes)
     Figures(
         "4. slow server, connection resets, 503 and 429 with Retry-After, outage (proxy)",
         fired,

@@ -16,14 +16,16 @@ class EventBuffer:
     """FIFO of events waiting to be written.
 
     `append` is O(1) and never blocks: when the queue is full the new event is refused
-    (the caller counts it) and the overflow is logged once per episode.
+    (the caller counts it) and the overflow is logged once per episode. `on_filled` is
+    called when `wake_at` events are waiting, so they are serialized (and their Home
+    Assistant objects freed) while they are few.
     """
 
-    def __init__(self, max_size: int, batch_size: int, on_batch_ready: Callable[[], None]) -> None:
+    def __init__(self, max_size: int, wake_at: int, on_filled: Callable[[], None]) -> None:
         self._events: deque[Event[Any]] = deque()
         self.max_size = max_size
-        self.batch_size = batch_size
-        self._on_batch_ready = on_batch_ready
+        self._wake_at = wake_at
+        self._on_filled = on_filled
         self._overflowing = False
 
     def __len__(self) -> int:
@@ -47,8 +49,8 @@ class EventBuffer:
                 )
             return False
         self._events.append(event)
-        if size + 1 == self.batch_size:
-            self._on_batch_ready()
+        if size + 1 == self._wake_at:
+            self._on_filled()
         return True
 
     def take(self, count: int) -> list[Event[Any]]:

@@ -19,10 +19,10 @@ class WriterSettings:
     measurement_attr: str = "unit_of_measurement"
     default_measurement: str | None = None
     override_measurement: str | None = None
-    batch_size: int = 1000
+    batch_size: int = 5000
     flush_interval: float = 1.0
     # Points kept in memory (raw events plus serialized batches); beyond, spill to disk.
-    max_queue_size: int = 100_000
+    max_queue_size: int = 10_000
     spool_max_bytes: int = 512 * 1024 * 1024
     spool_max_age: float = 30 * 24 * 3600.0
     retry_initial_delay: float = 1.0

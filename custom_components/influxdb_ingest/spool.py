@@ -58,7 +58,8 @@ class SpoolDamage:
     messages: list[str] = field(default_factory=list)
 
 
-def _encode(lines: list[str]) -> bytes:
+def encode_lines(lines: list[str]) -> bytes:
+    """A record's payload: each line length-prefixed (string fields may hold newlines)."""
     parts = []
     for line in lines:
         data = line.encode()
@@ -162,17 +163,20 @@ class DiskSpool:
 
     def append(self, lines: list[str], created: float) -> int:
         """Write one batch at the end; return how many points the size budget dropped."""
-        payload = _encode(lines)
-        header = _HEADER.pack(_MAGIC, len(payload), zlib.crc32(payload), len(lines), created)
+        return self.append_encoded(encode_lines(lines), len(lines), created)
+
+    def append_encoded(self, payload: bytes, points: int, created: float) -> int:
+        """`append` for a batch already encoded with `encode_lines` (on the caller's thread)."""
+        header = _HEADER.pack(_MAGIC, len(payload), zlib.crc32(payload), points, created)
         segment = self._active_segment(len(header) + len(payload))
         with segment.path.open("ab") as file:
             file.write(header)
             file.write(payload)
         segment.records.append(
-            SpoolRecord(segment.number, segment.size, len(header) + len(payload), len(lines), created)
+            SpoolRecord(segment.number, segment.size, len(header) + len(payload), points, created)
         )
         segment.size += len(header) + len(payload)
-        self.points += len(lines)
+        self.points += points
         return self._enforce_size()
 
     def _active_segment(self, incoming: int) -> _Segment:

@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 import contextlib
 from dataclasses import dataclass, field
+import itertools
 import logging
 from pathlib import Path
 import time
@@ -44,12 +45,14 @@ from .normalize_builtin import BuiltinLayout, builtin_point
 from .point import time_fired_ns
 from .retry import RetryPolicy
 from .settings import WriterSettings
-from .spool import DiskSpool, SpoolCorrupt, SpoolRecord
+from .spool import DiskSpool, SpoolCorrupt, SpoolRecord, encode_lines
 
 _LOGGER = logging.getLogger(__name__)
 
 # Events normalized between two yields to the event loop, so a big batch never blocks it.
 _NORMALIZE_CHUNK = 200
+# Write requests in flight at once while a backlog is written.
+_WRITES_IN_FLIGHT = 2
 # Repeated problems (dead letters, unserializable events) are logged at most this often
 # (seconds), each time with the running total.
 _LOG_INTERVAL = 60.0
@@ -91,7 +94,7 @@ class WriterStats:
         )
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # batches are told apart by identity
 class _Batch:
     """Serialized lines, one per point (string fields may hold raw newlines)."""
 
@@ -120,7 +123,7 @@ class BatchWriter:
         self._lookup_metadata = lookup_metadata
         self._run = run_in_executor
         self._wakeup = asyncio.Event()
-        self.buffer = EventBuffer(settings.max_queue_size, settings.batch_size, self._wakeup.set)
+        self.buffer = EventBuffer(settings.max_queue_size, _NORMALIZE_CHUNK, self._wakeup.set)
         self.memory: deque[_Batch] = deque()
         self.memory_points = 0
         self._open_lines: list[str] = []  # the batch being serialized, not yet in `memory`
@@ -185,12 +188,24 @@ class BatchWriter:
             _LOGGER.info("Replaying %d points spooled to disk before the last stop", self.spool.points)
 
     async def run(self) -> None:
-        """Background loop (after `async_open`): wait for a full batch or the flush interval."""
+        """Background loop (after `async_open`): serialize, and write batches when due.
+
+        Events are serialized in chunks as they come, so few Home Assistant objects are
+        held; a write starts when a batch is full or the flush interval has passed.
+        """
+        loop = asyncio.get_running_loop()
+        next_cycle = loop.time() + self.settings.flush_interval
         while True:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.settings.flush_interval):
+                async with asyncio.timeout_at(next_cycle):
                     await self._wakeup.wait()
             self._wakeup.clear()
+            while len(self.buffer) >= _NORMALIZE_CHUNK:
+                self._serialize_chunk()
+                await asyncio.sleep(0)
+            if not self.memory and loop.time() < next_cycle:
+                continue
+            next_cycle = loop.time() + self.settings.flush_interval
             try:
                 await self.cycle()
             except Exception:
@@ -226,17 +241,17 @@ class BatchWriter:
             await self._cycle()
 
     async def _cycle(self) -> None:
-        await self._serialize_buffer()
         await self._enforce_spool_age()
-        if time.monotonic() < self._retry_at:
-            await self._spill(self.settings.max_queue_size)
-            return
-        self.policy.probing()
-        try:
-            await self._write_backlog()
-        except InfluxError as err:
-            self._record_failure(err)
-            await self._spill(self.settings.max_queue_size)
+        if time.monotonic() >= self._retry_at:
+            self.policy.probing()
+            try:
+                # Serializes as it goes: the first request leaves after one batch.
+                await self._write_backlog()
+                return
+            except InfluxError as err:
+                self._record_failure(err)
+        await self._serialize_buffer()
+        await self._spill(self.settings.max_queue_size)
 
     async def _serialize_buffer(self) -> None:
         """Turn every queued event into batches in memory, yielding between chunks."""
@@ -244,6 +259,14 @@ class BatchWriter:
             self._serialize_chunk()
             if len(self.buffer):
                 await asyncio.sleep(0)
+        self._close_open_batch()
+
+    async def _serialize_batch(self) -> None:
+        """Serialize queued events until one more batch is in memory (or none are left)."""
+        batches = len(self.memory)
+        while len(self.buffer) and len(self.memory) == batches:
+            self._serialize_chunk()
+            await asyncio.sleep(0)
         self._close_open_batch()
 
     def _serialize_chunk(self) -> None:
@@ -259,26 +282,28 @@ class BatchWriter:
             try:
                 line = self._to_line(event)
             except Exception:  # a bug or an exotic value must not stop the pipeline
-                self._drop_unserializable(event)
+                if self._count_unserializable():
+                    _LOGGER.exception(
+                        "Cannot serialize a %s event for %s; it is dropped (%d so far, in the"
+                        " points dropped counter)",
+                        event.event_type,
+                        event.data.get("entity_id", "-"),
+                        self.stats.dropped_unserializable,
+                    )
                 continue
             if line is not None:
                 lines.append(line + "\n")
         if len(lines) >= self.settings.batch_size:
             self._close_open_batch()
 
-    def _drop_unserializable(self, event: Event[Any]) -> None:
-        """Count the event as dropped; log it with the reason (then at most once a minute)."""
+    def _count_unserializable(self) -> bool:
+        """Count an event that cannot be serialized; True when it is time to log (once a minute)."""
         self.stats.dropped_unserializable += 1
         now = time.monotonic()
         if now - self._unserializable_logged_at > _LOG_INTERVAL:
             self._unserializable_logged_at = now
-            _LOGGER.exception(
-                "Cannot serialize a %s event for %s; it is dropped (%d so far, in the points"
-                " dropped counter)",
-                event.event_type,
-                event.data.get("entity_id", "-"),
-                self.stats.dropped_unserializable,
-            )
+            return True
+        return False
 
     def _close_open_batch(self) -> None:
         if self._open_lines:
@@ -325,7 +350,10 @@ class BatchWriter:
         """Move the oldest memory batches to the disk spool until `keep_in_memory` remain."""
         while self.memory and self.memory_points > keep_in_memory:
             batch = self.memory[0]
-            dropped = await self._run(self.spool.append, batch.lines, batch.created)
+            # Encoded here, not in the executor: big allocations in executor threads would
+            # each grow their own malloc arena, which keeps the memory after the outage.
+            payload = encode_lines(batch.lines)
+            dropped = await self._run(self.spool.append_encoded, payload, batch.count, batch.created)
             self.memory.popleft()
             self.memory_points -= batch.count
             if dropped:
@@ -359,17 +387,33 @@ class BatchWriter:
                 await self._run(self.spool.ack, record)
                 self._spool_head = None
             elif self.memory:
-                batch = self.memory[0]
-                await self._deliver(batch.lines)
-                self.memory.popleft()
-                self.memory_points -= batch.count
+                await self._write_memory_head()
             elif len(self.buffer) or self._open_lines:
-                await self._serialize_buffer()  # live events that came in meanwhile
+                await self._serialize_batch()
                 continue
             else:
                 self._spool_dropping = False
                 return
             self._record_success()
+
+    async def _write_memory_head(self) -> None:
+        """Write the oldest memory batches, two requests at once unless the server is failing.
+
+        InfluxDB stores parallel requests in parallel. Each batch leaves memory once stored;
+        a failed one stays for the retry.
+        """
+        in_flight = 1 if self.policy.consecutive_failures else _WRITES_IN_FLIGHT
+        batches = list(itertools.islice(self.memory, in_flight))
+        outcomes = await asyncio.gather(
+            *(self._deliver(batch.lines) for batch in batches), return_exceptions=True
+        )
+        for batch, outcome in zip(batches, outcomes, strict=True):
+            if outcome is None:
+                self.memory.remove(batch)
+                self.memory_points -= batch.count
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def _read_spool_head(self) -> tuple[SpoolRecord | None, list[str]]:
         """The oldest spooled batch (read once, kept while retrying); None if it was corrupt."""
