@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+import random
+import string
 
 import pytest
 
@@ -67,14 +69,31 @@ def test_torn_last_record_is_cut_off_and_reported(tmp_path: Path) -> None:
     assert _drain(reopened) == [["m v=1 1\n"], ["m v=3 3\n"]]
 
 
+def _incompressible(length: int, seed: int) -> str:
+    return "".join(random.Random(seed).choices(string.ascii_letters + string.digits, k=length))
+
+
 def test_size_budget_drops_oldest_segments_with_exact_count(tmp_path: Path) -> None:
     spool = _spool(tmp_path, max_bytes=256 * 1024)  # 64 KiB segments
-    line = "m " + "x" * 1000 + "=1 1\n"
-    dropped = sum(spool.append([line] * 10, created=float(i)) for i in range(100))  # ~1 MB
+    dropped = sum(
+        spool.append([f"m {_incompressible(1000, i * 10 + n)}=1 1\n" for n in range(10)], created=float(i))
+        for i in range(100)
+    )  # ~1 MB, compressed ~750 KB
     assert spool.size_bytes <= 256 * 1024
     assert dropped + spool.points == 1000
     assert dropped > 0
     assert dropped % 10 == 0  # whole batches
+
+
+def test_records_are_compressed(tmp_path: Path) -> None:
+    """Line protocol repeats itself (names, attributes): the spool holds it compressed."""
+    spool = _spool(tmp_path)
+    lines = [
+        f'home_assistant,entity_id=sensor.power_{n % 20} state="{n}",attr_unit="W" {n}\n' for n in range(5000)
+    ]
+    spool.append(lines, created=1.0)
+    assert spool.size_bytes * 5 < len("".join(lines))
+    assert _drain(spool) == [lines]
 
 
 def test_age_limit_drops_old_records(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import contextlib
 from dataclasses import dataclass
 import math
 import re
-from typing import Any
+from typing import Any, TypeGuard
 
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import Event, EventStateChangedData, State
@@ -73,8 +73,25 @@ def builtin_point(
 ) -> Point | None:
     """The built-in integration's point for a state change, or None where it writes none."""
     state = event.data["new_state"]
-    if state is None or state.state in (STATE_UNKNOWN, "", STATE_UNAVAILABLE):
+    if not builtin_records(state):
         return None
+    state_fields = builtin_state_fields(state)
+    measurement, tags, attribute_fields = builtin_entity_parts(
+        state, layout, rules, static_tags or {}, frozenset(state_fields)
+    )
+    fields = state_fields | attribute_fields
+    if not fields:  # nothing a line can carry (e.g. a "nan" state without attributes)
+        return None
+    return Point(measurement, tags, fields, time_fired_ns(event))
+
+
+def builtin_records(state: State | None) -> TypeGuard[State]:
+    """Whether the built-in integration writes a point for this new state."""
+    return state is not None and state.state not in (STATE_UNKNOWN, "", STATE_UNAVAILABLE)
+
+
+def builtin_state_fields(state: State) -> dict[str, FieldValue]:
+    """`value` (a finite number) and/or `state` (text): the fields that follow the state."""
     fields: dict[str, FieldValue] = {}
     try:
         fields["value"] = float(state.state)
@@ -85,12 +102,27 @@ def builtin_point(
     if not math.isfinite(float(fields.get("value", 0.0))):
         # The built-in integration's client makes InfluxDB refuse such a point; we omit the value.
         del fields["value"]
+    return fields
 
+
+def builtin_entity_parts(
+    state: State,
+    layout: BuiltinLayout,
+    rules: EntityRules,
+    static_tags: Mapping[str, str],
+    state_field_keys: frozenset[str],
+) -> tuple[str, dict[str, str], dict[str, FieldValue]]:
+    """(measurement, tags, attribute fields): they follow the attributes, not the state.
+
+    `state_field_keys` are the state's own fields: an attribute with one of those names
+    gets a trailing `_`, as in the built-in integration.
+    """
     if rules.measurement:
         measurement, include_uom, include_dc = _single_line(rules.measurement), True, True
     else:
         measurement, include_uom, include_dc = _measurement(state, layout)
     tags = {"domain": state.domain, "entity_id": state.object_id}
+    fields: dict[str, FieldValue] = {}
     for attribute, value in state.attributes.items():
         if attribute in rules.tags_attributes:
             tags[attribute] = _single_line(value) if isinstance(value, str) else str(value)
@@ -101,7 +133,7 @@ def builtin_point(
             or attribute in rules.ignore_attributes
         ):
             continue
-        key = f"{attribute}_" if attribute in fields else attribute
+        key = f"{attribute}_" if attribute in fields or attribute in state_field_keys else attribute
         try:
             number = float(value)
         except ValueError, TypeError:
@@ -117,7 +149,5 @@ def builtin_point(
         while renamed in fields:
             renamed += "_"
         fields[renamed] = fields.pop("time")
-    if not fields:  # nothing a line can carry (e.g. a "nan" state without attributes)
-        return None
-    tags.update(static_tags or {})
-    return Point(measurement, tags, fields, time_fired_ns(event))
+    tags.update(static_tags)
+    return measurement, tags, fields

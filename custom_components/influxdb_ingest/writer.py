@@ -24,8 +24,8 @@ from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event
 
 from .buffer import EventBuffer
+from .cached_lines import BuiltinLines, DefaultLines
 from .dead_letter import append_dead_letters
-from .default_lines import DefaultLines
 from .heal import TypeHealer
 from .influx_api import (
     InfluxClient,
@@ -41,7 +41,7 @@ from .layout import LayoutRules
 from .line_protocol import point_to_line
 from .metadata import EntityMetadata
 from .normalize import DefaultLayout, bus_event_to_point, is_recorded
-from .normalize_builtin import BuiltinLayout, builtin_point
+from .normalize_builtin import BuiltinLayout
 from .point import time_fired_ns
 from .retry import RetryPolicy
 from .settings import WriterSettings
@@ -154,9 +154,12 @@ class BatchWriter:
         self._default_layout = DefaultLayout(
             settings.measurement, settings.enrich, settings.static_tags, settings.record_unavailable
         )
-        self._builtin_layout = (
-            BuiltinLayout(
-                settings.measurement_attr, settings.default_measurement, settings.override_measurement
+        self._builtin_lines = (
+            BuiltinLines(
+                BuiltinLayout(
+                    settings.measurement_attr, settings.default_measurement, settings.override_measurement
+                ),
+                settings.static_tags,
             )
             if settings.layout == "builtin"
             else None
@@ -319,11 +322,13 @@ class BatchWriter:
             )
         entity_id = event.data["entity_id"]
         rules = self._rules.for_entity(entity_id)
-        if self._builtin_layout is not None:
-            point = builtin_point(event, self._builtin_layout, rules, self.settings.static_tags)
-            if point is not None:
-                point.time_ns = self._unique_time(entity_id, point.time_ns)
-                return point_to_line(point)
+        if self._builtin_lines is not None:
+            time_ns = time_fired_ns(event)
+            if (line := self._builtin_lines.line(event, rules, time_ns)) is not None:
+                # Rare: two changes of one entity in the same microsecond. Built again
+                # with a distinct time rather than patching the text.
+                unique = self._unique_time(entity_id, time_ns)
+                return line if unique == time_ns else self._builtin_lines.line(event, rules, unique)
         elif is_recorded(event, self._default_layout):
             return self._default_lines.line(
                 event,

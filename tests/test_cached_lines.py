@@ -1,5 +1,5 @@
-"""The fast default-layout lines are exactly the lines of the reference point, whatever
-the entity does: state flips, attributes change or stay, registry data changes, removal."""
+"""The cached lines are exactly the lines of each layout's reference point, whatever the
+entity does: state flips, attributes change or stay, registry data changes, removal."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Context, Event, EventStateChangedData, State
 from hypothesis import given, settings, strategies as st
 
-from custom_components.influxdb_ingest.default_lines import DefaultLines
+from custom_components.influxdb_ingest.cached_lines import BuiltinLines, DefaultLines
 from custom_components.influxdb_ingest.layout import NO_RULES, EntityRules
 from custom_components.influxdb_ingest.line_protocol import point_to_line
 from custom_components.influxdb_ingest.metadata import EntityMetadata
 from custom_components.influxdb_ingest.normalize import DefaultLayout, state_change_to_point
+from custom_components.influxdb_ingest.normalize_builtin import BuiltinLayout, builtin_point
 
 from .test_property_layouts import _KEYS, _STATES, _VALUES
 
@@ -58,7 +59,27 @@ _STEPS = st.lists(
         st.one_of(st.none(), _STATES),
         st.one_of(
             st.none(),
-            st.dictionaries(st.one_of(_KEYS, st.sampled_from(["icon", "room"])), _VALUES, max_size=4),
+            st.dictionaries(
+                st.one_of(
+                    _KEYS,
+                    st.sampled_from(
+                        # Names both layouts treat specially.
+                        [
+                            "icon",
+                            "room",
+                            "value",
+                            "state",
+                            "time",
+                            "time_",
+                            "power_str",
+                            "unit_of_measurement",
+                            "device_class",
+                        ]
+                    ),
+                ),
+                _VALUES,
+                max_size=4,
+            ),
         ),
         st.sampled_from(METADATA),
     ),
@@ -73,13 +94,51 @@ _STEPS = st.lists(
     layout=st.sampled_from(LAYOUTS),
     rules=st.sampled_from(RULES),
 )
-def test_lines_equal_the_reference_points(
+def test_default_lines_equal_the_reference_points(
     steps: list[tuple[str, str | None, dict[str, Any] | None, EntityMetadata]],
     layout: DefaultLayout,
     rules: EntityRules,
 ) -> None:
     lines = DefaultLines(layout)
+    for event, metadata in _events(steps):
+        point = state_change_to_point(event, metadata, layout, rules)
+        assert point is not None
+        assert lines.line(event, metadata, rules, point.time_ns) == point_to_line(point)
+
+
+BUILTIN_LAYOUTS = (
+    BuiltinLayout(),
+    BuiltinLayout("domain__device_class", "fallback"),
+    BuiltinLayout(override_measurement="everything"),
+)
+
+
+@settings(max_examples=150, derandomize=True, database=None, deadline=None)
+@given(
+    steps=_STEPS,
+    layout=st.sampled_from(BUILTIN_LAYOUTS),
+    rules=st.sampled_from(RULES),
+    static_tags=st.sampled_from([{}, {"site": "home"}]),
+)
+def test_builtin_lines_equal_the_reference_points(
+    steps: list[tuple[str, str | None, dict[str, Any] | None, EntityMetadata]],
+    layout: BuiltinLayout,
+    rules: EntityRules,
+    static_tags: dict[str, str],
+) -> None:
+    lines = BuiltinLines(layout, static_tags)
+    for event, _ in _events(steps):
+        point = builtin_point(event, layout, rules, static_tags)
+        expected = point_to_line(point) if point is not None else None
+        assert lines.line(event, rules, point.time_ns if point else 0) == expected
+
+
+def _events(
+    steps: list[tuple[str, str | None, dict[str, Any] | None, EntityMetadata]],
+) -> list[tuple[Event[EventStateChangedData], EntityMetadata]]:
+    """State changes for the steps; a step without attributes reuses the previous object."""
     current: dict[str, State] = {}
+    events = []
     for second, (entity_id, state, new_attributes, metadata) in enumerate(steps):
         old = current.get(entity_id)
         new = None
@@ -91,10 +150,8 @@ def test_lines_equal_the_reference_points(
             current[entity_id] = new
         else:
             current.pop(entity_id, None)
-        event = _change(entity_id, old, new, second)
-        point = state_change_to_point(event, metadata, layout, rules)
-        assert point is not None
-        assert lines.line(event, metadata, rules, point.time_ns) == point_to_line(point)
+        events.append((_change(entity_id, old, new, second), metadata))
+    return events
 
 
 def test_registry_change_reaches_the_next_line_even_with_the_same_attributes() -> None:

@@ -1,0 +1,117 @@
+"""Lines for state changes, fast: what changes only with attributes or registry data is reused.
+
+A state change mostly changes the state: the measurement, the tags and the attribute
+fields of an entity are the same as last time (Home Assistant even passes the same
+attributes object). So they are serialized once per entity and reused until the
+attributes (or, in the default layout, the registry data) change. The text is exactly
+`point_to_line` of the layout's point; tests hold both to that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from homeassistant.core import Event, EventStateChangedData, State
+
+from .layout import EntityRules
+from .line_protocol import format_fields, format_head
+from .metadata import EntityMetadata
+from .normalize import (
+    DefaultLayout,
+    attribute_fields,
+    change_fields,
+    recorded_attributes,
+    state_change_tags,
+)
+from .normalize_builtin import BuiltinLayout, builtin_entity_parts, builtin_records, builtin_state_fields
+
+_NO_ATTRIBUTES: Mapping[str, Any] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class _EntityParts:
+    """The serialized parts of one entity's lines, and what they were built from."""
+
+    attributes: Mapping[str, Any]  # the new state's attributes, before any are ignored
+    built_from: object  # what else the parts depend on (registry data, state field names)
+    head: str  # measurement and tags
+    fixed_fields: str  # attribute (and device) fields, maybe empty
+
+    def still_valid(self, attributes: Mapping[str, Any], built_from: object) -> bool:
+        return (self.attributes is attributes or self.attributes == attributes) and (
+            self.built_from is built_from or self.built_from == built_from
+        )
+
+
+class DefaultLines:
+    """Default-layout lines (docs/schema.md), remembering each entity's unchanging parts."""
+
+    def __init__(self, layout: DefaultLayout) -> None:
+        self._layout = layout
+        self._parts: dict[str, _EntityParts] = {}
+
+    def line(
+        self,
+        event: Event[EventStateChangedData],
+        metadata: EntityMetadata,
+        rules: EntityRules,
+        time_ns: int,
+    ) -> str:
+        """The line (without newline) for a state change the layout records."""
+        entity_id = event.data["entity_id"]
+        new_state = event.data["new_state"]
+        attributes = new_state.attributes if new_state is not None else _NO_ATTRIBUTES
+        parts = self._parts.get(entity_id)
+        if parts is None or not parts.still_valid(attributes, metadata):
+            recorded = recorded_attributes(event, rules)
+            layout = self._layout
+            parts = _EntityParts(
+                attributes,
+                metadata,
+                format_head(
+                    rules.measurement or layout.measurement,
+                    state_change_tags(event, recorded, metadata, layout, rules),
+                ),
+                format_fields(attribute_fields(recorded, metadata, layout, rules)),
+            )
+            self._parts[entity_id] = parts
+        if new_state is None:  # removed: nothing to reuse any more
+            del self._parts[entity_id]
+        return f"{parts.head} {format_fields(change_fields(event))},{parts.fixed_fields} {time_ns}"
+
+
+class BuiltinLines:
+    """Lines in the built-in integration's layout, remembering each entity's unchanging parts."""
+
+    def __init__(self, layout: BuiltinLayout, static_tags: Mapping[str, str]) -> None:
+        self._layout = layout
+        self._static_tags = static_tags
+        self._parts: dict[str, _EntityParts] = {}
+
+    def line(self, event: Event[EventStateChangedData], rules: EntityRules, time_ns: int) -> str | None:
+        """The line (without newline), or None where the built-in integration writes none."""
+        state: State | None = event.data["new_state"]
+        if not builtin_records(state):
+            if state is None:  # removed: nothing to reuse any more
+                self._parts.pop(event.data["entity_id"], None)
+            return None
+        state_fields = builtin_state_fields(state)
+        state_field_keys = frozenset(state_fields)
+        parts = self._parts.get(state.entity_id)
+        if parts is None or not parts.still_valid(state.attributes, state_field_keys):
+            measurement, tags, fields = builtin_entity_parts(
+                state, self._layout, rules, self._static_tags, state_field_keys
+            )
+            parts = _EntityParts(
+                state.attributes, state_field_keys, format_head(measurement, tags), format_fields(fields)
+            )
+            self._parts[state.entity_id] = parts
+        if not state_fields:
+            if not parts.fixed_fields:  # nothing a line can carry (a "nan" state, no attributes)
+                return None
+            return f"{parts.head} {parts.fixed_fields} {time_ns}"
+        if not parts.fixed_fields:
+            return f"{parts.head} {format_fields(state_fields)} {time_ns}"
+        return f"{parts.head} {format_fields(state_fields)},{parts.fixed_fields} {time_ns}"
