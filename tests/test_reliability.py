@@ -277,6 +277,37 @@ async def test_slow_server_resets_503_429_and_outage_behind_a_proxy(
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_replay_two_at_a_time_sends_each_spooled_batch_once(
+    hass: HomeAssistant,
+    fault_proxy: FaultProxy,
+    influxdb_v1: InfluxDB1Server,
+    database: str,
+) -> None:
+    """Replay sends two spooled batches at once; when one of them fails, the other one,
+    stored meanwhile, is not sent again (and the failed one is)."""
+    data = {
+        "api_version": "1",
+        "url": fault_proxy.url,
+        "database": database,
+        "username": ADMIN_USER,
+        "password": ADMIN_PASSWORD,
+    }
+    entry = await setup_entry(hass, data, {**FAST, "max_queue_size": 100})
+    writer = entry.runtime_data.writer
+    fault_proxy.down = True
+    fired = await stream(hass, 0, 1000)
+    await wait_for(lambda: writer.spool.points >= 800)
+    # The probe goes through; of the next two, sent together, the first to arrive fails.
+    fault_proxy.inject(Forward(), Status(500))
+    fault_proxy.down = False
+    stored, distinct = await wait_until_stored(hass, influxdb_v1, database, fired)
+
+    assert stored == distinct == fired
+    assert fault_proxy.count("status 500") == 1
+    assert fault_proxy.writes_forwarded == fired // 100  # every batch of 100 stored exactly once
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_field_type_conflict_with_another_writers_data_loses_nothing(
     hass: HomeAssistant, influxdb_v1: InfluxDB1Server, database: str, v1_config: dict[str, Any]
 ) -> None:

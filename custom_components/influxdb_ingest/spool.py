@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+import itertools
 import logging
 import os
 from pathlib import Path
@@ -235,19 +236,28 @@ class DiskSpool:
 
     def read_oldest(self) -> tuple[SpoolRecord, list[str]] | None:
         """The oldest waiting batch, or None. A record whose CRC fails raises SpoolCorrupt."""
+        records = self.oldest(1)
+        return (records[0], self.read(records[0])) if records else None
+
+    def oldest(self, count: int) -> list[SpoolRecord]:
+        """The `count` oldest waiting records, oldest first (no I/O)."""
+        found: list[SpoolRecord] = []
         for segment in self._segments:
-            if segment.records:
-                record = segment.records[0]
-                with segment.path.open("rb") as file:
-                    file.seek(record.offset)
-                    data = file.read(record.size)
-                _, length, crc, _, _ = _HEADER.unpack_from(data)
-                payload = data[_HEADER.size : _HEADER.size + length]
-                if zlib.crc32(payload) != crc:
-                    raise SpoolCorrupt(record)
-                payload = zlib.decompress(payload)
-                return record, _decode(payload)
-        return None
+            found.extend(itertools.islice(segment.records, count - len(found)))
+            if len(found) == count:
+                break
+        return found
+
+    def read(self, record: SpoolRecord) -> list[str]:
+        """The lines of a record. A record whose CRC fails raises SpoolCorrupt."""
+        with self._path(record.segment).open("rb") as file:
+            file.seek(record.offset)
+            data = file.read(record.size)
+        _, length, crc, _, _ = _HEADER.unpack_from(data)
+        payload = data[_HEADER.size : _HEADER.size + length]
+        if zlib.crc32(payload) != crc:
+            raise SpoolCorrupt(record)
+        return _decode(zlib.decompress(payload))
 
     def ack(self, record: SpoolRecord) -> None:
         """Forget the oldest record (written, or given up on) and persist the cursor."""

@@ -106,6 +106,15 @@ class _Batch:
         return len(self.lines)
 
 
+@dataclass(slots=True)
+class _SpoolHead:
+    """A spooled batch read for writing, and whether InfluxDB has stored it yet."""
+
+    record: SpoolRecord
+    lines: list[str]
+    stored: bool = False
+
+
 class BatchWriter:
     """Owns the event buffer, the memory queue, the spool and the loop that drains them."""
 
@@ -143,7 +152,7 @@ class BatchWriter:
         self._retry_at = 0.0
         self._dead_letter_logged_at = -_LOG_INTERVAL
         self._unserializable_logged_at = -_LOG_INTERVAL
-        self._spool_head: tuple[SpoolRecord, list[str]] | None = None
+        self._spool_heads: list[_SpoolHead] = []  # read ahead, oldest first
         self._spool_dropping = False
         self._rules = LayoutRules(
             ignore_attributes=settings.ignore_attributes,
@@ -203,9 +212,7 @@ class BatchWriter:
                 async with asyncio.timeout_at(next_cycle):
                     await self._wakeup.wait()
             self._wakeup.clear()
-            while len(self.buffer) >= _NORMALIZE_CHUNK:
-                self._serialize_chunk()
-                await asyncio.sleep(0)
+            await self._serialize_pending()
             if not self.memory and loop.time() < next_cycle:
                 continue
             next_cycle = loop.time() + self.settings.flush_interval
@@ -253,16 +260,21 @@ class BatchWriter:
                 return
             except InfluxError as err:
                 self._record_failure(err)
-        await self._serialize_buffer()
+        # Waiting for the next attempt: full batches only, so spooled records stay big.
+        await self._serialize_pending()
         await self._spill(self.settings.max_queue_size)
 
     async def _serialize_buffer(self) -> None:
         """Turn every queued event into batches in memory, yielding between chunks."""
+        await self._serialize_pending()
+        self._close_open_batch()
+
+    async def _serialize_pending(self) -> None:
+        """Serialize every queued event, the last ones into the open batch."""
         while len(self.buffer):
             self._serialize_chunk()
             if len(self.buffer):
                 await asyncio.sleep(0)
-        self._close_open_batch()
 
     async def _serialize_batch(self) -> None:
         """Serialize queued events until one more batch is in memory (or none are left)."""
@@ -362,7 +374,7 @@ class BatchWriter:
             self.memory.popleft()
             self.memory_points -= batch.count
             if dropped:
-                self._spool_head = None  # it may have been among the dropped records
+                self._spool_heads.clear()  # they may have been among the dropped records
                 self.stats.dropped_spool_budget += dropped
                 self._log_spool_drop(dropped, "the spool is over its size budget")
 
@@ -370,7 +382,7 @@ class BatchWriter:
         oldest = self.spool.oldest_created
         if oldest is not None and time.time() - oldest > self.settings.spool_max_age:
             dropped = await self._run(self.spool.drop_expired, time.time())
-            self._spool_head = None
+            self._spool_heads.clear()
             self.stats.dropped_spool_age += dropped
             self._log_spool_drop(dropped, "they waited longer than the age limit")
 
@@ -385,12 +397,8 @@ class BatchWriter:
             # A long replay must not let live events pile up in memory beyond the limit.
             await self._spill(self.settings.max_queue_size)
             if len(self.spool):
-                record, lines = await self._read_spool_head()
-                if record is None:
-                    continue
-                await self._deliver(lines)
-                await self._run(self.spool.ack, record)
-                self._spool_head = None
+                if not await self._write_spool_head():
+                    continue  # a corrupt record was dropped: nothing was written
             elif self.memory:
                 await self._write_memory_head()
             elif len(self.buffer) or self._open_lines:
@@ -401,14 +409,13 @@ class BatchWriter:
                 return
             self._record_success()
 
-    async def _write_memory_head(self) -> None:
-        """Write the oldest memory batches, two requests at once unless the server is failing.
+    def _in_flight(self) -> int:
+        """Requests to send at once: InfluxDB stores them in parallel; a failing server gets one."""
+        return 1 if self.policy.consecutive_failures else _WRITES_IN_FLIGHT
 
-        InfluxDB stores parallel requests in parallel. Each batch leaves memory once stored;
-        a failed one stays for the retry.
-        """
-        in_flight = 1 if self.policy.consecutive_failures else _WRITES_IN_FLIGHT
-        batches = list(itertools.islice(self.memory, in_flight))
+    async def _write_memory_head(self) -> None:
+        """Write the oldest memory batches; each leaves memory once stored."""
+        batches = list(itertools.islice(self.memory, self._in_flight()))
         outcomes = await asyncio.gather(
             *(self._deliver(batch.lines) for batch in batches), return_exceptions=True
         )
@@ -416,23 +423,48 @@ class BatchWriter:
             if outcome is None:
                 self.memory.remove(batch)
                 self.memory_points -= batch.count
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
+        _raise_first(outcomes)
 
-    async def _read_spool_head(self) -> tuple[SpoolRecord | None, list[str]]:
-        """The oldest spooled batch (read once, kept while retrying); None if it was corrupt."""
-        if self._spool_head is None:
+    async def _write_spool_head(self) -> bool:
+        """Write the oldest spooled batches; acknowledge them oldest first once stored.
+
+        A batch stored while an older one failed is remembered as stored, not sent again.
+        False when there was nothing to write after all (a corrupt record was dropped).
+        """
+        heads = await self._read_spool_heads(self._in_flight())
+        if not heads:
+            return False
+        pending = [head for head in heads if not head.stored]
+        outcomes = await asyncio.gather(
+            *(self._deliver(head.lines) for head in pending), return_exceptions=True
+        )
+        for head, outcome in zip(pending, outcomes, strict=True):
+            head.stored = outcome is None
+        while self._spool_heads and self._spool_heads[0].stored:
+            await self._run(self.spool.ack, self._spool_heads.pop(0).record)
+        _raise_first(outcomes)
+        return True
+
+    async def _read_spool_heads(self, count: int) -> list[_SpoolHead]:
+        """The `count` oldest spooled batches, read once and kept while retrying.
+
+        A corrupt record is dropped (counted, logged) once it is the oldest; until then the
+        read-ahead stops before it.
+        """
+        heads = self._spool_heads
+        for record in await self._run(self.spool.oldest, count):
+            if any(head.record is record for head in heads):
+                continue
             try:
-                self._spool_head = await self._run(self.spool.read_oldest)
+                heads.append(_SpoolHead(record, await self._run(self.spool.read, record)))
             except SpoolCorrupt as err:
+                if heads:
+                    break
                 _LOGGER.error("Spool record dropped: %s (%d points)", err, err.record.points)
                 self.stats.dropped_spool_corrupt += err.record.points
                 await self._run(self.spool.ack, err.record)
-                return None, []
-        if self._spool_head is None:  # the spool emptied under us (age limit)
-            return None, []
-        return self._spool_head
+                break
+        return heads[:count]
 
     async def _deliver(self, lines: list[str]) -> None:
         """Write lines until each is stored or dead-lettered; raise on retryable failures.
@@ -545,6 +577,13 @@ class BatchWriter:
         if self.memory_points:
             _LOGGER.info("Spooling %d unwritten points to disk for the next start", self.memory_points)
         await self._spill(0)
+
+
+def _raise_first(outcomes: list[BaseException | None]) -> None:
+    """Raise the first failure of requests sent together, if any failed."""
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 def _problem(err: InfluxError) -> str:
