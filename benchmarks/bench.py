@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 import contextlib
 from dataclasses import dataclass, field
 import os
@@ -25,9 +26,15 @@ from unittest.mock import patch
 from aiohttp import ThreadedResolver
 from homeassistant import loader
 from homeassistant.const import EVENT_STATE_CHANGED
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, State, callback
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_test_home_assistant
 
+from custom_components.influxdb_ingest.cached_lines import BuiltinLines, DefaultLines
+from custom_components.influxdb_ingest.const import DEFAULT_MEASUREMENT
+from custom_components.influxdb_ingest.layout import NO_RULES
+from custom_components.influxdb_ingest.metadata import NO_METADATA
+from custom_components.influxdb_ingest.normalize import DefaultLayout
+from custom_components.influxdb_ingest.normalize_builtin import BuiltinLayout
 from tests.servers import InfluxDB1Server
 
 ENTITIES = 200
@@ -317,6 +324,61 @@ async def outage(server: InfluxDB1Server, events: int, rate: int) -> dict[str, f
     }
 
 
+def layout_lines(layout: str, events: int) -> list[str]:
+    """The lines this integration writes for the burst's events, built without Home Assistant."""
+    default = DefaultLines(DefaultLayout(DEFAULT_MEASUREMENT))
+    builtin = BuiltinLines(BuiltinLayout(), {})
+    previous: dict[str, State] = {}
+    start = time.time_ns()
+    lines = []
+    for number in range(events):
+        entity_id = f"sensor.power_{number % ENTITIES}"
+        state = State(entity_id, str(number), _attributes(number))
+        event: Event[EventStateChangedData] = Event(
+            EVENT_STATE_CHANGED,
+            {"entity_id": entity_id, "old_state": previous.get(entity_id), "new_state": state},
+        )
+        previous[entity_id] = state
+        time_ns = start + number * 1000
+        line = (
+            default.line(event, NO_METADATA, NO_RULES, time_ns)
+            if layout == "default"
+            else builtin.line(event, NO_RULES, time_ns)
+        )
+        lines.append(f"{line}\n")
+    return lines
+
+
+def server_rate(server: InfluxDB1Server, layout: str, events: int) -> float:
+    """Points/s the server alone stores of a layout's lines, sent like the writer sends them."""
+    db = f"bench_server_{layout}"
+    server.query(f"DROP DATABASE {db}", method="POST")
+    server.query(f"CREATE DATABASE {db}", method="POST")
+    lines = layout_lines(layout, events)
+    bodies = ["".join(lines[start : start + 5000]) for start in range(0, len(lines), 5000)]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(2) as pool:  # two requests at once, like the writer
+        list(pool.map(lambda body: server.write(db, body), bodies))
+    return events / (time.perf_counter() - started)
+
+
+def ceilings(results: list[Result], server_rates: dict[str, float]) -> str:
+    """What end to end could reach at best: the listener floor and the server, back to back."""
+    floor = next((result for result in results if result.variant == "noop_listener"), None)
+    if floor is None or not server_rates:
+        return ""
+    lines = [
+        "| layout | server alone (points/s) | best end to end (events/s) | x built-in |",
+        "|---|---:|---:|---:|",
+    ]
+    reference = next((result for result in results if result.variant == "builtin"), None)
+    for layout, rate in server_rates.items():
+        best = 1 / (floor.loop_us_per_event / 1e6 + 1 / rate)
+        ratio = f"{best / reference.events_per_second:.1f}" if reference else "-"
+        lines.append(f"| {layout} | {rate:,.0f} | {best:,.0f} | {ratio} |")
+    return "\n".join(lines)
+
+
 def table(results: list[Result], outage_figures: dict[str, float] | None) -> str:
     """The markdown table, ratios against the built-in integration of the same run."""
     reference = next((result for result in results if result.variant == "builtin"), None)
@@ -372,9 +434,18 @@ async def main() -> None:
                     )
                 )
                 print(table(results[-1:], None).splitlines()[-1], flush=True)
+            rates = {
+                layout: await asyncio.to_thread(server_rate, server, layout, args.events)
+                for layout in ("default", "builtin")
+                if f"ours_{layout}" in args.variants or f"ours_{layout}_layout" in args.variants
+            }
         finally:
             server.stop()
     text = table(results, figures)
+    if ceiling := ceilings(results, rates):
+        text += (
+            "\n\nCeilings: a no-op listener's firing cost plus the server storing the lines.\n\n" + ceiling
+        )
     print(text)
     for result in results:
         if result.variant not in NOT_WRITING and result.stored < result.fired:
