@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 import contextlib
 from dataclasses import dataclass, field
+import gc
 import os
 from pathlib import Path
 import platform
@@ -143,11 +144,11 @@ async def set_up(hass: HomeAssistant, variant: str, server: InfluxDB1Server, db:
         # break), work that bare Home Assistant skips.
         hass.bus.async_listen(EVENT_STATE_CHANGED, callback(lambda _event: None))
         return lambda: None
-    if variant.startswith("ours"):
+    if variant.startswith(("ours", "outage")):
         # The burst is fired without yielding, so the memory queue must hold all of it;
-        # the outage runs with the defaults.
-        options: dict[str, Any] = {"max_queue_size": 2_000_000} if variant != "ours_outage" else {}
-        if variant == "ours_builtin_layout":
+        # the outages run with the defaults.
+        options: dict[str, Any] = {} if variant.startswith("outage") else {"max_queue_size": 2_000_000}
+        if variant.endswith("builtin_layout"):
             options["layout"] = "builtin"
         entry = MockConfigEntry(
             domain="influxdb_ingest",
@@ -269,22 +270,24 @@ async def run_variant(
             await set_up(hass, variant, server, db)
             with profiled(profile / f"{variant}-burst.txt" if profile else None):
                 result = await burst(hass, variant, server, db, events)
+            # The burst's garbage is collected now, so the paced lag is the paced load's own.
+            gc.collect()
             with profiled(profile / f"{variant}-paced.txt" if profile else None):
                 result.lag_ms = await paced(hass, rate, seconds)
     return result
 
 
-async def outage(server: InfluxDB1Server, events: int, rate: int) -> dict[str, float]:
+async def outage(server: InfluxDB1Server, layout: str, events: int, rate: int) -> dict[str, Any]:
     """Outage with the default settings: server down for `events` at `rate`/s, then replay.
 
     Live events keep coming during the replay, at a tenth of the rate.
     """
-    db = "bench_outage"
+    db = f"bench_outage_{layout}"
     server.query(f"DROP DATABASE {db}", method="POST")
     server.query(f"CREATE DATABASE {db}", method="POST")
     with tempfile.TemporaryDirectory() as config_dir:
         async with home_assistant(Path(config_dir)) as hass:
-            writer = await set_up(hass, "ours_outage", server, db)
+            writer = await set_up(hass, f"outage_{layout}", server, db)
             await hass.async_add_executor_job(server.stop)
             rss_before = peak = rss_mb()
             firing = asyncio.create_task(stream(hass, "outage", rate, events=events))
@@ -312,6 +315,7 @@ async def outage(server: InfluxDB1Server, events: int, rate: int) -> dict[str, f
             await asyncio.sleep(2)  # the last live batch
             stored = await hass.async_add_executor_job(count, server, db)
     return {
+        "layout": layout,
         "events": events,
         "fired_per_second": rate,
         "memory_growth_mb": round(peak - rss_before, 1),
@@ -379,7 +383,7 @@ def ceilings(results: list[Result], server_rates: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
-def table(results: list[Result], outage_figures: dict[str, float] | None) -> str:
+def table(results: list[Result], outages: list[dict[str, Any]]) -> str:
     """The markdown table, ratios against the built-in integration of the same run."""
     reference = next((result for result in results if result.variant == "builtin"), None)
     lines = [
@@ -402,9 +406,11 @@ def table(results: list[Result], outage_figures: dict[str, float] | None) -> str
             f" {result.peak_rss_mb:.0f} |"
         )
     text = "\n".join(lines)
-    if outage_figures:
-        text += "\n\nOutage (this integration, default layout): " + ", ".join(
-            f"{key} {value}" for key, value in outage_figures.items()
+    if outages:
+        text += "\n\nOutages (this integration, default settings):\n\n| " + " | ".join(outages[0]) + " |\n"
+        text += "|---" + "|---:" * (len(outages[0]) - 1) + "|\n"
+        text += "\n".join(
+            "| " + " | ".join(str(value) for value in figures.values()) + " |" for figures in outages
         )
     return text
 
@@ -424,8 +430,12 @@ async def main() -> None:
         server = InfluxDB1Server(Path(workdir) / "influxdb", auth=False)
         server.start()
         try:
-            # The outage runs first: its memory growth is measured from a fresh baseline.
-            figures = await outage(server, args.outage_events, args.rate) if args.outage_events else None
+            # The outages run first: memory growth is measured from a fresh baseline.
+            outages = [
+                await outage(server, layout, args.outage_events, args.rate)
+                for layout in ("default", "builtin_layout")
+                if args.outage_events
+            ]
             results = []
             for variant in args.variants.split(","):
                 results.append(
@@ -433,7 +443,7 @@ async def main() -> None:
                         variant, server, args.events, args.rate, args.seconds, profile=args.profile
                     )
                 )
-                print(table(results[-1:], None).splitlines()[-1], flush=True)
+                print(table(results[-1:], []).splitlines()[-1], flush=True)
             rates = {
                 layout: await asyncio.to_thread(server_rate, server, layout, args.events)
                 for layout in ("default", "builtin")
@@ -441,7 +451,7 @@ async def main() -> None:
             }
         finally:
             server.stop()
-    text = table(results, figures)
+    text = table(results, outages)
     if ceiling := ceilings(results, rates):
         text += (
             "\n\nCeilings: a no-op listener's firing cost plus the server storing the lines.\n\n" + ceiling
@@ -450,8 +460,9 @@ async def main() -> None:
     for result in results:
         if result.variant not in NOT_WRITING and result.stored < result.fired:
             raise SystemExit(f"{result.variant}: only {result.stored} of {result.fired} points stored")
-    if figures and figures["lost"]:
-        raise SystemExit(f"outage: {figures['lost']} points lost")
+    for figures in outages:
+        if figures["lost"]:
+            raise SystemExit(f"outage ({figures['layout']}): {figures['lost']} points lost")
     if args.write:
         header = (
             f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()};"
