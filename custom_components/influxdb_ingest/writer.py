@@ -212,7 +212,7 @@ class BatchWriter:
                 async with asyncio.timeout_at(next_cycle):
                     await self._wakeup.wait()
             self._wakeup.clear()
-            await self._serialize_pending()
+            await self._serialize_batch(close=False)  # the cycle serializes the rest as it writes
             if not self.memory and loop.time() < next_cycle:
                 continue
             next_cycle = loop.time() + self.settings.flush_interval
@@ -276,13 +276,17 @@ class BatchWriter:
             if len(self.buffer):
                 await asyncio.sleep(0)
 
-    async def _serialize_batch(self) -> None:
-        """Serialize queued events until one more batch is in memory (or none are left)."""
+    async def _serialize_batch(self, *, close: bool) -> None:
+        """Serialize queued events until one more batch is in memory or none are left.
+
+        `close` puts what the open batch holds by then into memory too.
+        """
         batches = len(self.memory)
         while len(self.buffer) and len(self.memory) == batches:
             self._serialize_chunk()
             await asyncio.sleep(0)
-        self._close_open_batch()
+        if close:
+            self._close_open_batch()
 
     def _serialize_chunk(self) -> None:
         """Serialize up to one chunk of queued events into the open batch.
@@ -402,7 +406,7 @@ class BatchWriter:
             elif self.memory:
                 await self._write_memory_head()
             elif len(self.buffer) or self._open_lines:
-                await self._serialize_batch()
+                await self._serialize_batch(close=True)
                 continue
             else:
                 self._spool_dropping = False
