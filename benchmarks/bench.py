@@ -250,6 +250,7 @@ def profiled(report: Path | None) -> Iterator[None]:
         return
     from pyinstrument import Profiler  # noqa: PLC0415  # only needed with --profile
 
+    report.parent.mkdir(parents=True, exist_ok=True)
     profiler = Profiler(interval=0.0005, async_mode="disabled")
     profiler.start()
     try:
