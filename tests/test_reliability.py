@@ -130,7 +130,10 @@ async def test_kill_9_and_restarts_during_a_stream_lose_nothing(hass: HomeAssist
 
 
 async def _restart_with_backlog(
-    hass: HomeAssistant, tmp_path: Path, damage: Callable[[Path], None] | None = None
+    hass: HomeAssistant,
+    tmp_path: Path,
+    damage: Callable[[Path], None] | None = None,
+    expect_lost: int = 0,
 ) -> tuple[int, int, int, int, float]:
     """Fire a burst while InfluxDB is down, stop Home Assistant, start a new one on the same
     config dir, optionally damage the spool in between, bring InfluxDB up, count what lands.
@@ -162,9 +165,10 @@ async def _restart_with_backlog(
             waiting = writer.points_waiting
             try:
                 await start_server(second, server)
-                stored, distinct = await wait_until_stored(second, server, DB, waiting)
+                stored, distinct = await wait_until_stored(second, server, DB, waiting - expect_lost)
                 assert distinct == stored
-                assert writer.points_waiting == 0
+                await wait_for(lambda: writer.points_waiting == 0)
+                assert writer.stats.dropped_spool_corrupt == expect_lost
                 torn = writer.stats.spool_torn_records
                 await second.config_entries.async_unload(again.entry_id)
                 await asyncio.sleep(0.5)
@@ -218,6 +222,23 @@ async def test_torn_spool_keeps_everything_before_the_tear(
         peak,
         "the torn batch of 100 is reported and cut off; all before it lands",
     ).save()
+
+
+async def test_a_damaged_spool_record_is_dropped_and_counted_the_rest_lands(
+    hass: HomeAssistant, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def flip_a_byte(spool_dir: Path) -> None:
+        first = sorted(spool_dir.glob("*.seg"))[0]
+        data = bytearray(first.read_bytes())
+        data[60] ^= 0xFF  # inside the first record's payload: its checksum no longer matches
+        first.write_bytes(bytes(data))
+
+    fired, waiting, torn, stored, _ = await _restart_with_backlog(
+        hass, tmp_path, flip_a_byte, expect_lost=100
+    )
+    assert (fired, waiting, torn) == (1000, 1000, 0)
+    assert stored == 900  # the damaged batch of 100 is dropped (counted), the rest lands
+    assert "Spool record dropped" in caplog.text
 
 
 async def test_slow_server_resets_503_429_and_outage_behind_a_proxy(
