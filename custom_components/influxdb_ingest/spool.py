@@ -6,9 +6,9 @@ A record is one batch of serialized lines: a header (magic, payload length, CRC-
 point count, creation time) and the payload: the lines, each length-prefixed (string
 fields may hold raw newlines), compressed with zlib. A crash can only tear the last
 record of the last segment: `open` finds it, reports it and cuts it off, so it never
-poisons what comes before or after. Consumed
-records are tracked by a cursor file; a batch replayed twice after a crash is harmless,
-because points keep their timestamps and InfluxDB overwrites identical points.
+poisons what comes before or after. Consumed records are tracked by a cursor file; a
+batch replayed twice after a crash is harmless, because points keep their timestamps and
+InfluxDB overwrites identical points.
 """
 
 from __future__ import annotations
@@ -165,12 +165,11 @@ class DiskSpool:
                 file.seek(end)
                 offset = end
 
-    def append(self, lines: list[str], created: float) -> int:
-        """Write one batch at the end; return how many points the size budget dropped."""
-        return self.append_encoded(encode_lines(lines), len(lines), created)
+    def append(self, payload: bytes, points: int, created: float) -> int:
+        """Write one batch (`encode_lines` of its lines) at the end; return points dropped.
 
-    def append_encoded(self, payload: bytes, points: int, created: float) -> int:
-        """`append` for a batch already encoded with `encode_lines` (on the caller's thread)."""
+        Only the size budget drops points, the oldest first.
+        """
         payload = zlib.compress(payload, _COMPRESS_LEVEL)
         header = _HEADER.pack(_MAGIC, len(payload), zlib.crc32(payload), points, created)
         segment = self._active_segment(len(header) + len(payload))
@@ -234,11 +233,6 @@ class DiskSpool:
     def _first_offset(segment: _Segment) -> int:
         return segment.records[0].offset if segment.records else segment.size
 
-    def read_oldest(self) -> tuple[SpoolRecord, list[str]] | None:
-        """The oldest waiting batch, or None. A record whose CRC fails raises SpoolCorrupt."""
-        records = self.oldest(1)
-        return (records[0], self.read(records[0])) if records else None
-
     def oldest(self, count: int) -> list[SpoolRecord]:
         """The `count` oldest waiting records, oldest first (no I/O)."""
         found: list[SpoolRecord] = []
@@ -257,7 +251,10 @@ class DiskSpool:
         payload = data[_HEADER.size : _HEADER.size + length]
         if zlib.crc32(payload) != crc:
             raise SpoolCorrupt(record)
-        return _decode(zlib.decompress(payload))
+        try:
+            return _decode(zlib.decompress(payload))
+        except zlib.error as err:  # damage the checksum happened to miss
+            raise SpoolCorrupt(record) from err
 
     def ack(self, record: SpoolRecord) -> None:
         """Forget the oldest record (written, or given up on) and persist the cursor."""

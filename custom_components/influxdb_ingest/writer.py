@@ -374,7 +374,7 @@ class BatchWriter:
             # Encoded here, not in the executor: big allocations in executor threads would
             # each grow their own malloc arena, which keeps the memory after the outage.
             payload = encode_lines(batch.lines)
-            dropped = await self._run(self.spool.append_encoded, payload, batch.count, batch.created)
+            dropped = await self._run(self.spool.append, payload, batch.count, batch.created)
             self.memory.popleft()
             self.memory_points -= batch.count
             if dropped:
