@@ -163,3 +163,16 @@ def test_registry_change_reaches_the_next_line_even_with_the_same_attributes() -
     assert ",area=Kitchen," in line_one
     assert ",area=Hall," in line_two
     assert "Kitchen" not in line_two
+
+
+def test_equal_attributes_of_another_type_are_not_mistaken_for_the_same() -> None:
+    """{"x": 1} == {"x": True} == {"x": 1.0}, but each is written differently."""
+    lines = DefaultLines(LAYOUTS[0])
+    old = None
+    for second, value in enumerate((1, True, 1.0)):
+        new = State("sensor.a", "on", {"x": value})
+        event = _change("sensor.a", old, new, second)
+        point = state_change_to_point(event, METADATA[0], LAYOUTS[0], NO_RULES)
+        assert point is not None
+        assert lines.line(event, METADATA[0], NO_RULES, point.time_ns) == point_to_line(point)
+        old = new

@@ -1,9 +1,9 @@
 """Lines for state changes, fast: what changes only with attributes or registry data is reused.
 
 A state change mostly changes the state: the measurement, the tags and the attribute
-fields of an entity are the same as last time (Home Assistant even passes the same
-attributes object). So they are serialized once per entity and reused until the
-attributes (or, in the default layout, the registry data) change. The text is exactly
+fields of an entity are the same as last time, and Home Assistant then passes the same
+attributes object again. So they are serialized once per entity and reused until the
+attributes object (or, in the default layout, the registry data) changes. The text is exactly
 `point_to_line` of the layout's point; tests hold both to that.
 """
 
@@ -34,13 +34,16 @@ _NO_ATTRIBUTES: Mapping[str, Any] = {}
 class _EntityParts:
     """The serialized parts of one entity's lines, and what they were built from."""
 
-    attributes: Mapping[str, Any]  # the new state's attributes, before any are ignored
+    attributes: Mapping[str, Any]  # the new state's attributes object, before any are ignored
     built_from: object  # what else the parts depend on (registry data, state field names)
     head: str  # measurement and tags
     fixed_fields: str  # attribute (and device) fields, maybe empty
 
     def still_valid(self, attributes: Mapping[str, Any], built_from: object) -> bool:
-        return (self.attributes is attributes or self.attributes == attributes) and (
+        # The same attributes object, not just equal ones: {"x": 1} == {"x": True}, yet
+        # they are written differently. Home Assistant passes the same object again
+        # when the attributes did not change.
+        return self.attributes is attributes and (
             self.built_from is built_from or self.built_from == built_from
         )
 
