@@ -61,7 +61,3 @@ class EventBuffer:
             self._overflowing = False
             _LOGGER.info("Memory queue has room again")
         return batch
-
-    def put_back(self, events: list[Event[Any]]) -> None:
-        """Return taken events to the front of the queue, oldest first (may exceed max)."""
-        self._events.extendleft(reversed(events))
