@@ -9,6 +9,8 @@ from typing import Any
 
 from homeassistant.core import Event
 
+from .log_throttle import LogThrottle
+
 _LOGGER = logging.getLogger(__name__)
 
 
@@ -26,7 +28,7 @@ class EventBuffer:
         self.max_size = max_size
         self._wake_at = wake_at
         self._on_filled = on_filled
-        self._overflowing = False
+        self._overflow_log = LogThrottle()  # once per episode of a full queue
 
     def __len__(self) -> int:
         return len(self._events)
@@ -40,8 +42,7 @@ class EventBuffer:
         """Queue one event (O(1): called from the bus listener); False when it is full."""
         size = len(self._events)
         if size >= self.max_size:
-            if not self._overflowing:
-                self._overflowing = True
+            if self._overflow_log.due():
                 _LOGGER.warning(
                     "Memory queue is full (%d events): dropping new events until InfluxDB"
                     " catches up; the count is in the points dropped counter",
@@ -57,7 +58,6 @@ class EventBuffer:
         """Remove and return up to `count` of the oldest events."""
         events = self._events
         batch = [events.popleft() for _ in range(min(count, len(events)))]
-        if self._overflowing and len(events) < self.max_size:
-            self._overflowing = False
+        if len(events) < self.max_size and self._overflow_log.end_episode():
             _LOGGER.info("Memory queue has room again")
         return batch

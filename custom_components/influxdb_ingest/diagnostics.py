@@ -10,8 +10,8 @@ from homeassistant.const import CONF_PASSWORD, CONF_TOKEN, CONF_URL, CONF_USERNA
 from homeassistant.core import HomeAssistant
 from yarl import URL
 
-from .coordinator import snapshot_as_dict, take_snapshot
 from .data import InfluxDBIngestConfigEntry
+from .health import snapshot_as_dict, take_snapshot
 
 TO_REDACT = {CONF_PASSWORD, CONF_TOKEN, CONF_USERNAME}
 
@@ -27,6 +27,7 @@ async def async_get_config_entry_diagnostics(
 ) -> dict[str, Any]:
     """What a maintainer needs to understand a report, with every secret redacted."""
     writer = entry.runtime_data.writer
+    coordinator = entry.runtime_data.coordinator
     data = async_redact_data(dict(entry.data), TO_REDACT)
     data[CONF_URL] = _safe_url(str(entry.data.get(CONF_URL, "")))
     settings = asdict(writer.settings)
@@ -38,7 +39,13 @@ async def async_get_config_entry_diagnostics(
             "options": async_redact_data(dict(entry.options), TO_REDACT),
         },
         "settings": settings,
-        "health": snapshot_as_dict(take_snapshot(writer, entry.runtime_data.coordinator.data.event_rate)),
+        "health": snapshot_as_dict(
+            take_snapshot(
+                writer,
+                coordinator.data.event_rate,
+                dead_letters_on_disk=coordinator.data.dead_letters_on_disk,
+            )
+        ),
         "recent_errors": list(writer.stats.recent_errors),
         "circuit": {
             "state": writer.policy.state.value,
@@ -57,5 +64,5 @@ async def async_get_config_entry_diagnostics(
             measurement: {field: kind for field, (kind, _) in fields.items()}
             for measurement, fields in writer.healer.server_types.items()
         },
-        "stats": asdict(writer.stats),
+        "stats": writer.stats.as_dict(),
     }

@@ -1,4 +1,4 @@
-"""The bus subscription: hands every selected event to the writer in O(1)."""
+"""The bus subscription: hands every selected event to the backlog in O(1)."""
 
 from __future__ import annotations
 
@@ -8,23 +8,24 @@ from typing import Any
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, HomeAssistant, callback
 
-from .writer import BatchWriter
-
 
 @callback
 def async_listen_events(
-    hass: HomeAssistant, writer: BatchWriter, selected: Callable[[str], bool], event_types: Iterable[str]
+    hass: HomeAssistant,
+    enqueue: Callable[[Event[Any]], None],
+    selected: Callable[[str], bool],
+    event_types: Iterable[str],
 ) -> CALLBACK_TYPE:
-    """Subscribe the writer to `state_changed` and the chosen other event types."""
+    """Pass `state_changed` of selected entities and the chosen other event types to `enqueue`."""
 
     @callback
     def _on_state_changed(event: Event[EventStateChangedData]) -> None:
         if selected(event.data["entity_id"]):
-            writer.enqueue(event)
+            enqueue(event)
 
-    @callback
+    @callback  # runs on the loop: without the decorator the bus would use an executor thread
     def _on_other_event(event: Event[Any]) -> None:
-        writer.enqueue(event)
+        enqueue(event)
 
     removers = [hass.bus.async_listen(EVENT_STATE_CHANGED, _on_state_changed)]
     removers.extend(

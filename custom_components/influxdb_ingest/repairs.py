@@ -1,18 +1,20 @@
-"""Repair issues, only where the user can act; each clears itself once resolved."""
+"""Repair issues, only where the user can act; each clears itself once resolved.
+
+Fed plain values from a health snapshot, so it depends on nothing of the writer.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Any
 
-from homeassistant.core import HomeAssistant
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 
 from .const import DOMAIN
-
-if TYPE_CHECKING:
-    from .coordinator import HealthSnapshot
-    from .data import InfluxDBIngestConfigEntry
-    from .writer import BatchWriter
+from .health import HealthSnapshot
+from .stats import Problem
 
 # Warn when the spool has used this share of its size budget.
 SPOOL_WARNING_SHARE = 0.8
@@ -20,7 +22,7 @@ SPOOL_WARNING_SHARE = 0.8
 
 def _set_issue(
     hass: HomeAssistant,
-    entry: InfluxDBIngestConfigEntry,
+    entry: ConfigEntry[Any],
     key: str,
     *,
     active: bool,
@@ -42,41 +44,44 @@ def _set_issue(
         ir.async_delete_issue(hass, DOMAIN, issue_id)
 
 
-async def async_update_issues(
-    hass: HomeAssistant, entry: InfluxDBIngestConfigEntry, writer: BatchWriter, snapshot: HealthSnapshot
+@callback
+def async_update_issues(
+    hass: HomeAssistant,
+    entry: ConfigEntry[Any],
+    health: HealthSnapshot,
+    *,
+    spool_budget: int,
+    dead_letter_path: Path,
 ) -> None:
     """Raise or clear each issue from the current health."""
-    if snapshot.problem == "auth":
+    if health.problem is Problem.AUTH:
         entry.async_start_reauth(hass)  # no-op while a reauth flow is already open
-    for key, problem in (("auth_failed", "auth"), ("target_not_found", "not_found")):
+    for key, problem in (("auth_failed", Problem.AUTH), ("target_not_found", Problem.NOT_FOUND)):
         _set_issue(
             hass,
             entry,
             key,
-            active=snapshot.problem == problem,
+            active=health.problem is problem,
             severity=ir.IssueSeverity.ERROR,
             placeholders={},
         )
-    budget = writer.settings.spool_max_bytes
     _set_issue(
         hass,
         entry,
         "spool_near_budget",
-        active=snapshot.spool_bytes >= budget * SPOOL_WARNING_SHARE,
+        active=health.spool_bytes >= spool_budget * SPOOL_WARNING_SHARE,
         severity=ir.IssueSeverity.WARNING,
         placeholders={
-            "used_mb": f"{snapshot.spool_bytes / 2**20:.1f}",
-            "budget_mb": f"{budget / 2**20:.1f}",
-            "waiting": str(snapshot.points_in_spool),
+            "used_mb": f"{health.spool_bytes / 2**20:.1f}",
+            "budget_mb": f"{spool_budget / 2**20:.1f}",
+            "waiting": str(health.points_in_spool),
         },
     )
-    path = writer.dead_letter_path
-    has_dead_letters = await hass.async_add_executor_job(path.exists)
     _set_issue(
         hass,
         entry,
         "dead_letters",
-        active=has_dead_letters,
+        active=health.dead_letters_on_disk,
         severity=ir.IssueSeverity.WARNING,
-        placeholders={"path": str(path), "count": str(snapshot.points_dead_lettered)},
+        placeholders={"path": str(dead_letter_path), "count": str(health.points_dead_lettered)},
     )

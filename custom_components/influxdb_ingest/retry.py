@@ -6,8 +6,10 @@ circuit opens and the writer sleeps until a single half-open probe is due.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 import random
+import time
 
 
 class CircuitState(StrEnum):
@@ -25,6 +27,7 @@ class RetryPolicy:
     cap. After `failure_threshold` consecutive failures the circuit opens: the next attempt
     is one probe after at least `open_seconds` (and the growing backoff, up to the cap).
     A success closes the circuit and resets everything. `Retry-After` replaces the delay.
+    The policy owns the deadline of the next attempt (`due`), on its own clock.
     """
 
     def __init__(
@@ -34,6 +37,7 @@ class RetryPolicy:
         max_delay: float,
         failure_threshold: int,
         open_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.initial_delay = initial_delay
         self.max_delay = max_delay
@@ -42,14 +46,21 @@ class RetryPolicy:
         self.state = CircuitState.CLOSED
         self.consecutive_failures = 0
         self.times_opened = 0
+        self._clock = clock
+        self._retry_at = 0.0
+
+    def due(self) -> bool:
+        """Whether the next attempt may be made now."""
+        return self._clock() >= self._retry_at
 
     def record_success(self) -> None:
         """The server accepted a write: close the circuit."""
         self.state = CircuitState.CLOSED
         self.consecutive_failures = 0
+        self._retry_at = 0.0
 
     def record_failure(self, retry_after: float | None = None) -> float:
-        """The server failed; return how long to wait before the next attempt."""
+        """The server failed; return how long to wait before the next attempt (and wait it)."""
         self.consecutive_failures += 1
         backoff = min(self.max_delay, self.initial_delay * 2 ** (self.consecutive_failures - 1))
         delay = random.uniform(backoff / 2, backoff)
@@ -60,6 +71,7 @@ class RetryPolicy:
             delay = max(delay, min(self.open_seconds, self.max_delay))
         if retry_after is not None:
             delay = min(retry_after, self.max_delay)
+        self._retry_at = self._clock() + delay
         return delay
 
     def probing(self) -> None:

@@ -17,9 +17,9 @@ from homeassistant.const import UnitOfInformation, UnitOfTime
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import HealthSnapshot
 from .data import InfluxDBIngestConfigEntry
 from .entity import IngestEntity
+from .health import HealthSnapshot
 from .retry import CircuitState
 
 # Entities only read a snapshot; the coordinator serializes updates.

@@ -1,0 +1,106 @@
+"""One route from a bus event to its line of line protocol, whatever the layout.
+
+The writer hands every event to `LineSerializer.line` and never looks inside a layout:
+the serializer owns the entity rules (overrides), the registry metadata, the per-entity
+line caches (cached_lines.py) and the rule that keeps one entity's timestamps distinct.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any
+
+from homeassistant.const import EVENT_STATE_CHANGED
+from homeassistant.core import Event, EventStateChangedData
+
+from .cached_lines import BuiltinLines, DefaultLines
+from .entity_rules import EntityRules, EntityRulesResolver
+from .line_protocol import point_to_line
+from .metadata import EntityMetadata
+from .normalize import DefaultLayout, bus_event_to_point, is_recorded
+from .normalize_builtin import BuiltinLayout
+from .point import time_fired_ns
+from .settings import WriterSettings
+
+type LookupMetadata = Callable[[str], EntityMetadata]
+
+
+class LineSerializer(ABC):
+    """Turns events into lines; None when the layout writes no point for an event."""
+
+    def __init__(self, settings: WriterSettings) -> None:
+        self._settings = settings
+        self._rules = EntityRulesResolver(
+            ignore_attributes=settings.ignore_attributes,
+            tags_attributes=settings.tags_attributes,
+            overrides=settings.overrides,
+        )
+        self._last_time_ns: dict[str, int] = {}  # per entity, of its last line
+
+    def line(self, event: Event[Any]) -> str | None:
+        """The line (without newline) for one event, or None when it is not recorded.
+
+        Same series and same timestamp is an overwrite in InfluxDB, and two changes of
+        one entity can fire within one microsecond: a line's time is moved 1 ns past the
+        entity's previous line when it would overwrite it.
+        """
+        if event.event_type != EVENT_STATE_CHANGED:
+            settings = self._settings
+            return point_to_line(bus_event_to_point(event, settings.events_measurement, settings.static_tags))
+        entity_id: str = event.data["entity_id"]
+        time_ns = time_fired_ns(event)
+        if (last := self._last_time_ns.get(entity_id)) is not None and time_ns <= last:
+            time_ns = last + 1
+        line = self._state_line(event, self._rules.for_entity(entity_id), time_ns)
+        if line is not None:
+            self._last_time_ns[entity_id] = time_ns
+        return line
+
+    @abstractmethod
+    def _state_line(
+        self, event: Event[EventStateChangedData], rules: EntityRules, time_ns: int
+    ) -> str | None:
+        """The layout's line for a state change at `time_ns`, or None where it writes none."""
+
+
+class DefaultSerializer(LineSerializer):
+    """The default layout (docs/schema.md), enriched from the registries."""
+
+    def __init__(self, settings: WriterSettings, lookup_metadata: LookupMetadata) -> None:
+        super().__init__(settings)
+        self._layout = DefaultLayout(
+            settings.measurement, settings.enrich, settings.static_tags, settings.record_unavailable
+        )
+        self._lines = DefaultLines(self._layout)
+        self._lookup_metadata = lookup_metadata
+
+    def _state_line(
+        self, event: Event[EventStateChangedData], rules: EntityRules, time_ns: int
+    ) -> str | None:
+        if not is_recorded(event, self._layout):
+            return None
+        return self._lines.line(event, self._lookup_metadata(event.data["entity_id"]), rules, time_ns)
+
+
+class BuiltinSerializer(LineSerializer):
+    """What Home Assistant's built-in influxdb integration writes (docs/schema.md)."""
+
+    def __init__(self, settings: WriterSettings) -> None:
+        super().__init__(settings)
+        layout = BuiltinLayout(
+            settings.measurement_attr, settings.default_measurement, settings.override_measurement
+        )
+        self._lines = BuiltinLines(layout, settings.static_tags)
+
+    def _state_line(
+        self, event: Event[EventStateChangedData], rules: EntityRules, time_ns: int
+    ) -> str | None:
+        return self._lines.line(event, rules, time_ns)
+
+
+def make_serializer(settings: WriterSettings, lookup_metadata: LookupMetadata) -> LineSerializer:
+    """The serializer of the entry's layout."""
+    if settings.layout == "builtin":
+        return BuiltinSerializer(settings)
+    return DefaultSerializer(settings, lookup_metadata)
