@@ -35,7 +35,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from custom_components.influxdb_ingest.cached_lines import BuiltinLines, DefaultLines
 from custom_components.influxdb_ingest.const import DEFAULT_MEASUREMENT
-from custom_components.influxdb_ingest.layout import NO_RULES
+from custom_components.influxdb_ingest.entity_rules import NO_RULES
 from custom_components.influxdb_ingest.metadata import NO_METADATA
 from custom_components.influxdb_ingest.normalize import DefaultLayout
 from custom_components.influxdb_ingest.normalize_builtin import BuiltinLayout

@@ -5,9 +5,8 @@ from __future__ import annotations
 from homeassistant.core import HomeAssistant
 import pytest
 
-from .conftest import wait_for
 from .fake_influx import FakeInfluxDB
-from .test_end_to_end import setup_entry
+from .helpers import setup_entry, wait_for
 
 
 def _v2(server: FakeInfluxDB) -> dict[str, object]:
@@ -40,9 +39,8 @@ async def test_too_large_batches_are_split_until_accepted(
     assert writer.stats.points_written == 10
 
 
-async def test_retry_after_is_honoured_and_nothing_is_lost(
-    hass: HomeAssistant, fake_influx: FakeInfluxDB
-) -> None:
+async def test_busy_and_failing_answers_lose_nothing(hass: HomeAssistant, fake_influx: FakeInfluxDB) -> None:
+    # That the wait is the server's Retry-After is proven with a clock in test_writer_rules.py.
     fake_influx.injected = [(503, {"Retry-After": "0"}), (429, {"Retry-After": "0.1"}), (500, {})]
     entry = await setup_entry(hass, _v2(fake_influx))
     for value in range(5):

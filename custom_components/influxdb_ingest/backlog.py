@@ -88,6 +88,11 @@ class Backlog:
             self._stats.drop(DropReason.QUEUE_FULL)
 
     @property
+    def events_waiting(self) -> int:
+        """Raw events not yet serialized."""
+        return len(self._events)
+
+    @property
     def points_in_memory(self) -> int:
         """Raw events and serialized points not yet written or spooled."""
         return len(self._events) + len(self._filling) + self._batched_points

@@ -15,7 +15,7 @@ from typing import Any
 
 from homeassistant.core import Event, EventStateChangedData, State
 
-from .layout import EntityRules
+from .entity_rules import EntityRules
 from .line_protocol import format_fields, format_head
 from .metadata import EntityMetadata
 from .normalize import (

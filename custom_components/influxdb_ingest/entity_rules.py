@@ -1,4 +1,4 @@
-"""Per-entry layout settings shared by both layouts: measurement, tags, overrides.
+"""Which rules apply to an entity: measurement, ignored attributes, attributes as tags.
 
 Overrides are keyed like Home Assistant's own `customize`: an entity id, a domain, or a
 glob (`sensor.*_power`), most specific first; each may set `override_measurement`,
@@ -42,12 +42,11 @@ def split_overrides(overrides: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
 
 
 @dataclass
-class LayoutRules:
+class EntityRulesResolver:
     """Global tag/attribute options plus per-entity overrides, resolved once per entity."""
 
     ignore_attributes: frozenset[str] = frozenset()
     tags_attributes: frozenset[str] = frozenset()
-    static_tags: Mapping[str, str] = field(default_factory=dict)
     overrides: Mapping[str, Any] = field(default_factory=dict)
     _values: EntityValues | None = field(default=None, init=False, repr=False)
     _resolved: dict[str, EntityRules] = field(default_factory=dict, init=False, repr=False)

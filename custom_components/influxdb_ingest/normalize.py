@@ -23,7 +23,7 @@ from homeassistant.core import Event, EventStateChangedData, State
 from homeassistant.helpers.json import json_encoder_default
 import orjson
 
-from .layout import NO_RULES, EntityRules
+from .entity_rules import NO_RULES, EntityRules
 from .metadata import EntityMetadata
 from .point import FieldValue, Point, time_fired_ns
 

@@ -1,0 +1,207 @@
+"""The writer's rules proven in milliseconds: a scripted client and a clock the test moves.
+
+No Home Assistant and no server: `BatchWriter` is driven round by round (`write_due`), the
+client answers what each test scripts, and the retry policy reads the test's clock. The
+same rules are exercised end to end against real servers in test_writer.py and
+test_reliability.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from custom_components.influxdb_ingest.influx_api import (
+    CannotConnect,
+    InfluxError,
+    PayloadTooLarge,
+    ServerBusy,
+    WriteRejected,
+)
+from custom_components.influxdb_ingest.metadata import NO_METADATA
+from custom_components.influxdb_ingest.retry import CircuitState
+from custom_components.influxdb_ingest.settings import WriterSettings
+from custom_components.influxdb_ingest.stats import Problem
+from custom_components.influxdb_ingest.writer import BatchWriter
+
+from .helpers import state_change
+
+START = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
+
+
+class Clock:
+    """Monotonic time that moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class ScriptedClient:
+    """Answers writes from a script (an exception to raise, or None to store), then stores."""
+
+    def __init__(self, answers: list[InfluxError | None] | None = None) -> None:
+        self.answers = answers or []
+        self.requests: list[list[str]] = []  # every request's lines, answered or not
+        self.stored: list[str] = []
+
+    async def write(self, body: bytes, timeout: float) -> None:
+        lines = body.decode().splitlines()
+        self.requests.append(lines)
+        answer = self.answers.pop(0) if self.answers else None
+        if isinstance(answer, InfluxError):
+            raise answer
+        self.stored.extend(lines)
+
+
+async def _run_now(func: Callable[..., Any], *args: Any) -> Any:
+    return func(*args)
+
+
+def _writer(tmp_path: Path, client: ScriptedClient, clock: Clock, **settings: Any) -> BatchWriter:
+    writer = BatchWriter(
+        client,  # type: ignore[arg-type]  # duck-typed: only `write` is called
+        lookup_metadata=lambda _entity_id: NO_METADATA,
+        settings=WriterSettings(
+            retry_initial_delay=1.0,
+            retry_max_delay=300.0,
+            circuit_failure_threshold=3,
+            circuit_open_seconds=30.0,
+            **settings,
+        ),
+        spool_dir=tmp_path,
+        run_in_executor=_run_now,
+        clock=clock,
+    )
+    return writer
+
+
+def _add(writer: BatchWriter, count: int, entity_id: str = "sensor.x") -> None:
+    for index in range(count):
+        writer.backlog.add(state_change(entity_id, str(index), fired=START + dt.timedelta(seconds=index)))
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+async def test_retry_after_sets_the_next_attempt(tmp_path: Path, clock: Clock) -> None:
+    client = ScriptedClient([ServerBusy("HTTP 503: busy", retry_after=120.0)])
+    writer = _writer(tmp_path, client, clock)
+    _add(writer, 3)
+    await writer.async_open()
+
+    await writer.write_due()
+    assert len(client.requests) == 1
+    # Without Retry-After the first retry would be due within 1 s (initial delay).
+    for seconds in (1, 10, 60, 119):
+        clock.now = 1000.0 + seconds
+        await writer.write_due()
+        assert len(client.requests) == 1, f"retried {seconds} s after a Retry-After of 120 s"
+    clock.now = 1000.0 + 120
+    await writer.write_due()
+    assert len(client.requests) == 2
+    assert len(client.stored) == 3
+    assert writer.points_waiting == 0
+
+
+async def test_backoff_doubles_then_the_circuit_opens_and_one_probe_closes_it(
+    tmp_path: Path, clock: Clock
+) -> None:
+    client = ScriptedClient([CannotConnect("refused")] * 3)
+    writer = _writer(tmp_path, client, clock)
+    _add(writer, 2)
+    await writer.async_open()
+
+    await writer.write_due()  # failure 1: wait 0.5..1 s
+    clock.advance(0.49)
+    await writer.write_due()
+    assert len(client.requests) == 1
+    clock.advance(0.51)
+    await writer.write_due()  # failure 2: wait 1..2 s
+    assert len(client.requests) == 2
+    clock.advance(2.0)
+    await writer.write_due()  # failure 3 opens the circuit: at least 30 s
+    assert len(client.requests) == 3
+    assert writer.policy.state is CircuitState.OPEN
+    assert writer.stats.problem is Problem.UNREACHABLE
+    clock.advance(29.9)
+    await writer.write_due()
+    assert len(client.requests) == 3
+    clock.advance(0.1)
+    await writer.write_due()  # the half-open probe succeeds
+    assert len(client.requests) == 4
+    assert writer.policy.state is CircuitState.CLOSED
+    assert writer.stats.problem is None
+    assert writer.stats.write_errors == 3
+    assert client.stored == client.requests[-1]
+    assert len(client.stored) == 2
+
+
+async def test_a_batch_stored_while_an_older_one_failed_is_not_sent_again(
+    tmp_path: Path, clock: Clock
+) -> None:
+    client = ScriptedClient([CannotConnect("reset"), None])
+    writer = _writer(tmp_path, client, clock, batch_size=2)
+    _add(writer, 4)
+    await writer.async_open()
+    await writer.backlog.fill_all()  # two batches in memory: sent together
+
+    await writer.write_due()
+    assert [len(lines) for lines in client.requests] == [2, 2]
+    clock.advance(1.0)
+    await writer.write_due()
+    assert len(client.requests) == 3
+    assert client.requests[2] == client.requests[0]  # only the failed one again
+    assert sorted(client.stored) == sorted(client.requests[0] + client.requests[1])
+    assert writer.points_waiting == 0
+
+
+async def test_a_too_large_batch_is_split_and_a_single_refused_point_dead_lettered(
+    tmp_path: Path, clock: Clock
+) -> None:
+    too_large = PayloadTooLarge("HTTP 413: too large")
+    client = ScriptedClient([too_large, too_large, None, WriteRejected("HTTP 400: bad line")])
+    writer = _writer(tmp_path, client, clock)
+    _add(writer, 4)
+    await writer.async_open()
+
+    await writer.write_due()
+    # 4 -> 2 + 2 -> (1 + 1) + 2: the first single point is refused for good.
+    assert [len(lines) for lines in client.requests] == [4, 2, 1, 1, 2]
+    assert len(client.stored) == 3
+    assert writer.stats.points_dead_lettered == 1
+    assert writer.stats.write_errors == 0  # nothing to retry
+    assert "bad line" in writer.dead_letter_path.read_text()
+
+
+async def test_stop_spools_what_the_server_did_not_take_and_the_next_writer_sends_it(
+    tmp_path: Path, clock: Clock
+) -> None:
+    client = ScriptedClient([CannotConnect("down")])
+    writer = _writer(tmp_path, client, clock)
+    _add(writer, 5)
+    await writer.async_open()
+    await writer.write_due()
+
+    await writer.async_flush_and_stop(timeout=1.0)  # the retry is not due: nothing is sent
+    assert len(client.requests) == 1
+    assert writer.spool.points == 5
+    assert writer.points_in_memory == 0
+
+    again = _writer(tmp_path, client, clock)
+    await again.async_open()
+    assert again.points_waiting == 5
+    await again.write_due()
+    assert len(client.stored) == 5
+    assert again.spool.points == 0
