@@ -10,12 +10,12 @@ InfluxDB overwrites them instead of duplicating.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 import logging
 from pathlib import Path
 import time
-from typing import Any
 
+from .backlog import RunInExecutor
 from .dead_letter import append_dead_letters
 from .heal import TypeHealer
 from .influx_api import InfluxClient, PayloadTooLarge, WriteRejected
@@ -26,8 +26,6 @@ _LOGGER = logging.getLogger(__name__)
 
 # Dead letters are logged at most this often (seconds), with the running total.
 _LOG_INTERVAL = 60.0
-
-type RunInExecutor = Callable[..., Awaitable[Any]]
 
 
 class Delivery:

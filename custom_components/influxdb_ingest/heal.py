@@ -3,8 +3,8 @@
 Our own fields never change type, but a database may already hold `attr_dynamics` as a
 boolean written by another tool. InfluxDB names the field and the type it holds in its
 rejection; we learn it and convert our value when that loses nothing ("true" -> true,
-"21" -> 21i, 21.5 -> "21.5"). A value that cannot be converted stays as it is, is
-rejected again and ends in the dead-letter file.
+"21" -> 21i, 21.5 -> "21.5"). A line with a value that cannot be converted is not sent
+at all: it goes straight to the dead-letter file with the server's message.
 """
 
 from __future__ import annotations

@@ -10,14 +10,13 @@ buffer -> serializer -> backlog -> delivery -> influx_api (docs/architecture.md)
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 import contextlib
 import logging
 from pathlib import Path
 import time
-from typing import Any
 
-from .backlog import Backlog
+from .backlog import Backlog, RunInExecutor
 from .delivery import Delivery
 from .heal import TypeHealer
 from .influx_api import InfluxClient, InfluxError, ServerBusy
@@ -32,8 +31,6 @@ _LOGGER = logging.getLogger(__name__)
 
 # Write requests in flight at once while a backlog is written.
 _WRITES_IN_FLIGHT = 2
-
-type RunInExecutor = Callable[..., Awaitable[Any]]
 
 
 class BatchWriter:
