@@ -75,7 +75,7 @@ async def test_import_takes_connection_and_settings_with_the_builtin_layout(
     options: dict[str, Any] = result["options"]
     assert options == {
         "layout": "builtin",
-        "measurement_attr": "domain__device_class",
+        "measurement_attr": "domain_device_class",
         "default_measurement": "state",
         "include_domains": ["sensor"],
         "include_entities": [],

@@ -6,7 +6,7 @@ from pathlib import Path
 import shutil
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
@@ -18,6 +18,8 @@ from .filters import EntitySelection
 from .influx_api import InfluxClient, InfluxTarget
 from .listener import async_listen_events
 from .metadata import MetadataLookup
+from .normalize_builtin import BUILTIN_DOMAIN_DEVICE_CLASS, DOMAIN_DEVICE_CLASS
+from .repairs import async_update_issues
 from .services import async_register_services
 from .settings import WriterSettings
 from .writer import BatchWriter
@@ -34,6 +36,18 @@ def spool_directory(hass: HomeAssistant, entry_id: str) -> Path:
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the services once for all entries."""
     async_register_services(hass)
+    return True
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntry) -> bool:
+    """Version 2 stores `measurement_attr: domain__device_class` as `domain_device_class`."""
+    if entry.version > 2:
+        return False  # written by a newer version of this integration: refuse to guess
+    if entry.version == 1:
+        options = dict(entry.options)
+        if options.get("measurement_attr") == BUILTIN_DOMAIN_DEVICE_CLASS:
+            options["measurement_attr"] = DOMAIN_DEVICE_CLASS
+        hass.config_entries.async_update_entry(entry, options=options, version=2)
     return True
 
 
@@ -54,11 +68,24 @@ async def async_setup_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntr
     await coordinator.async_restore_counters()
     await writer.async_open()  # index what the last run left on disk, before anything runs
     await coordinator.async_config_entry_first_refresh()
+
+    @callback
+    def _update_issues() -> None:
+        async_update_issues(
+            hass,
+            entry,
+            coordinator.data,
+            spool_budget=writer.settings.spool_max_bytes,
+            dead_letter_path=writer.dead_letter_path,
+        )
+
+    _update_issues()
+    entry.async_on_unload(coordinator.async_add_listener(_update_issues))
     runtime = IngestRuntime(
         writer=writer,
         coordinator=coordinator,
         unsubscribe=async_listen_events(
-            hass, writer, EntitySelection(hass, entry.options), writer.settings.event_types
+            hass, writer.backlog.add, EntitySelection(hass, entry.options), writer.settings.event_types
         ),
         writer_task=entry.async_create_background_task(hass, writer.run(), f"{entry.title} writer"),
     )

@@ -148,7 +148,7 @@ def _secrets_optional(schema: vol.Schema) -> Any:
 class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
     """Set up one InfluxDB target per entry; reconfigure it; re-authenticate it."""
 
-    VERSION = 1
+    VERSION = 2
 
     @staticmethod
     @callback

@@ -16,6 +16,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 
 from .const import CONF_API_VERSION, CONF_BUCKET, CONF_DATABASE, CONF_ORG, CONF_RETENTION_POLICY, ApiVersion
+from .normalize_builtin import BUILTIN_DOMAIN_DEVICE_CLASS, DOMAIN_DEVICE_CLASS
 
 BUILTIN_DOMAIN = "influxdb"
 
@@ -58,9 +59,12 @@ def options_from_builtin_yaml(conf: Mapping[str, Any]) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     for section in ("component_config_domain", "component_config_glob", "component_config"):
         overrides.update(conf.get(section) or {})
+    measurement_attr = conf.get("measurement_attr", "unit_of_measurement")
+    if measurement_attr == BUILTIN_DOMAIN_DEVICE_CLASS:
+        measurement_attr = DOMAIN_DEVICE_CLASS
     options: dict[str, Any] = {
         "layout": "builtin",
-        "measurement_attr": conf.get("measurement_attr", "unit_of_measurement"),
+        "measurement_attr": measurement_attr,
         "include_domains": list(include.get("domains", [])),
         "include_entities": list(include.get("entities", [])),
         "include_entity_globs": list(include.get("entity_globs", [])),

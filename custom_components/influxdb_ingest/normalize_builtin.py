@@ -18,14 +18,19 @@ from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import Event, EventStateChangedData, State
 from homeassistant.helpers import state as state_helper
 
-from .layout import NO_RULES, EntityRules
+from .entity_rules import NO_RULES, EntityRules
 from .point import FieldValue, Point, time_fired_ns
 
 # The built-in integration's own patterns: a text attribute with digits also gets a float.
 _DIGIT_TAIL = re.compile(r"^[^\.]*\d+\.?\d+[^\.]*$")
 _NON_DECIMAL = re.compile(r"[^\d.]+")
 
-MEASUREMENT_ATTRS = ("unit_of_measurement", "domain__device_class", "entity_id")
+# The `measurement_attr` option value for `<domain>__<device_class>` measurements. The
+# built-in integration's YAML spells it `domain__device_class`, which cannot be a selector
+# option (translation) key: hassfest forbids two underscores in a row.
+DOMAIN_DEVICE_CLASS = "domain_device_class"
+BUILTIN_DOMAIN_DEVICE_CLASS = "domain__device_class"
+MEASUREMENT_ATTRS = ("unit_of_measurement", DOMAIN_DEVICE_CLASS, "entity_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +54,7 @@ def _measurement(state: State, layout: BuiltinLayout) -> tuple[str, bool, bool]:
     measurement: Any
     if layout.measurement_attr == "entity_id":
         measurement = state.entity_id
-    elif layout.measurement_attr == "domain__device_class":
+    elif layout.measurement_attr == DOMAIN_DEVICE_CLASS:
         device_class = state.attributes.get("device_class")
         if device_class is None:
             measurement = state.domain
