@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator, Callable, Generator
 import contextlib
 import datetime as dt
-import inspect
 import itertools
 from pathlib import Path
 from typing import Any
@@ -162,20 +160,6 @@ def query(hass: HomeAssistant, influxdb_v1: InfluxDB1Server) -> Callable[..., An
         return rows
 
     return _query
-
-
-async def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.2) -> Any:
-    """Poll a predicate (sync or async) until it returns something truthy; fail after `timeout`."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = predicate()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            pytest.fail(f"condition not met within {timeout}s (last result: {result!r})")
-        await asyncio.sleep(interval)
 
 
 def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:

@@ -6,18 +6,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Context, Event, EventStateChangedData, State
 from hypothesis import given, settings, strategies as st
 
 from custom_components.influxdb_ingest.cached_lines import BuiltinLines, DefaultLines
-from custom_components.influxdb_ingest.layout import NO_RULES, EntityRules
+from custom_components.influxdb_ingest.entity_rules import NO_RULES, EntityRules
 from custom_components.influxdb_ingest.line_protocol import point_to_line
 from custom_components.influxdb_ingest.metadata import EntityMetadata
 from custom_components.influxdb_ingest.normalize import DefaultLayout, state_change_to_point
 from custom_components.influxdb_ingest.normalize_builtin import BuiltinLayout, builtin_point
 
-from .test_property_layouts import _KEYS, _STATES, _VALUES
+from .helpers import ATTRIBUTE_KEYS, ATTRIBUTE_VALUES, STATES, state_changed_event
 
 T0 = dt.datetime(2026, 11, 22, 10, 0, 0, tzinfo=dt.UTC)
 LAYOUTS = (
@@ -42,11 +41,8 @@ RULES = (
 def _change(
     entity_id: str, old: State | None, new: State | None, second: int
 ) -> Event[EventStateChangedData]:
-    return Event(
-        EVENT_STATE_CHANGED,
-        {"entity_id": entity_id, "old_state": old, "new_state": new},
-        context=Context(id=f"ctx{second}"),
-        time_fired_timestamp=T0.timestamp() + second,
+    return state_changed_event(
+        entity_id, old, new, fired=T0 + dt.timedelta(seconds=second), context=Context(id=f"ctx{second}")
     )
 
 
@@ -56,12 +52,12 @@ def _change(
 _STEPS = st.lists(
     st.tuples(
         st.sampled_from(["sensor.a", "sensor.b"]),
-        st.one_of(st.none(), _STATES),
+        st.one_of(st.none(), STATES),
         st.one_of(
             st.none(),
             st.dictionaries(
                 st.one_of(
-                    _KEYS,
+                    ATTRIBUTE_KEYS,
                     st.sampled_from(
                         # Names both layouts treat specially.
                         [
@@ -77,7 +73,7 @@ _STEPS = st.lists(
                         ]
                     ),
                 ),
-                _VALUES,
+                ATTRIBUTE_VALUES,
                 max_size=4,
             ),
         ),
@@ -108,7 +104,7 @@ def test_default_lines_equal_the_reference_points(
 
 BUILTIN_LAYOUTS = (
     BuiltinLayout(),
-    BuiltinLayout("domain__device_class", "fallback"),
+    BuiltinLayout("domain_device_class", "fallback"),
     BuiltinLayout(override_measurement="everything"),
 )
 

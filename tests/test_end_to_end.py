@@ -14,43 +14,23 @@ from typing import Any
 import urllib.parse
 import urllib.request
 
-from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import area_registry as ar, device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.influxdb_ingest.const import DOMAIN
-from custom_components.influxdb_ingest.data import InfluxDBIngestConfigEntry
 from custom_components.influxdb_ingest.influx_api import InfluxTarget
 from custom_components.influxdb_ingest.line_protocol import split_line
+from custom_components.influxdb_ingest.stats import DropReason
 
-from .conftest import wait_for
+from .helpers import MEASUREMENT, count_points, setup_entry, wait_for
 from .servers import InfluxDB1Server, VictoriaMetricsServer, free_port
-
-MEASUREMENT = "home_assistant_events"
-
-
-async def setup_entry(
-    hass: HomeAssistant, data: dict[str, Any], options: dict[str, Any] | None = None
-) -> InfluxDBIngestConfigEntry:
-    entry = MockConfigEntry(domain=DOMAIN, data=data, options=options or {}, title="test")
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    assert entry.state is ConfigEntryState.LOADED
-    return entry  # type: ignore[return-value]
 
 
 def nanoseconds(moment: dt.datetime) -> int:
     """A datetime as InfluxDB nanoseconds, exactly (integer microseconds)."""
     return (moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1) * 1000
-
-
-async def count_points(query: Callable[..., Any], db: str) -> int:
-    rows = await query(f"SELECT count(state) FROM {MEASUREMENT}", db)
-    return int(rows[0]["count"]) if rows else 0
 
 
 async def test_state_changes_land_with_every_tag_and_field(
@@ -288,7 +268,7 @@ async def test_queue_overflow_is_counted_and_logged_once(
     for value in range(8):
         hass.states.async_set("sensor.flood", str(value))
     writer = entry.runtime_data.writer
-    assert writer.stats.dropped_queue_full == 3
+    assert writer.stats.dropped[DropReason.QUEUE_FULL] == 3
     assert writer.stats.points_dropped == 3
     assert caplog.text.count("Memory queue is full") == 1
     await hass.config_entries.async_unload(entry.entry_id)
@@ -316,7 +296,7 @@ async def test_an_event_that_cannot_be_serialized_is_counted_and_the_rest_land(
     assert await hass.config_entries.async_unload(entry.entry_id)
 
     assert await count_points(query, database) == 2
-    assert writer.stats.dropped_unserializable == 1
+    assert writer.stats.dropped[DropReason.UNSERIALIZABLE] == 1
     assert writer.stats.points_dropped == 1
     assert "Cannot serialize a state_changed event for sensor.broken" in caplog.text
 
@@ -427,56 +407,60 @@ def _vm_export(server: VictoriaMetricsServer, entity_id: str) -> dict[str, Any]:
 
 # A real InfluxDB 2.x cannot be installed on the development machine; the GitHub tests
 # workflow starts one as a service container and names it in these variables, and this
-# test then proves points land in it (read back with Flux).
-if os.environ.get("INFLUXDB_INGEST_V2_URL"):
+# test then proves points land in it (read back with Flux). Without the variables the test
+# is skipped, unless INFLUXDB_INGEST_REQUIRE_V2=1 (set in that workflow job) makes a
+# missing server a failure, so the job cannot pass without having run it.
+@pytest.mark.skipif(
+    not os.environ.get("INFLUXDB_INGEST_V2_URL") and os.environ.get("INFLUXDB_INGEST_REQUIRE_V2") != "1",
+    reason="no InfluxDB 2.x server: set INFLUXDB_INGEST_V2_URL, _ORG, _BUCKET and _TOKEN to run it",
+)
+async def test_points_land_in_real_influxdb_2(hass: HomeAssistant) -> None:
+    if not os.environ.get("INFLUXDB_INGEST_V2_URL"):
+        pytest.fail("INFLUXDB_INGEST_REQUIRE_V2=1 but INFLUXDB_INGEST_V2_URL is not set")
+    url, org = os.environ["INFLUXDB_INGEST_V2_URL"], os.environ["INFLUXDB_INGEST_V2_ORG"]
+    bucket, token = os.environ["INFLUXDB_INGEST_V2_BUCKET"], os.environ["INFLUXDB_INGEST_V2_TOKEN"]
+    await setup_entry(
+        hass,
+        {"api_version": "2", "url": url, "organization": org, "bucket": bucket, "token": token},
+    )
+    entity_id = f"sensor.influxdb2_{time.time_ns()}"
+    hass.states.async_set(entity_id, "42.5", {"dynamics": True})
+    hass.states.async_set(entity_id, "off", {"dynamics": "moving"})
 
-    async def test_points_land_in_real_influxdb_2(hass: HomeAssistant) -> None:
-        url, org = os.environ["INFLUXDB_INGEST_V2_URL"], os.environ["INFLUXDB_INGEST_V2_ORG"]
-        bucket, token = os.environ["INFLUXDB_INGEST_V2_BUCKET"], os.environ["INFLUXDB_INGEST_V2_TOKEN"]
-        await setup_entry(
-            hass,
-            {"api_version": "2", "url": url, "organization": org, "bucket": bucket, "token": token},
+    flux = (
+        f'from(bucket: "{bucket}") |> range(start: 0)'
+        f' |> filter(fn: (r) => r._measurement == "{MEASUREMENT}" and r.entity_id == "{entity_id}")'
+    )
+
+    def flux_rows() -> list[dict[str, str]]:
+        request = urllib.request.Request(
+            f"{url}/api/v2/query?" + urllib.parse.urlencode({"org": org}),
+            data=flux.encode(),
+            headers={
+                "Authorization": f"Token {token}",
+                "Content-Type": "application/vnd.flux",
+                "Accept": "application/csv",
+            },
+            method="POST",
         )
-        entity_id = f"sensor.influxdb2_{time.time_ns()}"
-        hass.states.async_set(entity_id, "42.5", {"dynamics": True})
-        hass.states.async_set(entity_id, "off", {"dynamics": "moving"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            text = response.read().decode()
+        # Each result table repeats its header row; keep data rows only.
+        return [
+            row for row in csv.DictReader(io.StringIO(text)) if row.get("_field") not in (None, "", "_field")
+        ]
 
-        flux = (
-            f'from(bucket: "{bucket}") |> range(start: 0)'
-            f' |> filter(fn: (r) => r._measurement == "{MEASUREMENT}" and r.entity_id == "{entity_id}")'
-        )
+    async def both_points() -> list[dict[str, str]] | None:
+        rows = await hass.async_add_executor_job(flux_rows)
+        return rows if len({row["_time"] for row in rows}) == 2 else None
 
-        def flux_rows() -> list[dict[str, str]]:
-            request = urllib.request.Request(
-                f"{url}/api/v2/query?" + urllib.parse.urlencode({"org": org}),
-                data=flux.encode(),
-                headers={
-                    "Authorization": f"Token {token}",
-                    "Content-Type": "application/vnd.flux",
-                    "Accept": "application/csv",
-                },
-                method="POST",
-            )
-            with urllib.request.urlopen(request, timeout=10) as response:
-                text = response.read().decode()
-            # Each result table repeats its header row; keep data rows only.
-            return [
-                row
-                for row in csv.DictReader(io.StringIO(text))
-                if row.get("_field") not in (None, "", "_field")
-            ]
-
-        async def both_points() -> list[dict[str, str]] | None:
-            rows = await hass.async_add_executor_job(flux_rows)
-            return rows if len({row["_time"] for row in rows}) == 2 else None
-
-        rows = await wait_for(both_points, timeout=30)
-        by_field = {(row["_time"], row["_field"]): row["_value"] for row in rows}
-        times = sorted({row["_time"] for row in rows})
-        assert by_field[(times[0], "state")] == "42.5"
-        assert float(by_field[(times[0], "value")]) == 42.5
-        assert by_field[(times[0], "attr_dynamics")] == "true"
-        assert by_field[(times[1], "state")] == "off"
-        assert by_field[(times[1], "attr_dynamics")] == "moving"
-        assert (times[1], "value") not in by_field
-        assert {row["domain"] for row in rows} == {"sensor"}
+    rows = await wait_for(both_points, timeout=30)
+    by_field = {(row["_time"], row["_field"]): row["_value"] for row in rows}
+    times = sorted({row["_time"] for row in rows})
+    assert by_field[(times[0], "state")] == "42.5"
+    assert float(by_field[(times[0], "value")]) == 42.5
+    assert by_field[(times[0], "attr_dynamics")] == "true"
+    assert by_field[(times[1], "state")] == "off"
+    assert by_field[(times[1], "attr_dynamics")] == "moving"
+    assert (times[1], "value") not in by_field
+    assert {row["domain"] for row in rows} == {"sensor"}

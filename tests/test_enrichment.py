@@ -15,8 +15,7 @@ from homeassistant.helpers import (
 )
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from .conftest import wait_for
-from .test_end_to_end import MEASUREMENT, setup_entry
+from .helpers import MEASUREMENT, setup_entry, wait_for
 
 ALL = ["area", "floor", "device", "labels", "platform", "unit", "device_info"]
 

@@ -25,9 +25,8 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.influxdb_ingest.const import DOMAIN
 
-from .conftest import wait_for
+from .helpers import count_points, wait_for
 from .servers import ADMIN_PASSWORD, InfluxDB1Server, free_port
-from .test_end_to_end import count_points
 
 ENTRY_ID = "01JHEALTHTESTENTRY000000"
 
@@ -231,7 +230,7 @@ async def test_spool_near_budget_and_dead_letter_repairs(
             hass.states.async_set(
                 f"sensor.filler_{value % 10}", str(value), {"padding": os.urandom(150).hex(), "c": chunk}
             )
-        await wait_for(lambda: len(writer.buffer) == 0)
+        await wait_for(lambda: writer.backlog.events_waiting == 0)
         if writer.spool.size_bytes > 0.85 * 1024 * 1024:
             break
     await writer.async_flush_and_stop(0.1)  # spill what is left in memory

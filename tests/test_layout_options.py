@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 import datetime as dt
+from functools import partial
 from typing import Any
 
-from homeassistant.const import EVENT_STATE_CHANGED
-from homeassistant.core import Context, Event, EventStateChangedData, HomeAssistant, State
+from homeassistant.core import Context, Event, HomeAssistant
 
-from custom_components.influxdb_ingest.layout import LayoutRules
+from custom_components.influxdb_ingest.entity_rules import EntityRulesResolver
 from custom_components.influxdb_ingest.metadata import EntityMetadata
 from custom_components.influxdb_ingest.normalize import (
     DefaultLayout,
@@ -19,10 +19,9 @@ from custom_components.influxdb_ingest.normalize import (
 from custom_components.influxdb_ingest.normalize_builtin import BuiltinLayout, builtin_point
 from custom_components.influxdb_ingest.settings import WriterSettings
 
-from .conftest import wait_for
-from .test_end_to_end import MEASUREMENT, setup_entry
+from .helpers import MEASUREMENT, setup_entry, state_change, wait_for
 
-RULES = LayoutRules(
+RULES = EntityRulesResolver(
     ignore_attributes=frozenset({"entity_picture"}),
     tags_attributes=frozenset({"room"}),
     overrides={
@@ -33,14 +32,8 @@ RULES = LayoutRules(
 )
 
 
-def _event(entity_id: str, state: str, attributes: dict[str, Any]) -> Event[EventStateChangedData]:
-    new = State(entity_id, state, attributes)
-    return Event(
-        EVENT_STATE_CHANGED,
-        {"entity_id": entity_id, "old_state": None, "new_state": new},
-        context=Context(id="ctx"),
-        time_fired_timestamp=dt.datetime(2026, 1, 1, tzinfo=dt.UTC).timestamp(),
-    )
+# A first state (no old state), fired at a fixed time.
+_event = partial(state_change, fired=dt.datetime(2026, 1, 1, tzinfo=dt.UTC), context=Context(id="ctx"))
 
 
 def test_overrides_merge_from_domain_to_glob_to_entity() -> None:
@@ -65,7 +58,7 @@ def test_default_layout_applies_rules_and_static_tags() -> None:
         "v": 1,
     }
     point = state_change_to_point(
-        _event("sensor.main_power", "230", attributes),
+        _event("sensor.main_power", "230", attributes=attributes),
         EntityMetadata(),
         layout,
         RULES.for_entity("sensor.main_power"),
@@ -79,7 +72,7 @@ def test_default_layout_applies_rules_and_static_tags() -> None:
 
 
 def test_unknown_and_unavailable_are_recorded_unless_turned_off() -> None:
-    event = _event("sensor.x", "unavailable", {})
+    event = _event("sensor.x", "unavailable", attributes={})
     assert state_change_to_point(event, EntityMetadata(), DefaultLayout("m")) is not None
     assert (
         state_change_to_point(event, EntityMetadata(), DefaultLayout("m", record_unavailable=False)) is None
@@ -89,7 +82,9 @@ def test_unknown_and_unavailable_are_recorded_unless_turned_off() -> None:
 def test_builtin_layout_takes_tags_attributes_and_overrides_like_the_builtin_integration() -> None:
     point = builtin_point(
         _event(
-            "sensor.main_power", "230", {"unit_of_measurement": "W", "phase": 2, "room": "Hall", "icon": "x"}
+            "sensor.main_power",
+            "230",
+            attributes={"unit_of_measurement": "W", "phase": 2, "room": "Hall", "icon": "x"},
         ),
         BuiltinLayout(),
         RULES.for_entity("sensor.main_power"),

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 import math
 from typing import Any
 
-from homeassistant.const import EVENT_STATE_CHANGED
-from homeassistant.core import Context, Event, EventStateChangedData, State
+from homeassistant.core import Context, State
 import pytest
 
 from custom_components.influxdb_ingest.metadata import EntityMetadata
@@ -18,25 +18,12 @@ from custom_components.influxdb_ingest.normalize import (
     state_change_to_point,
 )
 
+from .helpers import state_change
+
 LAYOUT = DefaultLayout("m")
 T0 = dt.datetime(2026, 11, 22, 10, 0, 0, 123456, tzinfo=dt.UTC)
-
-
-def _event(
-    entity_id: str,
-    new: str | None,
-    old: str | None = None,
-    attributes: dict[str, Any] | None = None,
-    context: Context | None = None,
-) -> Event[EventStateChangedData]:
-    old_state = State(entity_id, old, last_changed=T0 - dt.timedelta(seconds=90)) if old is not None else None
-    new_state = State(entity_id, new, attributes or {}, last_changed=T0) if new is not None else None
-    return Event(
-        EVENT_STATE_CHANGED,
-        {"entity_id": entity_id, "old_state": old_state, "new_state": new_state},
-        context=context or Context(id="01JCONTEXT"),
-        time_fired_timestamp=T0.timestamp(),
-    )
+# Fired at T0; the old state, when there is one, changed 90 s before.
+_event = partial(state_change, fired=T0, context=Context(id="01JCONTEXT"))
 
 
 def test_numeric_state_gets_float_value_and_every_documented_field() -> None:
@@ -48,7 +35,7 @@ def test_numeric_state_gets_float_value_and_every_documented_field() -> None:
         "state_class": "measurement",
     }
     point = state_change_to_point(
-        _event("sensor.living_room", "21.5", "21.0", attributes, context),
+        _event("sensor.living_room", "21.5", old="21.0", attributes=attributes, context=context),
         EntityMetadata(entity_category="diagnostic", device_id="dev1", area_id="living_room"),
         DefaultLayout("home_assistant_events"),
     )
@@ -96,14 +83,14 @@ def test_registry_device_class_used_when_attributes_have_none() -> None:
 
 
 def test_removed_entity_is_written_with_empty_state() -> None:
-    point = state_change_to_point(_event("sensor.gone", None, "3"), EntityMetadata(), LAYOUT)
+    point = state_change_to_point(_event("sensor.gone", None, old="3"), EntityMetadata(), LAYOUT)
     assert point.fields["state"] == ""
     assert point.fields["old_state"] == "3"
     assert "duration_in_state_seconds" not in point.fields
 
 
 def test_duration_is_clamped_at_zero() -> None:
-    event = _event("sensor.x", "1", "2")
+    event = _event("sensor.x", "1", old="2")
     event.data["old_state"] = State("sensor.x", "2", last_changed=T0 + dt.timedelta(seconds=5))
     assert state_change_to_point(event, EntityMetadata(), LAYOUT).fields["duration_in_state_seconds"] == 0.0
 

@@ -11,9 +11,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.influxdb_ingest.const import DOMAIN
 
-from .conftest import wait_for
+from .helpers import MEASUREMENT, count_points, setup_entry, wait_for
 from .servers import ADMIN_PASSWORD, InfluxDB1Server
-from .test_end_to_end import MEASUREMENT, count_points, setup_entry
 
 
 async def test_options_filter_entities_and_attributes_without_restart(

@@ -22,52 +22,19 @@ from custom_components.influxdb_ingest.normalize import DefaultLayout, state_cha
 from custom_components.influxdb_ingest.normalize_builtin import BuiltinLayout, builtin_point
 from custom_components.influxdb_ingest.point import Point
 
-from .conftest import wait_for
-from .test_end_to_end import setup_entry
+from .helpers import ATTRIBUTE_KEYS, ATTRIBUTE_VALUES, STATES, setup_entry, stored_name, wait_for
 
-
-def _name(text: str) -> str:
-    """What InfluxDB stores for a name we escaped (docs/schema.md: names lose newlines)."""
-    return text.rstrip("\\").replace("\n", " ").replace("\r", " ")
-
-
-# Text InfluxDB stores as sent: no lone surrogates (not UTF-8) and no NUL.
-_TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=30)
-_HOSTILE = st.sampled_from(['"', "\\", ",", "=", " ", "\n", "a\\", "é☃𝄞", "x=1 y", "\r\n"])
-_KEYS = st.one_of(_TEXT, _HOSTILE).filter(
-    # Keys the built-in layout itself would turn into a type conflict (its `_str` twins and
-    # its reserved fields) are left out: that is the built-in design, covered by healing.
-    lambda key: (
-        key.strip()
-        and not key.endswith("_str")
-        and key.rstrip("_") not in ("state", "value", "time")
-        # Names lose newlines and trailing backslashes (docs/schema.md, tested in
-        # test_line_protocol.py); keys that would change are left out so keys stay distinct.
-        and _name(key) == key
-    )
-)
-_VALUES = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(-(10**9), 10**9),
-    st.floats(),
-    _TEXT,
-    _HOSTILE,
-    st.lists(st.one_of(_TEXT, st.integers(-(10**9), 10**9)), max_size=3),
-    st.dictionaries(_TEXT, _TEXT, max_size=2),
-)
-_STATES = st.one_of(
-    _TEXT.map(lambda text: text[:255]),
-    _HOSTILE,
-    st.floats().map(str),
-    st.integers().map(str),
-    st.sampled_from(["on", "off", "unknown", "unavailable", "21.5", "1e3", "nan", "inf", ""]),
-)
 CASES: list[list[tuple[str, dict[str, Any]]]] = []
 
 
 @settings(max_examples=60, derandomize=True, database=None)
-@given(st.lists(st.tuples(_STATES, st.dictionaries(_KEYS, _VALUES, max_size=4)), min_size=1, max_size=5))
+@given(
+    st.lists(
+        st.tuples(STATES, st.dictionaries(ATTRIBUTE_KEYS, ATTRIBUTE_VALUES, max_size=4)),
+        min_size=1,
+        max_size=5,
+    )
+)
 def _collect(case: list[tuple[str, dict[str, Any]]]) -> None:
     CASES.append(case)
 
@@ -114,7 +81,7 @@ async def test_hostile_events_round_trip_through_home_assistant(
     assert writer.stats.write_errors == 0
     assert len(expected) >= len(fired) // 2
 
-    measurements = {_name(point.measurement) for point in expected}
+    measurements = {stored_name(point.measurement) for point in expected}
     rows: list[dict[str, Any]] = []
     for measurement in measurements:
         quoted = measurement.replace("\\", "\\\\").replace('"', '\\"')
@@ -128,4 +95,4 @@ async def test_hostile_events_round_trip_through_home_assistant(
         entity = point.tags["entity_id"]
         row = by_key[(entity, point.time_ns)]
         for key, value in point.fields.items():
-            assert _same(row.get(_name(key)), value), (key, value, row)
+            assert _same(row.get(stored_name(key)), value), (key, value, row)

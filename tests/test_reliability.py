@@ -21,12 +21,12 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_test_home_assistant
 
 from custom_components.influxdb_ingest.const import DOMAIN
+from custom_components.influxdb_ingest.stats import DropReason
 
-from .conftest import wait_for
 from .fault_proxy import Delay, FaultProxy, Forward, Reset, Status
+from .helpers import MEASUREMENT, setup_entry, wait_for
 from .reliability import Figures
 from .servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server
-from .test_end_to_end import MEASUREMENT, setup_entry
 
 # Short timings so outages are seconds, not minutes; the mechanisms are the same.
 FAST = {
@@ -168,7 +168,7 @@ async def _restart_with_backlog(
                 stored, distinct = await wait_until_stored(second, server, DB, waiting - expect_lost)
                 assert distinct == stored
                 await wait_for(lambda: writer.points_waiting == 0)
-                assert writer.stats.dropped_spool_corrupt == expect_lost
+                assert writer.stats.dropped[DropReason.SPOOL_CORRUPT] == expect_lost
                 torn = writer.stats.spool_torn_records
                 await second.config_entries.async_unload(again.entry_id)
                 await asyncio.sleep(0.5)
@@ -380,10 +380,10 @@ async def test_spool_budget_exhaustion_drops_oldest_with_an_exact_count(
         )
         writer = entry.runtime_data.writer
         fired = await stream(hass, 0, 20_000, per_tick=500, tick=0.15)
-        await wait_for(lambda: len(writer.buffer) + writer.memory_points <= 1000)
-        dropped = writer.stats.dropped_spool_budget
+        await wait_for(lambda: writer.points_in_memory <= 1000)
+        dropped = writer.stats.dropped[DropReason.SPOOL_BUDGET]
         assert dropped > 0
-        assert writer.stats.dropped_queue_full == 0
+        assert writer.stats.dropped[DropReason.QUEUE_FULL] == 0
         assert dropped + writer.points_waiting == fired  # every point accounted for
         assert writer.spool.size_bytes <= budget
         assert caplog.text.count("over its size budget") == 1  # once per episode

@@ -1,0 +1,140 @@
+"""Helpers shared by the test modules: entry setup, polling, event builders, Hypothesis strategies.
+
+Fixtures live in conftest.py; everything a test module imports lives here, so no test
+module imports another one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+import datetime as dt
+import inspect
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import EVENT_STATE_CHANGED
+from homeassistant.core import Context, Event, EventStateChangedData, HomeAssistant, State
+from hypothesis import strategies as st
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.influxdb_ingest.const import DOMAIN
+from custom_components.influxdb_ingest.data import InfluxDBIngestConfigEntry
+
+# The default layout's measurement (docs/schema.md).
+MEASUREMENT = "home_assistant_events"
+
+
+# --- Home Assistant and the real servers -------------------------------------------------
+
+
+async def setup_entry(
+    hass: HomeAssistant, data: dict[str, Any], options: dict[str, Any] | None = None
+) -> InfluxDBIngestConfigEntry:
+    """Add an influxdb_ingest config entry, set it up and check it loaded."""
+    entry = MockConfigEntry(domain=DOMAIN, data=data, options=options or {}, title="test")
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    return entry  # type: ignore[return-value]
+
+
+async def count_points(query: Callable[..., Any], db: str) -> int:
+    """How many points of MEASUREMENT the database holds (`query` is the conftest fixture)."""
+    rows = await query(f"SELECT count(state) FROM {MEASUREMENT}", db)
+    return int(rows[0]["count"]) if rows else 0
+
+
+async def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.2) -> Any:
+    """Poll a predicate (sync or async) until it returns something truthy; fail after `timeout`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = predicate()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"condition not met within {timeout}s (last result: {result!r})")
+        await asyncio.sleep(interval)
+
+
+# --- state_changed events, built without a running Home Assistant --------------------------
+
+
+def state_changed_event(
+    entity_id: str,
+    old_state: State | None,
+    new_state: State | None,
+    *,
+    fired: dt.datetime,
+    context: Context | None = None,
+) -> Event[EventStateChangedData]:
+    """The state_changed event Home Assistant fires for these states, fired at `fired`."""
+    return Event(
+        EVENT_STATE_CHANGED,
+        {"entity_id": entity_id, "old_state": old_state, "new_state": new_state},
+        context=context or Context(id="ctx"),
+        time_fired_timestamp=fired.timestamp(),
+    )
+
+
+def state_change(
+    entity_id: str,
+    new: str | None,
+    *,
+    old: str | None = None,
+    attributes: dict[str, Any] | None = None,
+    fired: dt.datetime,
+    context: Context | None = None,
+    old_for: dt.timedelta = dt.timedelta(seconds=90),
+) -> Event[EventStateChangedData]:
+    """A state_changed event from plain states: the new state (None: the entity was removed)
+    changed at `fired` with `attributes`; the old one (None: first state) `old_for` earlier."""
+    old_state = State(entity_id, old, last_changed=fired - old_for) if old is not None else None
+    new_state = State(entity_id, new, attributes or {}, last_changed=fired) if new is not None else None
+    return state_changed_event(entity_id, old_state, new_state, fired=fired, context=context)
+
+
+# --- Hypothesis strategies: hostile states and attributes ---------------------------------
+
+
+def stored_name(text: str) -> str:
+    """What InfluxDB stores for a name we escaped (docs/schema.md: names lose newlines)."""
+    return text.rstrip("\\").replace("\n", " ").replace("\r", " ")
+
+
+# Text InfluxDB stores as sent: no lone surrogates (not UTF-8) and no NUL.
+TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=30)
+HOSTILE = st.sampled_from(['"', "\\", ",", "=", " ", "\n", "a\\", "é☃𝄞", "x=1 y", "\r\n"])
+ATTRIBUTE_KEYS = st.one_of(TEXT, HOSTILE).filter(
+    # Keys the built-in layout itself would turn into a type conflict (its `_str` twins and
+    # its reserved fields) are left out: that is the built-in design, covered by healing.
+    lambda key: (
+        key.strip()
+        and not key.endswith("_str")
+        and key.rstrip("_") not in ("state", "value", "time")
+        # Names lose newlines and trailing backslashes (docs/schema.md, tested in
+        # test_line_protocol.py); keys that would change are left out so keys stay distinct.
+        and stored_name(key) == key
+    )
+)
+ATTRIBUTE_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**9), 10**9),
+    st.floats(),
+    TEXT,
+    HOSTILE,
+    st.lists(st.one_of(TEXT, st.integers(-(10**9), 10**9)), max_size=3),
+    st.dictionaries(TEXT, TEXT, max_size=2),
+)
+STATES = st.one_of(
+    TEXT.map(lambda text: text[:255]),
+    HOSTILE,
+    st.floats().map(str),
+    st.integers().map(str),
+    st.sampled_from(["on", "off", "unknown", "unavailable", "21.5", "1e3", "nan", "inf", ""]),
+)
