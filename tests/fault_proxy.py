@@ -37,8 +37,9 @@ _HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
-# aiohttp recomputes these for the request/response it sends itself.
-_SKIP_REQUEST = _HOP_BY_HOP | {"host", "content-length"}
+# aiohttp recomputes these for the request/response it sends itself; the body it read is
+# already decompressed, so it is forwarded without its encoding.
+_SKIP_REQUEST = _HOP_BY_HOP | {"host", "content-length", "content-encoding"}
 # The client session has already decompressed the body, so its length and encoding are stale.
 _SKIP_RESPONSE = _HOP_BY_HOP | {"content-length", "content-encoding"}
 
@@ -89,6 +90,8 @@ class FaultProxy:
     down: bool = False
     faults: deque[Fault] = field(default_factory=deque)
     log: list[tuple[float, str]] = field(default_factory=list)
+    # The Content-Encoding of every write request as the client sent it ("" for none).
+    encodings: list[str] = field(default_factory=list)
     upstream_timeout: float = 60.0
     _runner: web.AppRunner | None = field(default=None, init=False, repr=False)
     _session: aiohttp.ClientSession | None = field(default=None, init=False, repr=False)
@@ -142,6 +145,7 @@ class FaultProxy:
             response, _ = await self._forward(request, body)
             return response
         arrived = asyncio.get_running_loop().time()
+        self.encodings.append(request.headers.get("Content-Encoding", ""))
         if self.down:
             return self._record(arrived, "reset (down)", self._reset(request))
         fault = self.faults.popleft() if self.faults else Forward()

@@ -54,13 +54,18 @@ async def async_migrate_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEn
 async def async_setup_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntry) -> bool:
     """Start listening and writing. Needs no live server: points wait until it answers."""
     target = InfluxTarget.from_config(entry.data)
-    client = InfluxClient(async_get_clientsession(hass, verify_ssl=target.verify_ssl), target)
+    settings = WriterSettings.from_options(entry.options)
+    client = InfluxClient(
+        async_get_clientsession(hass, verify_ssl=target.verify_ssl),
+        target,
+        gzip=settings.gzip_for(target.is_loopback),
+    )
     metadata = MetadataLookup(hass)
     entry.async_on_unload(metadata.async_listen())
     writer = BatchWriter(
         client,
         lookup_metadata=metadata,
-        settings=WriterSettings.from_options(entry.options),
+        settings=settings,
         spool_dir=spool_directory(hass, entry.entry_id),
         run_in_executor=hass.async_add_executor_job,
     )

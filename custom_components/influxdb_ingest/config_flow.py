@@ -343,6 +343,9 @@ class IngestOptionsFlow(OptionsFlowWithReload):
                     1, 3650, 1, "d"
                 ),
                 vol.Optional("retry_max_delay", default=defaults.retry_max_delay): _number(5, 86_400, 1, "s"),
+                vol.Optional("compression", default=defaults.compression): SelectSelector(
+                    SelectSelectorConfig(options=["auto", "gzip", "none"], translation_key="compression")
+                ),
             }
         )
         return self.async_show_form(

@@ -30,6 +30,8 @@ class WriterSettings:
     circuit_failure_threshold: int = 5
     circuit_open_seconds: float = 30.0
     write_timeout: float = 30.0
+    # "auto" (gzip unless the server is on this machine), "gzip" or "none".
+    compression: str = "auto"
     # How long unloading or stopping Home Assistant may spend writing before it spools.
     shutdown_timeout: float = 10.0
     ignore_attributes: frozenset[str] = frozenset()
@@ -45,6 +47,10 @@ class WriterSettings:
     # Other bus events to record, into their own measurement.
     event_types: tuple[str, ...] = ()
     events_measurement: str = "home_assistant_bus_events"
+
+    def gzip_for(self, loopback: bool) -> bool:
+        """Whether to compress write bodies for a target (loopback or not)."""
+        return self.compression == "gzip" or (self.compression == "auto" and not loopback)
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> WriterSettings:
