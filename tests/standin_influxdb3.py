@@ -1,0 +1,513 @@
+"""A stand-in for InfluxDB 3 Core's HTTP write path (no 3.x server can run on this machine).
+
+Every answer is the real server's, read from its source in influxdata/influxdb (main branch,
+the 3.x line with the `{"code", "message"}` errors on `/api/v2/write`, late 2025):
+
+* `influxdb3_server/src/http.rs`: routing, authentication, `read_body`, `write_lp_inner`,
+  `create_database`, `show_databases`, `health`, `ping`, and how each error becomes a status
+  and a body (`impl IntoResponse for Error`, `for CatalogError`, `for V2WriteApiError`).
+* `influxdb3_write/src/write_buffer/mod.rs` (`write_lp`, `Error`) and
+  `write_buffer/validator.rs` (`v1_parse_lines_and_catalog_updates`): per-line errors.
+* `influxdb3_catalog/src/error.rs` and `catalog.rs`: limits, column types, `AlreadyExists`.
+* influxdata/influxdb3_core `iox_http/src/write/{v1,v2,single_tenant/mod}.rs`: the v1/v2
+  compatibility endpoints' parameters (`org` is ignored, `rp` is appended as `db/rp`).
+
+Bodies are exact; Content-Type headers are not always (the server sends most error bodies,
+JSON ones included, without one).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+import json
+import time
+from typing import Literal
+import uuid
+
+from aiohttp import web
+
+from .standin_core import (
+    BOOLEAN,
+    FLOAT,
+    GZIP_ERRORS,
+    INTEGER,
+    STRING,
+    TAG,
+    TIME,
+    UINTEGER,
+    Point,
+    StandIn,
+    Table,
+    display_v3,
+    gunzip,
+    parse_lines_v3,
+    rust_lines,
+)
+
+Style = Literal["v3", "v2", "v1"]
+
+# schema crate `impl From<&InfluxColumnType> for &'static str`, used in catalog error texts.
+IOX_TYPES = {
+    TAG: "iox::column_type::tag",
+    FLOAT: "iox::column_type::field::float",
+    INTEGER: "iox::column_type::field::integer",
+    UINTEGER: "iox::column_type::field::uinteger",
+    STRING: "iox::column_type::field::string",
+    BOOLEAN: "iox::column_type::field::boolean",
+    TIME: "iox::column_type::timestamp",
+}
+# influxdb3_types/src/write.rs `Precision` (write_lp: `auto` is the default) and iox_http
+# `write::Precision` (the v1/v2 endpoints: nanosecond is the default, no `auto`).
+_SECOND, _MILLI, _MICRO, _NANO = 1_000_000_000, 1_000_000, 1_000, 1
+_V3_PRECISIONS = {"auto": 0, "second": _SECOND, "millisecond": _MILLI, "microsecond": _MICRO}
+_V3_PRECISIONS |= {"nanosecond": _NANO, "s": _SECOND, "ms": _MILLI, "us": _MICRO, "u": _MICRO}
+_V3_PRECISIONS |= {"ns": _NANO, "n": _NANO}
+_LEGACY_PRECISIONS = {k: v for k, v in _V3_PRECISIONS.items() if k != "auto"}
+
+UNAUTHENTICATED = '{"error": "the request was not authenticated"}'
+MALFORMED_AUTH = (
+    '{"error": "Authorization header was malformed, the request was not in the form of '
+    "'Authorization: <auth-scheme> <token>', supported auth-schemes are Bearer, Token and Basic\"}"
+)
+# influxdb3_authz `ResourceAuthorizationError::Unauthorized` (Enterprise resource tokens).
+FORBIDDEN = '{"error": "unauthorized to perform requested action with the token"}'
+EMPTY_WRITE = "incoming write was empty"
+PARTIAL_WRITE = "partial write of line protocol occurred"
+# http.rs: a partial write whose rejected lines hit a limit is 422 instead of 400.
+_LIMIT_PREFIXES = ("Update to schema would exceed number of", "Adding a new database would exceed limit of")
+# influxdb3_catalog/src/error.rs: the `CatalogError` texts of the limits and of a type change.
+TOO_MANY_DBS = "Adding a new database would exceed limit of {} databases"
+TOO_MANY_TABLES = "Update to schema would exceed number of tables limit of {} tables"
+TOO_MANY_COLUMNS = "Update to schema would exceed number of columns per table limit of {} columns"
+TOO_MANY_TAGS = "Update to schema would exceed number of tag columns per table limit of {} columns"
+WRONG_TYPE = "invalid column type for column '{}', expected {}, got {}"
+MAX_DB_NAME = 64  # http.rs MAXIMUM_DATABASE_NAME_LENGTH
+INTERNAL_DB = "_internal"
+
+
+def _compact(value: object) -> str:
+    """serde_json::to_string: no spaces, UTF-8 kept."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _text(status: int, text: str) -> web.Response:
+    return web.Response(status=status, text=text)
+
+
+def _json(status: int, body: str) -> web.Response:
+    return web.Response(status=status, text=body, content_type="application/json")
+
+
+def validate_db_name(name: str) -> str | None:
+    """http.rs `validate_db_name`: the error text, or None. One `/` (db/rp) is allowed."""
+    if not name:
+        return "db name cannot be empty"
+    if len(name.encode()) > MAX_DB_NAME:
+        return f"db name too long: max {MAX_DB_NAME}"
+    invalid_char = (
+        "invalid character in database or rp name: must be ASCII, containing only letters, "
+        "numbers, underscores, or hyphens"
+    )
+    bad_rp = (
+        "db name with invalid retention policy, if providing a retention policy name, "
+        "must be of form '<db_name>/<rp_name>'"
+    )
+    slash = False
+    for index, char in enumerate(name):  # character by character, first error wins
+        if not char.isascii():
+            return invalid_char
+        if index == 0 and not char.isalnum():
+            return "db name did not start with a number or letter"
+        if index and char == "/":
+            if slash:
+                return bad_rp
+            slash = True
+        elif index and not (char.isalnum() or char in "_-"):
+            return invalid_char
+    return bad_rp if name.endswith("/") else None
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """One write failure, rendered per endpoint by `InfluxDB3StandIn._render`."""
+
+    kind: str
+    message: str
+    data: object = None
+
+
+@dataclass
+class InfluxDB3StandIn(StandIn):
+    """InfluxDB 3 Core: `/api/v3/write_lp`, `/api/v2/write`, `/write`, databases, health.
+
+    `tokens`: the admin tokens (Core has only admin tokens: docs.influxdata.com/influxdb3/core/
+    admin/tokens). `read_only_token` models an Enterprise database token with read only (Core
+    has no such token), answered 403. `auth=False` is `--without-auth`. `unauthenticated_paths`
+    is `--disable-authz` (e.g. ("/health", "/ping")); by default /health and /ping need a token.
+    `v2_write_errors=False` gives older 3.x (before `V2WriteApiError`): `/api/v2/write` errors
+    then look like `/api/v3/write_lp` ones. `truncate_original_line=True` gives the newest
+    `WriteLineError` serializer (influxdb3_types/src/write.rs), which cuts `original_line` to
+    20 bytes. `internal_db`: newer 3.x lists an `_internal` database, not counted in the limit.
+    """
+
+    token: str = "test-token"
+    tokens: tuple[str, ...] = ()
+    read_only_token: str | None = None
+    auth: bool = True
+    unauthenticated_paths: tuple[str, ...] = ()
+    # Defaults of `influxdb3 serve` (influxdb3_catalog/src/catalog.rs CatalogLimits and
+    # NUM_TAG_COLUMNS_LIMIT; --max-http-request-size 10485760).
+    max_databases: int = 5
+    max_tables: int = 2000
+    max_columns_per_table: int = 500
+    max_tags_per_table: int = 250
+    max_request_bytes: int = 10 * 1024 * 1024
+    v2_write_errors: bool = True
+    truncate_original_line: bool = False
+    internal_db: bool = True
+    version: str = "3.5.0"
+    cluster_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/api/v3/write_lp", self._write_lp)
+        app.router.add_post("/api/v2/write", self._write_v2)
+        app.router.add_post("/write", self._write_v1)
+        app.router.add_get("/ping", self._ping)
+        app.router.add_post("/ping", self._ping)
+        app.router.add_get("/health", self._health)
+        app.router.add_get("/api/v1/health", self._health)
+        app.router.add_get("/api/v3/configure/database", self._list_databases)
+        app.router.add_post("/api/v3/configure/database", self._create_database)
+        app.on_response_prepare.append(self._headers)
+
+    async def _headers(self, _request: web.Request, response: web.StreamResponse) -> None:
+        # http.rs `route_request`: every response carries the catalog's uuid.
+        response.headers["cluster-uuid"] = self.cluster_uuid
+        response.headers["Access-Control-Allow-Origin"] = "*"
+
+    @property
+    def databases(self) -> list[str]:
+        """What `GET /api/v3/configure/database` lists, in creation order."""
+        return [INTERNAL_DB] * self.internal_db + list(self.store.databases)
+
+    # --- authentication: http.rs `authenticate_request`, `validate_auth_header`, errors -------
+
+    def _presented_token(self, request: web.Request) -> str | None:
+        # `extract_v1_auth_token`: on /query and /write the `p` parameter wins over the header.
+        if request.path in ("/query", "/write") and "p" in request.query:
+            return request.query["p"]
+        header = request.headers.get("Authorization")
+        if header is None:
+            return None
+        parts = header.split(" ")
+        if parts[0] not in ("Bearer", "Token", "Basic") or len(parts) != 2:
+            raise ValueError(header)
+        if parts[0] != "Basic":
+            return parts[1]
+        # Basic: the token is the password; a user name with ':' in it is malformed.
+        try:
+            user, sep, password = base64.b64decode(parts[1], validate=True).decode().rpartition(":")
+        except binascii.Error, UnicodeDecodeError:
+            raise ValueError(header) from None
+        if not sep or ":" in user:
+            raise ValueError(header)
+        return password
+
+    def _authenticate(self, request: web.Request) -> web.Response | None:
+        if not self.auth or request.path in self.unauthenticated_paths:
+            return None
+        try:
+            token = self._presented_token(request)
+        except ValueError:
+            return _text(400, MALFORMED_AUTH)
+        known = {self.token, *self.tokens} | ({self.read_only_token} if self.read_only_token else set())
+        if token is None or token not in known:
+            return _text(401, UNAUTHENTICATED)
+        return None
+
+    def _authorized_to_write(self, request: web.Request) -> web.Response | None:
+        if self.auth and self.read_only_token and self._presented_token(request) == self.read_only_token:
+            return _text(403, FORBIDDEN)
+        return None
+
+    # --- write endpoints ---------------------------------------------------------------------
+
+    async def _write_lp(self, request: web.Request) -> web.Response:
+        self.requests += 1
+        if denied := self._authenticate(request):
+            return denied
+        if not request.query_string:
+            return _text(400, "missing query parameter 'db'")
+        query = request.query
+        if "db" not in query:
+            return _text(400, "serde error: missing field `db`")
+        # serde's wording for bad parameter values (not checked against a running server).
+        precision = query.get("precision", "auto")
+        if precision not in _V3_PRECISIONS:
+            expected = "`auto`, `second`, `millisecond`, `microsecond`, `nanosecond`"
+            return _text(400, f"serde error: unknown variant `{precision}`, expected one of {expected}")
+        flags = {
+            name: query.get(name, "true" if name == "accept_partial" else "false")
+            for name in ("accept_partial", "no_sync")
+        }
+        if any(value not in ("true", "false") for value in flags.values()):
+            return _text(400, "serde error: provided string was not `true` or `false`")
+        accept_partial = flags["accept_partial"] == "true"  # no_sync changes nothing observable here
+        return await self._write(request, query["db"], _V3_PRECISIONS[precision], accept_partial, "v3")
+
+    async def _write_v2(self, request: web.Request) -> web.Response:
+        self.requests += 1
+        if denied := self._authenticate(request):
+            return denied
+        # single_tenant/mod.rs `parse_v2`: only `bucket` names the database; `org` is discarded.
+        if not request.query_string:
+            return self._render("v2", _Failure("params", "no org/bucket destination provided"))
+        if not (bucket := request.query.get("bucket", "")):
+            return self._render("v2", _Failure("params", "missing bucket value"))
+        precision = request.query.get("precision", "ns")
+        if precision not in _LEGACY_PRECISIONS:
+            message = f"failed to deserialize org/bucket/precision in request: unknown variant `{precision}`"
+            return self._render("v2", _Failure("params", message))
+        return await self._write(request, bucket, _LEGACY_PRECISIONS[precision], True, "v2")
+
+    async def _write_v1(self, request: web.Request) -> web.Response:
+        self.requests += 1
+        if denied := self._authenticate(request):
+            return denied
+        # single_tenant/mod.rs `parse_v1`: a named retention policy is appended as `db/rp`.
+        if not request.query_string:
+            return self._render("v1", _Failure("params", "no db destination provided"))
+        query = request.query
+        if "db" not in query:
+            return self._render(
+                "v1",
+                _Failure("params", "failed to deserialize db/rp/precision in request: missing field `db`"),
+            )
+        db, rp = query["db"], query.get("rp", "").lower()
+        if rp not in ("", "''", "autogen", "default"):
+            db = f"{db}/{rp}"
+        precision = query.get("precision", "ns")
+        if precision not in _LEGACY_PRECISIONS:
+            message = f"failed to deserialize db/rp/precision in request: unknown variant `{precision}`"
+            return self._render("v1", _Failure("params", message))
+        return await self._write(request, db, _LEGACY_PRECISIONS[precision], True, "v1")
+
+    async def _write(
+        self, request: web.Request, db: str, precision: int, accept_partial: bool, style: Style
+    ) -> web.Response:
+        """http.rs `write_lp_inner` and `read_body`, then write_buffer `write_lp`."""
+        if problem := validate_db_name(db):
+            return self._render(style, _Failure("db_name", problem))
+        if denied := self._authorized_to_write(request):
+            return denied
+        encoding = request.headers.get("Content-Encoding")
+        if encoding not in (None, "identity", "gzip"):
+            return self._render(style, _Failure("encoding", f"unacceptable content-encoding: {encoding}"))
+        if refused := self.refused(encoding):
+            return refused
+        body = await request.read()
+        too_large = _Failure("too_large", f"max request size ({self.max_request_bytes} bytes) exceeded")
+        if len(body) > self.max_request_bytes:
+            return self._render(style, too_large)
+        if encoding == "gzip":
+            try:
+                body = gunzip(body)
+            except GZIP_ERRORS as err:
+                # flate2's text for a body that is not gzip; other causes keep Python's wording.
+                reason = "invalid gzip header" if "Not a gzipped file" in str(err) else str(err)
+                return self._render(style, _Failure("gzip", f"error decoding gzip stream: {reason}"))
+            if len(body) > self.max_request_bytes:
+                return self._render(style, too_large)
+        try:
+            text = body.decode()
+        except UnicodeDecodeError as err:
+            message = (
+                f"body content is not valid utf8: invalid utf-8 sequence of 1 bytes from index {err.start}"
+            )
+            return self._render(style, _Failure("utf8", message))
+        if fault := self.fault(body):
+            return fault
+        failure, stored = self._write_lines(db, text, precision, accept_partial)
+        if stored:
+            self.bodies.append(body)
+        return web.Response(status=204) if failure is None else self._render(style, failure)
+
+    def _render(self, style: Style, failure: _Failure) -> web.Response:
+        """How each endpoint answers a failure (http.rs `IntoResponse` impls)."""
+        kind, message = failure.kind, failure.message
+        if style == "v2" and self.v2_write_errors:
+            # V2WriteApiError::to_code: write-buffer and catalog errors are `invalid`; a partial
+            # write is not in its list and falls through to `internal error` (500).
+            code = {"too_large": "request too large", "partial": "internal error"}.get(kind, "invalid")
+            status = {"invalid": 400, "request too large": 413, "internal error": 500}[code]
+            if kind in ("limit", "empty"):
+                message = (
+                    f"write buffer error: {'catalog update error: ' if kind == 'limit' else ''}{message}"
+                )
+            return _json(status, _compact({"code": code, "message": message}))
+        if kind in ("params", "db_name"):  # legacy_write_error_to_response, ValidateDbNameError
+            return _json(400, _compact({"error": message}))
+        if kind == "limit":  # CatalogError::TooMany* -> 422
+            return _json(422, _compact({"error": message}))
+        if kind == "parse":  # accept_partial=false: the first rejected line, as an object
+            return _json(
+                400, _compact({"error": "parsing failed for write_lp endpoint", "data": failure.data})
+            )
+        if kind == "partial":
+            lines = failure.data if isinstance(failure.data, list) else []
+            hit = any(line["error_message"].startswith(_LIMIT_PREFIXES) for line in lines)
+            return _json(422 if hit else 400, _compact({"error": PARTIAL_WRITE, "data": lines}))
+        # EmptyWrite and InvalidContentEncoding are 400 plain text; RequestSizeExceeded,
+        # InvalidGzip and NonUtf8Body have no arm of their own: 500 plain text.
+        return _text(400 if kind in ("empty", "encoding") else 500, message)
+
+    def _line_error(self, original: str, number: int, message: str) -> dict[str, object]:
+        if self.truncate_original_line:
+            cut = original.encode()[:20].decode(errors="ignore")
+            return {"error_message": message, "line_number": number, "original_line": cut}
+        return {"original_line": original, "line_number": number, "error_message": message}
+
+    def _write_lines(
+        self, db: str, text: str, precision: int, accept_partial: bool
+    ) -> tuple[_Failure | None, bool]:
+        """write_buffer `write_lp`: catalog transaction, per-line validation, commit, result."""
+        now = time.time_ns()
+        if db not in self.store.databases and len(self.store.databases) >= self.max_databases:
+            # catalog.rs `begin`: a new database over the limit fails the whole write.
+            return _Failure("limit", TOO_MANY_DBS.format(self.max_databases)), False
+        # The transaction: column kinds of this database's tables, changed as lines are validated
+        # (a line that fails half-way keeps what it added before failing, as the real one does).
+        tables = {name: dict(table.columns) for name, table in self.store.databases.get(db, {}).items()}
+        other_tables = sum(len(t) for name, t in self.store.databases.items() if name != db)
+        raw_lines = rust_lines(text)
+        good: list[tuple[Point, int]] = []
+        errors: list[dict[str, object]] = []
+        for index, parsed in enumerate(parse_lines_v3(text)):
+            # validator.rs: a syntax error echoes the `str::lines()` line with the same index
+            # (blank and comment lines shift it), a schema error the re-serialized line.
+            if isinstance(parsed, str):
+                original = raw_lines[index] if index < len(raw_lines) else ""
+                error = self._line_error(original, index + 1, parsed)
+            elif message := self._validate(tables, parsed, other_tables):
+                error = self._line_error(display_v3(parsed), index + 1, message)
+            else:
+                good.append((parsed, _timestamp(parsed.timestamp, precision, now)))
+                continue
+            if not accept_partial:
+                return _Failure("parse", "", error), False
+            errors.append(error)
+        db_tables = self.store.databases.setdefault(db, {})  # committed even for an empty write
+        for name, columns in tables.items():
+            db_tables.setdefault(name, Table()).columns = columns
+        for point, time_ns in good:
+            self.store.put(db, point, time_ns)
+        if errors:
+            return _Failure("partial", PARTIAL_WRITE, errors), bool(good)
+        if not good:
+            return _Failure("empty", EMPTY_WRITE), False
+        return None, True
+
+    def _validate(self, tables: dict[str, dict[str, str]], point: Point, other_tables: int) -> str | None:
+        """validator.rs `validate_and_qualify_v1_line`: table, then tags, fields, and time."""
+        columns = tables.get(point.measurement)
+        if columns is None:
+            if other_tables + len(tables) >= self.max_tables:
+                return TOO_MANY_TABLES.format(self.max_tables)
+            columns = tables[point.measurement] = {}
+        wanted = [(key, TAG) for key, _ in point.tags]
+        wanted += [(key, kind) for key, (kind, _) in point.fields]
+        for name, kind in [*wanted, ("time", TIME)]:
+            existing = columns.get(name)
+            if existing == kind:
+                continue
+            if existing is not None:
+                return WRONG_TYPE.format(name, IOX_TYPES[existing], IOX_TYPES[kind])
+            if kind == TAG and list(columns.values()).count(TAG) >= self.max_tags_per_table:
+                return TOO_MANY_TAGS.format(self.max_tags_per_table)
+            if len(columns) >= self.max_columns_per_table:
+                return TOO_MANY_COLUMNS.format(self.max_columns_per_table)
+            columns[name] = kind
+        return None
+
+    # --- databases, health, ping -------------------------------------------------------------
+
+    async def _list_databases(self, request: web.Request) -> web.Response:
+        if denied := self._authenticate(request):
+            return denied
+        # `ShowDatabasesRequest` needs `format` (serde's wording for its absence).
+        fmt = request.query.get("format")
+        if fmt not in ("json", "jsonl", "csv"):
+            message = "missing field `format`" if fmt is None else f"unknown variant `{fmt}`"
+            return _text(400, f"serde error: {message}")
+        show_deleted = request.query.get("show_deleted") == "true"
+        rows = [
+            {"iox::database": name} | ({"deleted": False} if show_deleted else {}) for name in self.databases
+        ]
+        if fmt == "json":  # arrow_json ArrayWriter
+            return _json(200, _compact(rows))
+        if fmt == "jsonl":
+            return web.Response(
+                text="".join(_compact(row) + "\n" for row in rows), content_type="application/jsonl"
+            )
+        header = ",".join(rows[0]) if rows else "iox::database"
+        lines = [header, *(",".join(str(v).lower() for v in row.values()) for row in rows)] if rows else []
+        return web.Response(text="".join(line + "\n" for line in lines), content_type="text/csv")
+
+    async def _create_database(self, request: web.Request) -> web.Response:
+        if denied := self._authenticate(request):
+            return denied
+        # `read_body_json`: application/json (or +json) only.
+        mime = request.content_type
+        if not (mime == "application/json" or (mime.startswith("application/") and mime.endswith("+json"))):
+            return _text(415, "unacceptable content-type, expected: application/json")
+        try:
+            name = json.loads(await request.read())["db"]
+        except (ValueError, KeyError, TypeError) as err:  # serde_json's own wording differs
+            return _text(400, f"serde json error: {err}")
+        if not isinstance(name, str):
+            return _text(400, "serde json error: invalid type for `db`")
+        if problem := validate_db_name(name):
+            return _json(400, _compact({"error": problem}))
+        if name in self.databases:  # CatalogError::AlreadyExists -> 409, plain text
+            return _text(409, "attempted to create a resource that already exists")
+        if len(self.store.databases) >= self.max_databases:
+            return _json(
+                422,
+                _compact({"error": TOO_MANY_DBS.format(self.max_databases)}),
+            )
+        self.store.databases[name] = {}
+        return web.Response(status=200)
+
+    async def _health(self, request: web.Request) -> web.Response:
+        if denied := self._authenticate(request):
+            return denied
+        return web.Response(text="OK", content_type="text/plain", charset="utf-8")
+
+    async def _ping(self, request: web.Request) -> web.Response:
+        if denied := self._authenticate(request):
+            return denied
+        request_id = str(uuid.uuid4())
+        body = {"version": self.version, "revision": "standin", "process_id": self.cluster_uuid}
+        headers = {"Request-Id": request_id, "X-Request-Id": request_id}
+        headers |= {"X-Influxdb-Build": "Core", "X-Influxdb-Version": self.version}
+        return web.Response(text=_compact(body), content_type="application/json", headers=headers)
+
+
+def _timestamp(timestamp: int | None, precision: int, now: int) -> int:
+    """influxdb3_types/src/write.rs `Precision::to_nanos` (0 stands for `auto`)."""
+    if timestamp is None:  # the ingest time, cut down to the precision
+        return now if precision == 0 else now // precision * precision
+    if precision == 0:  # `guess_precision`: by magnitude
+        seconds = abs(timestamp) // _SECOND
+        precision = (
+            _SECOND
+            if seconds < 5
+            else _MILLI
+            if seconds < 5_000
+            else _MICRO
+            if seconds < 5_000_000
+            else _NANO
+        )
+    return timestamp * precision
