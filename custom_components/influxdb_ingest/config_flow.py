@@ -47,7 +47,10 @@ from .filters import (
 )
 from .influx_api import (
     CannotConnect,
+    DatabaseLimit,
+    DatabaseMissing,
     InfluxClient,
+    InfluxError,
     InfluxTarget,
     InvalidAuth,
     NoWritePermission,
@@ -120,6 +123,10 @@ async def async_validate_target(client: InfluxClient) -> str | None:
         return "no_write_permission"
     except OrgNotFound:
         return "org_not_found"
+    except DatabaseMissing:
+        return "database_missing"
+    except DatabaseLimit:
+        return "database_limit"
     except TargetNotFound:
         return "bucket_not_found" if client.target.api_version is ApiVersion.V2 else "database_not_found"
     except Exception:
@@ -149,6 +156,8 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
     """Set up one InfluxDB target per entry; reconfigure it; re-authenticate it."""
 
     VERSION = 2
+    # InfluxDB 3 entry data whose database does not exist yet (create_database step).
+    _missing_database: dict[str, Any]
 
     @staticmethod
     @callback
@@ -221,8 +230,35 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
             target, errors = await self._async_validate(data)
             if target is not None:
                 return self.async_create_entry(title=target.title, data=data)
+            if errors == {"base": "database_missing"}:
+                self._missing_database = data
+                return await self.async_step_create_database()
             schema = self.add_suggested_values_to_schema(schema, _without_secrets(user_input))
         return self.async_show_form(step_id=api_version.name.lower(), data_schema=schema, errors=errors)
+
+    async def async_step_create_database(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """InfluxDB 3 would create a misspelt database on the first write: ask before creating it."""
+        data = self._missing_database
+        target = InfluxTarget.from_config(data)
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            client = InfluxClient(async_get_clientsession(self.hass, verify_ssl=target.verify_ssl), target)
+            try:
+                await client.create_database(VALIDATE_TIMEOUT)
+            except DatabaseLimit:
+                errors["base"] = "database_limit"
+            except InfluxError as err:
+                _LOGGER.warning("Cannot create database %s on %s: %s", target.database, target.title, err)
+                errors["base"] = "cannot_create_database"
+            else:
+                created, errors = await self._async_validate(data)
+                if created is not None:
+                    return self.async_create_entry(title=created.title, data=data)
+        return self.async_show_form(
+            step_id="create_database",
+            errors=errors,
+            description_placeholders={"database": target.database, "url": target.url},
+        )
 
     async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Change URL, credentials or database/bucket; validated like the first setup."""

@@ -1,10 +1,13 @@
 """Getting one batch of lines stored, whatever InfluxDB answers.
 
-413 splits the batch; a rejection teaches the type healer, or is narrowed down by
-splitting until the single refused point goes to the dead-letter file. Retryable failures
-(unreachable, 5xx, 429, auth) are raised to the writer, which keeps the batch and waits.
-Points the server stored from a partial write are sent again: same timestamps, so
-InfluxDB overwrites them instead of duplicating.
+413 splits the batch. A rejection is settled with what the server says: InfluxDB 3 names
+each refused line (the rest is stored); 1.x and 2.x name a field type conflict and how
+many points they dropped. What the healer can convert is sent again, what it cannot goes
+to the dead-letter file with the server's message, and lines the server stored are not
+sent again. When the answer names nothing usable, the batch is narrowed down by halves
+until the single refused point is dead-lettered (points sent twice keep their timestamps,
+so InfluxDB overwrites them). Retryable failures (unreachable, 5xx, 429, auth) are raised
+to the writer, which keeps the batch and waits.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import time
 from .backlog import RunInExecutor
 from .dead_letter import append_dead_letters
 from .heal import TypeHealer
-from .influx_api import InfluxClient, PayloadTooLarge, WriteRejected
+from .influx_api import LIMIT_MESSAGES, InfluxClient, PayloadTooLarge, RejectedLine, WriteRejected
 from .log_throttle import LogThrottle
 from .stats import WriterStats
 
@@ -66,16 +69,56 @@ class Delivery:
             await self._narrow_down(lines, str(err))
             return
         except WriteRejected as err:
-            if self.healer.learn(str(err)):
-                _LOGGER.warning("Converting to the type InfluxDB already holds: %s", err)
-                self._stats.points_healed_batches += 1
-                await self.deliver(lines)
-            else:
-                await self._narrow_down(lines, str(err))
+            await self._settle(lines, err)
             return
-        self._stats.points_written += len(lines)
-        self._stats.last_write_time = time.time()
+        self._count_written(len(lines))
         self._stats.last_write_latency = time.monotonic() - started
+
+    async def _settle(self, lines: list[str], err: WriteRejected) -> None:
+        """Deal with a refusal using what the server said about it."""
+        if err.rejected and all(line.count("\n") == 1 for line in lines):
+            # Line numbers count lines of the body: only usable while no string field
+            # holds a raw newline.
+            await self._settle_named(lines, err.rejected)
+        elif self.healer.learn(str(err)):
+            self._learnt(str(err))
+            affected = [line for line in lines if self.healer.touches(line)]
+            if err.dropped == len(affected):  # exactly those were dropped, the rest stored
+                self._count_written(len(lines) - len(affected))
+                await self.deliver(affected)
+            else:
+                await self.deliver(lines)
+        else:
+            await self._narrow_down(lines, str(err))
+
+    async def _settle_named(self, lines: list[str], rejected: tuple[RejectedLine, ...]) -> None:
+        """InfluxDB 3 stored every line but those it names: heal or dead-letter those."""
+        refused = {refusal.line_number - 1: refusal.message for refusal in rejected}
+        if not all(0 <= index < len(lines) for index in refused):
+            await self._narrow_down(lines, rejected[0].message)
+            return
+        self._count_written(len(lines) - len(refused))
+        again: list[str] = []
+        for index, message in sorted(refused.items()):
+            line = lines[index]
+            if self.healer.learn(message, line):
+                self._learnt(message)
+            if self.healer.touches(line):  # converts (or refuses) it now: send it through again
+                again.append(line)
+                continue
+            if message.startswith(LIMIT_MESSAGES):
+                self._stats.limit_refusal = message
+            await self._dead_letter([line], message)
+        if again:
+            await self.deliver(again)
+
+    def _learnt(self, message: str) -> None:
+        _LOGGER.warning("Converting to the type InfluxDB already holds: %s", message)
+        self._stats.points_healed_batches += 1
+
+    def _count_written(self, points: int) -> None:
+        self._stats.points_written += points
+        self._stats.last_write_time = time.time()
 
     async def _send(self, body: bytes) -> None:
         """Write one request; while it is on its way, do the `while_sending` work."""

@@ -20,6 +20,21 @@ _CONFLICT = re.compile(
     r'input field "(?P<field>(?:[^"\\]|\\.)*)" on measurement "(?P<measurement>(?:[^"\\]|\\.)*)"'
     r" is type \w+, already exists as type (?P<server_type>\w+)"
 )
+# InfluxDB 3 (influxdb3_catalog/src/error.rs, InvalidColumnType), one per refused line of a
+# partial write: `invalid column type for column 'f', expected iox::column_type::field::float,
+# got iox::column_type::field::string`. It names no table: the refused line does.
+_CONFLICT_V3 = re.compile(
+    r"invalid column type for column '(?P<field>.*)', expected iox::column_type::(?P<server_type>[\w:]+),"
+    r" got iox::column_type::"
+)
+# InfluxDB 3's column types as line protocol types; a tag cannot take a field's value.
+_V3_TYPES = {
+    "field::float": "float",
+    "field::integer": "integer",
+    "field::uinteger": "unsigned",
+    "field::string": "string",
+    "field::boolean": "boolean",
+}
 _INTEGER = re.compile(r"[+-]?\d+")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
@@ -78,18 +93,31 @@ class TypeHealer:
         # escaped measurement -> escaped field key -> (the type the server holds, its message)
         self.server_types: dict[str, dict[str, tuple[str, str]]] = {}
 
-    def learn(self, message: str) -> bool:
-        """Learn from a rejection message; True when it taught something new."""
-        match = _CONFLICT.search(message)
-        if match is None:
+    def learn(self, message: str, line: str | None = None) -> bool:
+        """Learn from a rejection message (and the line it refused, for InfluxDB 3).
+
+        True when it taught something new: the refused lines are worth converting and
+        sending again.
+        """
+        if (match := _CONFLICT.search(message)) is not None:
+            measurement = escape_measurement(match["measurement"].replace('\\"', '"'))
+            server_type = match["server_type"]
+        elif line is not None and (match := _CONFLICT_V3.search(message)) is not None:
+            measurement = _measurement_of(line)
+            server_type = _V3_TYPES.get(match["server_type"], "tag")
+        else:
             return False
-        measurement = escape_measurement(match["measurement"].replace('\\"', '"'))
         field = escape_field_key(match["field"].replace('\\"', '"'))
         known = self.server_types.setdefault(measurement, {})
-        if field in known and known[field][0] == match["server_type"]:
+        if field in known and known[field][0] == server_type:
             return False
-        known[field] = (match["server_type"], message)
+        known[field] = (server_type, message)
         return True
+
+    def touches(self, line: str) -> bool:
+        """Whether what was learnt converts or refuses this line."""
+        converted, reason = self._apply_line(line)
+        return reason is not None or converted != line
 
     def apply(self, lines: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
         """Split lines into those to send (converted where needed) and those to refuse.
@@ -128,3 +156,11 @@ class TypeHealer:
                     changed = True
             return (join_line(head, values, tail) if changed else line), None
         return line, None
+
+
+def _measurement_of(line: str) -> str:
+    """The escaped measurement at the start of a line (up to the first unescaped , or space)."""
+    index = 0
+    while index < len(line) and line[index] not in ", ":
+        index += 2 if line[index] == "\\" else 1
+    return line[:index]

@@ -35,6 +35,7 @@ class HealthSnapshot:
     circuit_state: CircuitState
     connected: bool
     problem: Problem | None
+    limit_refusal: str | None
 
 
 def take_snapshot(
@@ -64,6 +65,7 @@ def take_snapshot(
         circuit_state=writer.policy.state,
         connected=stats.problem is None,
         problem=stats.problem,
+        limit_refusal=stats.limit_refusal,
     )
 
 

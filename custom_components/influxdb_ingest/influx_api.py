@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import ipaddress
 import json
 import logging
+import re
 from typing import Any
 import zlib
 
@@ -74,8 +75,35 @@ class UnsupportedEncoding(InfluxError):
     """The server or a proxy in front of it refuses the body's encoding (415)."""
 
 
+@dataclass(frozen=True, slots=True)
+class RejectedLine:
+    """One line InfluxDB 3 names in a partial write: the rest of the request was stored."""
+
+    line_number: int  # 1-based, in the request body
+    message: str
+
+
 class WriteRejected(InfluxError):
-    """The server refused the points themselves (400/422: parse error, type conflict)."""
+    """The server refused the points themselves (400/422: parse error, type conflict).
+
+    `rejected` names the refused lines when the server does (InfluxDB 3); `dropped` is
+    how many points a partial write dropped when it says so (1.x, 2.x: `dropped=N`).
+    """
+
+    def __init__(
+        self, message: str, rejected: tuple[RejectedLine, ...] = (), dropped: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.rejected = rejected
+        self.dropped = dropped
+
+
+class DatabaseMissing(TargetNotFound):
+    """InfluxDB 3: the database does not exist yet (a write would create it)."""
+
+
+class DatabaseLimit(InfluxError):
+    """InfluxDB 3 refuses another database (Core allows 5)."""
 
 
 class ServerBusy(CannotConnect):
@@ -182,15 +210,31 @@ class InfluxTarget:
         return {}
 
 
-def _message(body: str) -> str:
-    """The server's own error message (JSON `error`/`message`, else the raw text), short."""
+def _parse(body: str) -> tuple[str, tuple[RejectedLine, ...]]:
+    """The server's own message (JSON `error`/`message`, else the raw text), short, and more.
+
+    The lines an InfluxDB 3 partial write names come in its `data`
+    (influxdb3_server/src/http.rs, PartialLpWrite).
+    """
     try:
         parsed = json.loads(body)
     except ValueError:
         parsed = None
+    rejected: tuple[RejectedLine, ...] = ()
     if isinstance(parsed, dict):
+        if isinstance(data := parsed.get("data"), list):
+            rejected = tuple(
+                RejectedLine(int(item["line_number"]), str(item.get("error_message", ""))[:_MAX_MESSAGE])
+                for item in data
+                if isinstance(item, dict) and isinstance(item.get("line_number"), int)
+            )
         body = str(parsed.get("error") or parsed.get("message") or body)
-    return body.strip()[:_MAX_MESSAGE]
+    return body.strip()[:_MAX_MESSAGE], rejected
+
+
+_DROPPED = re.compile(r"dropped=(\d+)")
+# InfluxDB 3 refusing schema growth or another database (influxdb3_catalog/src/error.rs).
+LIMIT_MESSAGES = ("Update to schema would exceed number of", "Adding a new database would exceed limit of")
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -203,8 +247,9 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
-def _raise_for_status(status: int, message: str, retry_after: str | None) -> None:
-    """Map an HTTP error status to the exception hierarchy."""
+def _raise_for_status(status: int, body: str, retry_after: str | None) -> None:
+    """Map an HTTP error status (and the body where the status alone is ambiguous) to the hierarchy."""
+    message, rejected = _parse(body)
     text = f"HTTP {status}: {message}"
     if status == 401:
         raise InvalidAuth(text)
@@ -214,20 +259,25 @@ def _raise_for_status(status: int, message: str, retry_after: str | None) -> Non
         if "organization" in message.lower():
             raise OrgNotFound(text)
         raise TargetNotFound(text)
-    if status == 413:
+    if status == 413 or "max request size" in message:  # 3.x answers its size limit with 500
         raise PayloadTooLarge(text)
     if status == 415:
         raise UnsupportedEncoding(text)
     if status in (429, 503):
         raise ServerBusy(text, _retry_after(retry_after))
-    if status >= 500:
+    if message.startswith(LIMIT_MESSAGES[1]):
+        raise DatabaseLimit(text)
+    # 3.x's v2-compatible API answers a partial write with 500: the points are the problem.
+    if status >= 500 and "partial write" not in message:
         raise CannotConnect(text)
-    raise WriteRejected(text)
+    dropped = int(match[1]) if (match := _DROPPED.search(message)) else None
+    raise WriteRejected(text, rejected, dropped)
 
 
 # What servers answer to an empty write once auth, target and permission checks passed:
-# InfluxDB 2.x's documented message; "no lines" is a guess for 3.x (no server here to ask).
-_EMPTY_WRITE_MESSAGES = ("writing requires points", "no lines")
+# 2.x `writing requires points` (http/points/points_parser.go), 3.x `incoming write was
+# empty` (influxdb3_write/src/write_buffer/mod.rs, EmptyWrite); 1.x stores nothing and says 204.
+_EMPTY_WRITE_MESSAGES = ("writing requires points", "incoming write was empty")
 
 
 class InfluxClient:
@@ -250,27 +300,37 @@ class InfluxClient:
         """POST a body of lines; return on 2xx, raise an InfluxError otherwise."""
         if self.gzip and body:
             try:
-                await self._post(await _gzip(body), timeout, {"Content-Encoding": "gzip"})
+                await self._call(
+                    "POST", self._url, timeout, body=await _gzip(body), headers={"Content-Encoding": "gzip"}
+                )
                 return
             except UnsupportedEncoding as err:
                 self.gzip = False
                 _LOGGER.warning(
                     "%s refuses gzip-compressed writes (%s); writing uncompressed", self.target.title, err
                 )
-        await self._post(body, timeout, {})
+        await self._call("POST", self._url, timeout, body=body)
 
-    async def _post(self, body: bytes, timeout: float, headers: dict[str, str]) -> None:
+    async def _call(
+        self,
+        method: str,
+        url: URL,
+        timeout: float,
+        *,
+        body: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+    ) -> str:
+        """One request; the answer's text on 2xx, an InfluxError otherwise."""
+        headers = {**self._headers, **(headers or {})}
         try:
-            async with self._session.post(
-                self._url,
-                data=body,
-                headers={**self._headers, **headers},
-                timeout=aiohttp.ClientTimeout(total=timeout),
+            async with self._session.request(
+                method, url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)
             ) as response:
+                text = await response.text(errors="replace")
                 if response.status < 300:
-                    return
-                message = _message(await response.text(errors="replace"))
-                _raise_for_status(response.status, message, response.headers.get("Retry-After"))
+                    return text
+                _raise_for_status(response.status, text, response.headers.get("Retry-After"))
+                raise AssertionError("unreachable")  # _raise_for_status always raises
         except aiohttp.ClientSSLError as err:
             raise SSLFailure(f"SSL error: {err}") from None
         except (aiohttp.ClientError, TimeoutError) as err:
@@ -281,12 +341,44 @@ class InfluxClient:
 
         Servers check credentials, the database/bucket and the write permission before
         they parse the body, so an empty body writes nothing yet fails exactly where a
-        real write would. InfluxDB 2.x answers the empty body itself with a 400.
+        real write would; 2.x and 3.x answer the empty body itself with a 400. InfluxDB 3
+        would create a missing database even then, so it is asked first whether it has it.
         """
+        if self.target.api_version is ApiVersion.V3 and not await self.database_exists(timeout):
+            raise DatabaseMissing(f"database {self.target.database!r} does not exist")
         try:
             await self.write(b"", timeout)
         except WriteRejected as err:
             if not any(text in str(err).lower() for text in _EMPTY_WRITE_MESSAGES):
+                raise
+
+    async def database_exists(self, timeout: float) -> bool:
+        """InfluxDB 3: whether the database exists; True when the server will not say.
+
+        `GET /api/v3/configure/database?format=json` lists `[{"iox::database": name}]`
+        (influxdb3_server/src/http.rs, show_databases). A token that may not list them
+        (Enterprise database tokens) or a server without the endpoint cannot tell.
+        """
+        url = URL(self.target.url) / "api/v3/configure/database" % {"format": "json"}
+        try:
+            listed = json.loads(await self._call("GET", url, timeout))
+        except NoWritePermission, TargetNotFound, WriteRejected, ValueError:
+            return True
+        names = {item.get("iox::database") for item in listed if isinstance(item, dict)}
+        return self.target.database in names
+
+    async def create_database(self, timeout: float) -> None:
+        """InfluxDB 3: create the database (already existing is fine).
+
+        `POST /api/v3/configure/database` with `{"db": name}`: 200, 409 when it exists,
+        422 at the database limit (influxdb3_server/src/http.rs, create_database).
+        """
+        url = URL(self.target.url) / "api/v3/configure/database"
+        body = json.dumps({"db": self.target.database}).encode()
+        try:
+            await self._call("POST", url, timeout, body=body, headers={"Content-Type": "application/json"})
+        except WriteRejected as err:
+            if "already exists" not in str(err):
                 raise
 
 

@@ -80,6 +80,14 @@ def async_update_issues(
     _set_issue(
         hass,
         entry,
+        "server_limit",
+        active=health.limit_refusal is not None,
+        severity=ir.IssueSeverity.ERROR,
+        placeholders={"message": health.limit_refusal or ""},
+    )
+    _set_issue(
+        hass,
+        entry,
         "dead_letters",
         active=health.dead_letters_on_disk,
         severity=ir.IssueSeverity.WARNING,

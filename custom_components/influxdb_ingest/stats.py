@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from .influx_api import InfluxError, InvalidAuth, NoWritePermission, TargetNotFound
+from .influx_api import DatabaseLimit, InfluxError, InvalidAuth, NoWritePermission, TargetNotFound
 
 # Recent error messages kept for diagnostics.
 _RECENT_ERRORS = 10
@@ -32,6 +32,7 @@ class Problem(StrEnum):
 
     AUTH = "auth"
     NOT_FOUND = "not_found"
+    SERVER_LIMIT = "server_limit"
     UNREACHABLE = "unreachable"
 
     @classmethod
@@ -41,6 +42,8 @@ class Problem(StrEnum):
             return cls.AUTH
         if isinstance(err, TargetNotFound):
             return cls.NOT_FOUND
+        if isinstance(err, DatabaseLimit):
+            return cls.SERVER_LIMIT
         return cls.UNREACHABLE
 
 
@@ -67,6 +70,8 @@ class WriterStats:
     last_write_time: float | None = None
     last_write_latency: float | None = None
     last_error: str | None = None
+    # The latest refusal because the server's schema or database limit was reached.
+    limit_refusal: str | None = None
     problem: Problem | None = None
     recent_errors: list[str] = field(default_factory=list)
 

@@ -197,6 +197,8 @@ class BatchWriter:
         self.stats.last_error = str(err)
         self.stats.remember_error(str(err))
         problem = Problem.of(err)
+        if problem is Problem.SERVER_LIMIT:
+            self.stats.limit_refusal = str(err)
         if self.stats.problem != problem:
             self.stats.problem = problem
             _LOGGER.error(
