@@ -20,9 +20,10 @@ from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotEx
 import pytest_socket
 from syrupy.assertion import SnapshotAssertion
 
-from .fake_influx import FakeInfluxDB
 from .fault_proxy import FaultProxy
 from .servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server, VictoriaMetricsServer
+from .standin_influxdb2 import InfluxDB2StandIn
+from .standin_influxdb3 import InfluxDB3StandIn
 
 _database_names = itertools.count()
 
@@ -81,9 +82,19 @@ def victoria_metrics(tmp_path_factory: pytest.TempPathFactory) -> Generator[Vict
 
 
 @pytest.fixture
-async def fake_influx(hass: HomeAssistant) -> AsyncGenerator[FakeInfluxDB]:
-    """The InfluxDB 2.x/3.x stand-in (tests/fake_influx.py) on a free loopback port."""
-    server = FakeInfluxDB()
+async def influxdb2(hass: HomeAssistant) -> AsyncGenerator[InfluxDB2StandIn]:
+    """The InfluxDB 2.x stand-in (tests/standin_influxdb2.py) on a free loopback port."""
+    server = InfluxDB2StandIn()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def influxdb3(hass: HomeAssistant) -> AsyncGenerator[InfluxDB3StandIn]:
+    """The InfluxDB 3 Core stand-in (tests/standin_influxdb3.py) with the database `home`."""
+    server = InfluxDB3StandIn()
+    server.store.databases["home"] = {}
     await server.start()
     yield server
     await server.stop()

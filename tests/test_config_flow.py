@@ -13,8 +13,9 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.influxdb_ingest.const import DOMAIN
 
-from .fake_influx import FakeInfluxDB
 from .servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server, VictoriaMetricsServer, free_port
+from .standin_influxdb2 import InfluxDB2StandIn
+from .standin_influxdb3 import InfluxDB3StandIn
 
 
 @pytest.fixture(autouse=True)
@@ -175,10 +176,10 @@ async def test_v2_against_real_victoria_metrics(
     ],
 )
 async def test_v2_errors_as_influxdb2_answers_them(
-    hass: HomeAssistant, fake_influx: FakeInfluxDB, changes: dict[str, str], error: str | None
+    hass: HomeAssistant, influxdb2: InfluxDB2StandIn, changes: dict[str, str], error: str | None
 ) -> None:
     user_input = {
-        "url": fake_influx.url,
+        "url": influxdb2.url,
         "organization": "test-org",
         "bucket": "test-bucket",
         "token": "test-token",
@@ -190,23 +191,22 @@ async def test_v2_errors_as_influxdb2_answers_them(
     else:
         assert result["errors"] == {"base": error}
         assert changes.get("token", "test-token") not in str(result)
-    assert fake_influx.bodies == []  # the check writes nothing
+    assert influxdb2.bodies == []  # the check writes nothing
 
 
-@pytest.mark.parametrize(
-    ("changes", "error"),
-    [({}, None), ({"token": "wrong"}, "invalid_auth"), ({"database": "missing"}, "database_not_found")],
-)
+@pytest.mark.parametrize(("changes", "error"), [({}, None), ({"token": "wrong"}, "invalid_auth")])
 async def test_v3_errors(
-    hass: HomeAssistant, fake_influx: FakeInfluxDB, changes: dict[str, str], error: str | None
+    hass: HomeAssistant, influxdb3: InfluxDB3StandIn, changes: dict[str, str], error: str | None
 ) -> None:
-    user_input = {"url": fake_influx.url, "database": "test-bucket", "token": "test-token", **changes}
+    user_input = {"url": influxdb3.url, "database": "home", "token": "test-token", **changes}
     result = await _submit(hass, "v3", user_input)
     if error is None:
         assert result["type"] is FlowResultType.CREATE_ENTRY
-        assert result["result"].unique_id == f"v3|{fake_influx.url}|test-bucket"
+        assert result["result"].unique_id == f"v3|{influxdb3.url}|home"
     else:
         assert result["errors"] == {"base": error}
+    assert influxdb3.bodies == []  # the check writes nothing
+    assert influxdb3.databases == ["_internal", "home"]  # and creates nothing
 
 
 async def test_unexpected_answer_is_unknown_and_logged_without_secret(

@@ -1,0 +1,230 @@
+"""InfluxDB 3 Core, end to end against the stand-in built from its source (tests/standin_influxdb3.py).
+
+Setup that does not create a misspelt database, writes with the server's types, partial
+writes settled with what the server names, 3.x type conflicts healed, limits reported,
+gzip. The same behaviours on 2.x where it answers differently (dropped=N).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+from homeassistant import config_entries
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import issue_registry as ir
+
+from custom_components.influxdb_ingest.const import DOMAIN
+
+from .helpers import MEASUREMENT, setup_entry, wait_for
+from .standin_influxdb2 import InfluxDB2StandIn
+from .standin_influxdb3 import InfluxDB3StandIn
+
+
+def _v3(server: InfluxDB3StandIn, database: str = "home") -> dict[str, Any]:
+    return {
+        "api_version": "3",
+        "url": server.url,
+        "database": database,
+        "token": "test-token",
+        "verify_ssl": True,
+    }
+
+
+async def _write_as_another_tool(url: str, headers: dict[str, str], body: str) -> None:
+    """Lines another writer stored first (they fix the columns' types)."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=body.encode(), headers=headers) as answer,
+    ):
+        assert answer.status == 204, await answer.text()
+
+
+async def _start_v3_flow(hass: HomeAssistant, user_input: dict[str, Any]) -> Any:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "v3"})
+    return await hass.config_entries.flow.async_configure(result["flow_id"], user_input)
+
+
+async def test_a_missing_database_is_not_created_without_asking(
+    hass: HomeAssistant, influxdb3: InfluxDB3StandIn
+) -> None:
+    result = await _start_v3_flow(hass, {"url": influxdb3.url, "database": "hoem", "token": "test-token"})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "create_database"
+    assert result["description_placeholders"]["database"] == "hoem"
+    assert influxdb3.databases == ["_internal", "home"]  # the typo created nothing
+
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert influxdb3.databases == ["_internal", "home", "hoem"]  # created when asked
+
+
+async def test_the_database_limit_is_said_when_creating_one(hass: HomeAssistant) -> None:
+    server = InfluxDB3StandIn(max_databases=1)
+    server.store.databases["home"] = {}
+    await server.start()
+    try:
+        result = await _start_v3_flow(hass, {"url": server.url, "database": "other", "token": "test-token"})
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+        assert result["errors"] == {"base": "database_limit"}
+        assert server.databases == ["_internal", "home"]
+    finally:
+        await server.stop()
+
+
+async def test_states_arrive_with_stable_types(hass: HomeAssistant, influxdb3: InfluxDB3StandIn) -> None:
+    entry = await setup_entry(hass, _v3(influxdb3))
+    hass.states.async_set("sensor.temperature", "21.5", {"unit_of_measurement": "°C"})
+    hass.states.async_set("sensor.temperature", "22")
+    hass.states.async_set("light.kitchen", "on", {"brightness": 200})
+    await hass.config_entries.async_unload(entry.entry_id)
+
+    rows = influxdb3.rows("home", MEASUREMENT)
+    assert [(row["entity_id"], row["state"]) for row in rows] == [
+        ("sensor.temperature", "21.5"),
+        ("sensor.temperature", "22"),
+        ("light.kitchen", "on"),
+    ]
+    schema = influxdb3.schema("home", MEASUREMENT)
+    assert schema["state"] == "string"
+    assert schema["value"] == "float"
+    assert schema["entity_id"] == "tag"
+
+
+async def test_a_partial_write_resends_only_the_refused_lines_healed(
+    hass: HomeAssistant, influxdb3: InfluxDB3StandIn
+) -> None:
+    # Another tool stored `value` as a string: our float values are refused line by line.
+    await _write_as_another_tool(
+        f"{influxdb3.url}/api/v3/write_lp?db=home",
+        {"Authorization": "Bearer test-token"},
+        f'{MEASUREMENT},entity_id=sensor.other value="12" 1\n',
+    )
+    entry = await setup_entry(hass, _v3(influxdb3), {"batch_size": 100})
+    writer = entry.runtime_data.writer
+    hass.states.async_set("sensor.power", "100")
+    hass.states.async_set("switch.pump", "on")
+    hass.states.async_set("sensor.power", "101")
+    await hass.config_entries.async_unload(entry.entry_id)
+
+    resent = influxdb3.bodies[-1].decode().splitlines()
+    assert len(resent) == 2  # only the refused ones, converted; the switch was stored already
+    assert all('value="10' in line for line in resent)
+    states = [
+        row["state"] for row in influxdb3.rows("home", MEASUREMENT) if row["entity_id"] != "sensor.other"
+    ]
+    assert states == ["100", "on", "101"]
+    assert writer.stats.points_written == 3
+    assert writer.stats.points_dead_lettered == 0
+    assert writer.healer.server_types[MEASUREMENT]["value"][0] == "string"  # learnt from 3.x words
+
+
+async def test_a_line_the_server_refuses_for_good_is_dead_lettered_the_rest_stored(
+    hass: HomeAssistant, influxdb3: InfluxDB3StandIn
+) -> None:
+    await _write_as_another_tool(
+        f"{influxdb3.url}/api/v3/write_lp?db=home",
+        {"Authorization": "Bearer test-token"},
+        f"{MEASUREMENT},entity_id=sensor.other state=1.0 1\n",  # `state` as a float
+    )
+    entry = await setup_entry(hass, _v3(influxdb3))
+    writer = entry.runtime_data.writer
+    hass.states.async_set("sensor.level", "7")
+    hass.states.async_set("switch.pump", "on")
+    await hass.config_entries.async_unload(entry.entry_id)
+
+    # "7" converts to the float the server holds; "on" cannot: refused with the server's words.
+    assert writer.stats.points_written == 1
+    assert writer.stats.points_dead_lettered == 1
+    dead = writer.dead_letter_path.read_text()
+    assert "switch.pump" in dead
+    assert "invalid column type for column 'state'" in dead
+    assert len(influxdb3.bodies) == 2  # the batch, then the one healed line; nothing else again
+
+
+async def test_the_column_limit_is_reported_with_a_repair_and_nothing_is_lost(
+    hass: HomeAssistant, issue_registry: ir.IssueRegistry
+) -> None:
+    server = InfluxDB3StandIn(max_columns_per_table=16)
+    server.store.databases["home"] = {}
+    await server.start()
+    try:
+        entry = await setup_entry(hass, _v3(server))
+        writer = entry.runtime_data.writer
+        hass.states.async_set("sensor.small", "1")
+        hass.states.async_set("sensor.wide", "2", {f"key_{index}": index for index in range(20)})
+        await wait_for(lambda: writer.points_waiting == 0 and writer.stats.points_dead_lettered == 1)
+        await entry.runtime_data.coordinator.async_refresh()
+
+        assert writer.stats.points_written == 1
+        assert "columns per table limit of 16" in (writer.stats.limit_refusal or "")
+        assert issue_registry.async_get_issue(DOMAIN, f"server_limit_{entry.entry_id}") is not None
+        assert "sensor.wide" in writer.dead_letter_path.read_text()
+        await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        await server.stop()
+
+
+async def test_gzip_writes_are_decoded_by_the_server(
+    hass: HomeAssistant, influxdb3: InfluxDB3StandIn
+) -> None:
+    entry = await setup_entry(hass, _v3(influxdb3), {"compression": "gzip"})
+    client = entry.runtime_data.writer.client
+    for value in range(30):
+        hass.states.async_set("sensor.gzip", str(value))
+    await hass.config_entries.async_unload(entry.entry_id)
+
+    assert len(influxdb3.rows("home", MEASUREMENT)) == 30
+    assert client.gzip  # the server took it: no fallback to plain bodies
+
+
+async def test_a_2x_partial_write_resends_only_the_lines_it_dropped(
+    hass: HomeAssistant, influxdb2: InfluxDB2StandIn
+) -> None:
+    await _write_as_another_tool(
+        f"{influxdb2.url}/api/v2/write?org=test-org&bucket=test-bucket",
+        {"Authorization": "Token test-token"},
+        f'{MEASUREMENT},entity_id=sensor.other value="12" 1\n',
+    )
+    entry = await setup_entry(
+        hass,
+        {
+            "api_version": "2",
+            "url": influxdb2.url,
+            "organization": "test-org",
+            "bucket": "test-bucket",
+            "token": "test-token",
+            "verify_ssl": True,
+        },
+    )
+    writer = entry.runtime_data.writer
+    hass.states.async_set("sensor.power", "100")
+    hass.states.async_set("switch.pump", "on")
+    await hass.config_entries.async_unload(entry.entry_id)
+
+    # 422 `partial write: field type conflict ... dropped=1`: only the power line again.
+    resent = influxdb2.bodies[-1].decode().splitlines()
+    assert len(resent) == 1
+    assert 'value="100.0"' in resent[0]
+    assert writer.stats.points_written == 2
+    assert writer.stats.points_dead_lettered == 0
+
+
+async def test_a_target_refusing_gzip_gets_plain_writes(hass: HomeAssistant) -> None:
+    server = InfluxDB3StandIn(accept_gzip=False)  # as a proxy refusing compressed bodies (415)
+    server.store.databases["home"] = {}
+    await server.start()
+    try:
+        entry = await setup_entry(hass, _v3(server), {"compression": "gzip"})
+        client = entry.runtime_data.writer.client
+        assert client.gzip
+        for value in range(10):
+            hass.states.async_set("sensor.plain", str(value))
+        await hass.config_entries.async_unload(entry.entry_id)
+
+        assert len(server.rows("home", MEASUREMENT)) == 10
+        assert not client.gzip  # it was compressing, was refused, and fell back
+    finally:
+        await server.stop()
