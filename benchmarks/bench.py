@@ -36,6 +36,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.influxdb_ingest.cached_lines import BuiltinLines, DefaultLines
 from custom_components.influxdb_ingest.const import DEFAULT_MEASUREMENT
 from custom_components.influxdb_ingest.entity_rules import NO_RULES
+from custom_components.influxdb_ingest.influx_api import gzip_body
 from custom_components.influxdb_ingest.metadata import NO_METADATA
 from custom_components.influxdb_ingest.normalize import DefaultLayout
 from custom_components.influxdb_ingest.normalize_builtin import BuiltinLayout
@@ -376,6 +377,35 @@ def server_rate(server: InfluxDB1Server, layout: str, events: int) -> float:
     return events / (time.perf_counter() - started)
 
 
+async def gzip_cost(layout: str, events: int) -> dict[str, Any]:
+    """Bytes per point with and without gzip, and gzip's CPU per point.
+
+    Compressed as the client compresses a request body (InfluxClient: level 1, batches of 5000).
+    """
+    lines = layout_lines(layout, events)
+    bodies = ["".join(lines[start : start + 5000]).encode() for start in range(0, len(lines), 5000)]
+    started = time.process_time()
+    compressed = [await gzip_body(body) for body in bodies]
+    cpu = time.process_time() - started
+    plain_bytes, gzip_bytes = sum(map(len, bodies)), sum(map(len, compressed))
+    return {
+        "layout": layout,
+        "bytes_per_point": round(plain_bytes / events, 1),
+        "gzip_bytes_per_point": round(gzip_bytes / events, 1),
+        "ratio": round(plain_bytes / gzip_bytes, 1),
+        "gzip_cpu_us_per_point": round(cpu / events * 1e6, 2),
+    }
+
+
+def figures_table(title: str, rows: list[dict[str, Any]]) -> str:
+    """A markdown table of rows that share their keys."""
+    if not rows:
+        return ""
+    text = f"\n\n{title}\n\n| " + " | ".join(rows[0]) + " |\n"
+    text += "|---" + "|---:" * (len(rows[0]) - 1) + "|\n"
+    return text + "\n".join("| " + " | ".join(str(value) for value in row.values()) + " |" for row in rows)
+
+
 def ceilings(results: list[Result], server_rates: dict[str, float]) -> str:
     """What end to end could reach at best: the listener floor and the server, back to back."""
     floor = next((result for result in results if result.variant == "noop_listener"), None)
@@ -415,14 +445,7 @@ def table(results: list[Result], outages: list[dict[str, Any]]) -> str:
             f" {lag.get('p50', 0):.2f} / {lag.get('p99', 0):.2f} / {lag.get('max', 0):.1f} |"
             f" {result.peak_rss_mb:.0f} |"
         )
-    text = "\n".join(lines)
-    if outages:
-        text += "\n\nOutages (this integration, default settings):\n\n| " + " | ".join(outages[0]) + " |\n"
-        text += "|---" + "|---:" * (len(outages[0]) - 1) + "|\n"
-        text += "\n".join(
-            "| " + " | ".join(str(value) for value in figures.values()) + " |" for figures in outages
-        )
-    return text
+    return "\n".join(lines) + figures_table("Outages (this integration, default settings):", outages)
 
 
 async def main() -> None:
@@ -461,7 +484,10 @@ async def main() -> None:
             }
         finally:
             server.stop()
-    text = table(results, outages)
+    compression = [await gzip_cost(layout, args.events) for layout in ("default", "builtin")]
+    text = table(results, outages) + figures_table(
+        "Compression (gzip level 1, 5000-point requests):", compression
+    )
     if ceiling := ceilings(results, rates):
         text += (
             "\n\nCeilings: a no-op listener's firing cost plus the server storing the lines.\n\n" + ceiling

@@ -301,7 +301,11 @@ class InfluxClient:
         if self.gzip and body:
             try:
                 await self._call(
-                    "POST", self._url, timeout, body=await _gzip(body), headers={"Content-Encoding": "gzip"}
+                    "POST",
+                    self._url,
+                    timeout,
+                    body=await gzip_body(body),
+                    headers={"Content-Encoding": "gzip"},
                 )
                 return
             except UnsupportedEncoding as err:
@@ -382,7 +386,7 @@ class InfluxClient:
                 raise
 
 
-async def _gzip(body: bytes) -> bytes:
+async def gzip_body(body: bytes) -> bytes:
     """`body` as gzip, compressed a slice at a time so the event loop is never held long."""
     compressor = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     parts = []
