@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Callable
 import datetime as dt
 import inspect
+import re
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
@@ -102,8 +103,13 @@ def state_change(
 
 
 def stored_name(text: str) -> str:
-    """What InfluxDB stores for a name we escaped (docs/schema.md: names lose newlines)."""
-    return text.rstrip("\\").replace("\n", " ").replace("\r", " ")
+    """What InfluxDB stores for a tag or field name we escaped (docs/schema.md).
+
+    Newlines become spaces; trailing backslashes go, and so does the last of an odd run of
+    backslashes before a separator.
+    """
+    even = re.sub(r"\\+(?=[,= \n\r])", lambda run: run[0][: len(run[0]) // 2 * 2], text.rstrip("\\"))
+    return even.replace("\n", " ").replace("\r", " ")
 
 
 # Text InfluxDB stores as sent: no lone surrogates (not UTF-8) and no NUL.

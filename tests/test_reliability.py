@@ -1,4 +1,5 @@
-"""Zero loss: fault scenarios streamed through Home Assistant into the real InfluxDB 1.x.
+"""Zero loss: fault scenarios streamed through Home Assistant into the real InfluxDB 1.x
+(and, for scenario 4b, into the InfluxDB 3 Core stand-in, tests/standin_influxdb3.py).
 
 Every scenario counts with real queries what landed; `scripts/reliability` runs them and
 writes the figures to docs/reliability.md.
@@ -7,7 +8,7 @@ writes the figures to docs/reliability.md.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 import contextlib
 from pathlib import Path
 import time
@@ -27,6 +28,7 @@ from .fault_proxy import Delay, FaultProxy, Forward, Reset, Status
 from .helpers import MEASUREMENT, setup_entry, wait_for
 from .reliability import Figures
 from .servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server
+from .standin_influxdb3 import InfluxDB3StandIn
 
 # Short timings so outages are seconds, not minutes; the mechanisms are the same.
 FAST = {
@@ -75,14 +77,22 @@ def counts(server: InfluxDB1Server, db: str) -> tuple[int, int]:
     )
 
 
-async def wait_until_stored(
-    hass: HomeAssistant, server: InfluxDB1Server, db: str, expected: int
+async def wait_until_counted(
+    count: Callable[[], Awaitable[tuple[int, int]]], expected: int
 ) -> tuple[int, int]:
+    """Wait until `count()` (points stored, distinct event numbers) reports `expected` points."""
+
     async def check() -> tuple[int, int] | None:
-        stored = await hass.async_add_executor_job(counts, server, db)
+        stored = await count()
         return stored if stored[0] >= expected else None
 
     return await wait_for(check, timeout=90, interval=0.5)  # type: ignore[no-any-return]
+
+
+async def wait_until_stored(
+    hass: HomeAssistant, server: InfluxDB1Server, db: str, expected: int
+) -> tuple[int, int]:
+    return await wait_until_counted(lambda: hass.async_add_executor_job(counts, server, db), expected)
 
 
 async def start_server(hass: HomeAssistant, server: InfluxDB1Server) -> None:
@@ -241,6 +251,61 @@ async def test_a_damaged_spool_record_is_dropped_and_counted_the_rest_lands(
     assert "Spool record dropped" in caplog.text
 
 
+async def _faults_behind_a_proxy(
+    hass: HomeAssistant,
+    proxy: FaultProxy,
+    data: dict[str, Any],
+    count: Callable[[], Awaitable[tuple[int, int]]],
+    scenario: str,
+) -> None:
+    """Stream 2000 events through `proxy` (entry `data`) while it answers slowly, resets,
+    refuses with 503/429 + Retry-After and 500, then has an outage; `count` gives (points
+    stored, distinct event numbers) from the server behind it. Asserts zero loss, zero
+    duplicates and Retry-After honoured, and records the figures as `scenario`."""
+    with peak_memory() as peak:
+        entry = await setup_entry(hass, data, {**FAST, "write_timeout": 0.5, "circuit_failure_threshold": 3})
+        writer = entry.runtime_data.writer
+        proxy.inject(
+            Delay(1.0),  # slower than the write timeout: the server may still store it
+            Reset(),
+            Reset(),
+            Status(503, {"Retry-After": "1"}),
+            Forward(),
+            Status(429, {"Retry-After": "0.5"}),
+            Status(500),
+        )
+        fired = await stream(hass, 0, 1000)
+        proxy.down = True  # an outage: every write is reset until it ends
+        fired = await stream(hass, fired, 500)
+        await wait_for(lambda: writer.policy.times_opened >= 1)
+        proxy.down = False
+        fired = await stream(hass, fired, 500)
+        stored, distinct = await wait_until_counted(count, fired)
+
+    assert stored == distinct == fired == 2000
+    assert writer.policy.state == "closed"
+    outcomes = proxy.log
+    for status, wait in (("status 503", 1.0), ("status 429", 0.5)):
+        answered = next(arrived for arrived, outcome in outcomes if outcome == status)
+        # Only a request already on its way (sent together with the refused one) may come
+        # before the server's wait is over.
+        early = [arrived - answered for arrived, _ in outcomes if 0 < arrived - answered < wait * 0.95]
+        assert len(early) <= 1, f"Retry-After ignored after {status}"
+        assert all(delta < 0.05 for delta in early), f"Retry-After ignored after {status}"
+        assert any(arrived - answered >= wait * 0.95 for arrived, _ in outcomes)
+    Figures(
+        scenario,
+        fired,
+        stored,
+        stored - distinct,
+        0,
+        writer.stats.points_dropped,
+        peak[0],
+        f"Retry-After honoured; circuit opened {writer.policy.times_opened}x and closed again",
+    ).save()
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_slow_server_resets_503_429_and_outage_behind_a_proxy(
     hass: HomeAssistant,
     fault_proxy: FaultProxy,
@@ -254,48 +319,52 @@ async def test_slow_server_resets_503_429_and_outage_behind_a_proxy(
         "username": ADMIN_USER,
         "password": ADMIN_PASSWORD,
     }
-    with peak_memory() as peak:
-        entry = await setup_entry(hass, data, {**FAST, "write_timeout": 0.5, "circuit_failure_threshold": 3})
-        writer = entry.runtime_data.writer
-        fault_proxy.inject(
-            Delay(1.0),  # slower than the write timeout: the server may still store it
-            Reset(),
-            Reset(),
-            Status(503, {"Retry-After": "1"}),
-            Forward(),
-            Status(429, {"Retry-After": "0.5"}),
-            Status(500),
-        )
-        fired = await stream(hass, 0, 1000)
-        fault_proxy.down = True  # an outage: every write is reset until it ends
-        fired = await stream(hass, fired, 500)
-        await wait_for(lambda: writer.policy.times_opened >= 1)
-        fault_proxy.down = False
-        fired = await stream(hass, fired, 500)
-        stored, distinct = await wait_until_stored(hass, influxdb_v1, database, fired)
-
-    assert stored == distinct == fired == 2000
-    assert writer.policy.state == "closed"
-    outcomes = fault_proxy.log
-    for status, wait in (("status 503", 1.0), ("status 429", 0.5)):
-        answered = next(arrived for arrived, outcome in outcomes if outcome == status)
-        # Only a request already on its way (sent together with the refused one) may come
-        # before the server's wait is over.
-        early = [arrived - answered for arrived, _ in outcomes if 0 < arrived - answered < wait * 0.95]
-        assert len(early) <= 1, f"Retry-After ignored after {status}"
-        assert all(delta < 0.05 for delta in early), f"Retry-After ignored after {status}"
-        assert any(arrived - answered >= wait * 0.95 for arrived, _ in outcomes)
-    Figures(
+    await _faults_behind_a_proxy(
+        hass,
+        fault_proxy,
+        data,
+        lambda: hass.async_add_executor_job(counts, influxdb_v1, database),
         "4. slow server, connection resets, 503 and 429 with Retry-After, outage (proxy)",
-        fired,
-        stored,
-        stored - distinct,
-        0,
-        writer.stats.points_dropped,
-        peak[0],
-        f"Retry-After honoured; circuit opened {writer.policy.times_opened}x and closed again",
-    ).save()
-    await hass.config_entries.async_unload(entry.entry_id)
+    )
+
+
+@pytest.fixture
+async def fault_proxy_v3(influxdb3: InfluxDB3StandIn) -> AsyncGenerator[FaultProxy]:
+    """A FaultProxy in front of the InfluxDB 3 Core stand-in (database `home`)."""
+    proxy = FaultProxy(upstream=influxdb3.url)
+    await proxy.start()
+    yield proxy
+    await proxy.stop()
+
+
+def v3_counts(server: InfluxDB3StandIn) -> tuple[int, int]:
+    """As `counts`, from the stand-in's rows: the attribute `seq` is stored as `attr_seq`."""
+    rows = [row for row in server.rows("home", MEASUREMENT) if "state" in row]
+    return len(rows), len({row["attr_seq"] for row in rows})
+
+
+async def test_the_same_faults_in_front_of_influxdb3_lose_nothing(
+    hass: HomeAssistant, fault_proxy_v3: FaultProxy, influxdb3: InfluxDB3StandIn
+) -> None:
+    data = {
+        "api_version": "3",
+        "url": fault_proxy_v3.url,
+        "database": "home",
+        "token": "test-token",
+        "verify_ssl": True,
+    }
+
+    async def count() -> tuple[int, int]:
+        # In the event loop: the stand-in's store is changed there.
+        return v3_counts(influxdb3)
+
+    await _faults_behind_a_proxy(
+        hass,
+        fault_proxy_v3,
+        data,
+        count,
+        "4b. the same faults in front of InfluxDB 3 Core (stand-in)",
+    )
 
 
 async def test_replay_two_at_a_time_sends_each_spooled_batch_once(

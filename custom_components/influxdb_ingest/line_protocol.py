@@ -8,6 +8,7 @@ string fields escape `"` and `\\`, and what the format cannot carry is replaced.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+import re
 
 from .point import FieldValue, Point
 
@@ -17,6 +18,11 @@ _TAG_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", "\n": "\\ ", "
 # field key would make the line scanner think a string value starts.
 _FIELD_KEY_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", "\n": "\\ ", "\r": "\\ ", '"': '\\"'})
 _STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
+# A run of backslashes right before a separator we escape: InfluxDB's scanner reads them in
+# pairs, so an odd run would pair its last one with our escape and the separator would end
+# the name. Measurements end only at `,` and space; keys and tag values at `=` too.
+_MEASUREMENT_SEPARATOR_RUN = re.compile(r"\\+(?=[, \n\r])")
+_KEY_SEPARATOR_RUN = re.compile(r"\\+(?=[,= \n\r])")
 
 
 # Names repeat endlessly (the same entities, attributes and keys), so their escaped form
@@ -24,17 +30,25 @@ _STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
 _NAME_CACHE_LIMIT = 10_000
 
 
-def _name(text: str, table: dict[int, str]) -> str:
+def _even(run: re.Match[str]) -> str:
+    return run[0][: len(run[0]) // 2 * 2]
+
+
+def _name(text: str, table: dict[int, str], separator_run: re.Pattern[str]) -> str:
     """Escape a measurement, tag or field name part.
 
     InfluxDB reads a backslash before a separator as an escape, so a trailing backslash
-    would swallow the separator that follows: it cannot be written and is dropped.
+    would swallow the separator that follows, and an odd run of backslashes before a
+    separator would swallow our escape: the one that cannot be written is dropped.
     Newlines cannot be escaped in names at all and become (escaped) spaces.
     """
-    return text.rstrip("\\").translate(table)
+    text = text.rstrip("\\")
+    if "\\" in text:
+        text = separator_run.sub(_even, text)
+    return text.translate(table)
 
 
-def _remembered(table: dict[int, str]) -> Callable[[str], str]:
+def _remembered(table: dict[int, str], separator_run: re.Pattern[str]) -> Callable[[str], str]:
     """`_name` with `table`, remembering every name it escaped (a pure function, faster)."""
     escaped: dict[str, str] = {}
 
@@ -43,15 +57,15 @@ def _remembered(table: dict[int, str]) -> Callable[[str], str]:
             return known
         if len(escaped) >= _NAME_CACHE_LIMIT:
             escaped.clear()
-        escaped[text] = result = _name(text, table)
+        escaped[text] = result = _name(text, table, separator_run)
         return result
 
     return escape
 
 
-escape_measurement = _remembered(_MEASUREMENT_ESCAPES)  # a measurement name
-escape_tag = _remembered(_TAG_ESCAPES)  # a tag key or a tag value
-escape_field_key = _remembered(_FIELD_KEY_ESCAPES)  # a field key
+escape_measurement = _remembered(_MEASUREMENT_ESCAPES, _MEASUREMENT_SEPARATOR_RUN)  # a measurement name
+escape_tag = _remembered(_TAG_ESCAPES, _KEY_SEPARATOR_RUN)  # a tag key or a tag value
+escape_field_key = _remembered(_FIELD_KEY_ESCAPES, _KEY_SEPARATOR_RUN)  # a field key
 
 
 def escape_string_field(text: str) -> str:
