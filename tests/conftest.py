@@ -21,7 +21,8 @@ import pytest_socket
 from syrupy.assertion import SnapshotAssertion
 
 from .fault_proxy import FaultProxy
-from .servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server, VictoriaMetricsServer
+from .helpers import v1_entry_data
+from .servers import InfluxDB1Server, VictoriaMetricsServer
 from .standin_influxdb2 import InfluxDB2StandIn
 from .standin_influxdb3 import InfluxDB3StandIn
 
@@ -144,14 +145,7 @@ def database(influxdb_v1: InfluxDB1Server) -> str:
 @pytest.fixture
 def v1_config(influxdb_v1: InfluxDB1Server, database: str) -> dict[str, Any]:
     """Config entry data for the real InfluxDB 1.x and the test's database."""
-    return {
-        "api_version": "1",
-        "url": influxdb_v1.url,
-        "database": database,
-        "username": ADMIN_USER,
-        "password": ADMIN_PASSWORD,
-        "verify_ssl": True,
-    }
+    return v1_entry_data(influxdb_v1.url, database)
 
 
 @pytest.fixture

@@ -23,6 +23,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.influxdb_ingest.const import DOMAIN
 from custom_components.influxdb_ingest.data import InfluxDBIngestConfigEntry
 
+from .servers import ADMIN_PASSWORD, ADMIN_USER
+
 # The default layout's measurement (docs/schema.md).
 MEASUREMENT = "home_assistant_events"
 
@@ -40,6 +42,18 @@ async def setup_entry(
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     return entry  # type: ignore[return-value]
+
+
+def v1_entry_data(url: str, database: str) -> dict[str, Any]:
+    """Entry data for the real InfluxDB 1.x (admin credentials), directly or behind a proxy."""
+    return {
+        "api_version": "1",
+        "url": url,
+        "database": database,
+        "username": ADMIN_USER,
+        "password": ADMIN_PASSWORD,
+        "verify_ssl": True,
+    }
 
 
 async def count_points(query: Callable[..., Any], db: str) -> int:

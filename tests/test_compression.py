@@ -8,20 +8,12 @@ from typing import Any
 from homeassistant.core import HomeAssistant
 
 from .fault_proxy import FaultProxy, Status
-from .helpers import count_points, setup_entry, wait_for
-from .servers import ADMIN_PASSWORD, ADMIN_USER
+from .helpers import count_points, setup_entry, v1_entry_data, wait_for
 
 
 def _through(proxy: FaultProxy, database: str) -> dict[str, Any]:
     """Entry data for the real InfluxDB 1.x behind the proxy."""
-    return {
-        "api_version": "1",
-        "url": proxy.url,
-        "database": database,
-        "username": ADMIN_USER,
-        "password": ADMIN_PASSWORD,
-        "verify_ssl": True,
-    }
+    return v1_entry_data(proxy.url, database)
 
 
 async def test_gzip_writes_are_stored_by_the_real_server(

@@ -32,6 +32,17 @@ def _v3(server: InfluxDB3StandIn, database: str = "home") -> dict[str, Any]:
     }
 
 
+def _v2(server: InfluxDB2StandIn) -> dict[str, Any]:
+    return {
+        "api_version": "2",
+        "url": server.url,
+        "organization": "test-org",
+        "bucket": "test-bucket",
+        "token": "test-token",
+        "verify_ssl": True,
+    }
+
+
 async def _write_as_another_tool(url: str, headers: dict[str, str], body: str) -> None:
     """Lines another writer stored first (they fix the columns' types)."""
     async with (
@@ -188,17 +199,7 @@ async def test_a_2x_partial_write_resends_only_the_lines_it_dropped(
         {"Authorization": "Token test-token"},
         f'{MEASUREMENT},entity_id=sensor.other value="12" 1\n',
     )
-    entry = await setup_entry(
-        hass,
-        {
-            "api_version": "2",
-            "url": influxdb2.url,
-            "organization": "test-org",
-            "bucket": "test-bucket",
-            "token": "test-token",
-            "verify_ssl": True,
-        },
-    )
+    entry = await setup_entry(hass, _v2(influxdb2))
     writer = entry.runtime_data.writer
     hass.states.async_set("sensor.power", "100")
     hass.states.async_set("switch.pump", "on")
@@ -228,3 +229,16 @@ async def test_a_target_refusing_gzip_gets_plain_writes(hass: HomeAssistant) -> 
         assert not client.gzip  # it was compressing, was refused, and fell back
     finally:
         await server.stop()
+
+
+async def test_gzip_writes_to_2x_are_decoded_by_the_server(
+    hass: HomeAssistant, influxdb2: InfluxDB2StandIn
+) -> None:
+    entry = await setup_entry(hass, _v2(influxdb2), {"compression": "gzip"})
+    client = entry.runtime_data.writer.client
+    for value in range(30):
+        hass.states.async_set("sensor.gzip", str(value))
+    await hass.config_entries.async_unload(entry.entry_id)
+
+    assert len(influxdb2.rows("test-bucket", MEASUREMENT)) == 30
+    assert client.gzip

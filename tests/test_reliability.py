@@ -25,9 +25,9 @@ from custom_components.influxdb_ingest.const import DOMAIN
 from custom_components.influxdb_ingest.stats import DropReason
 
 from .fault_proxy import Delay, FaultProxy, Forward, Reset, Status
-from .helpers import MEASUREMENT, setup_entry, wait_for
+from .helpers import MEASUREMENT, setup_entry, v1_entry_data, wait_for
 from .reliability import Figures
-from .servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server
+from .servers import InfluxDB1Server
 from .standin_influxdb3 import InfluxDB3StandIn
 
 # Short timings so outages are seconds, not minutes; the mechanisms are the same.
@@ -312,13 +312,7 @@ async def test_slow_server_resets_503_429_and_outage_behind_a_proxy(
     influxdb_v1: InfluxDB1Server,
     database: str,
 ) -> None:
-    data = {
-        "api_version": "1",
-        "url": fault_proxy.url,
-        "database": database,
-        "username": ADMIN_USER,
-        "password": ADMIN_PASSWORD,
-    }
+    data = v1_entry_data(fault_proxy.url, database)
     await _faults_behind_a_proxy(
         hass,
         fault_proxy,
@@ -375,13 +369,7 @@ async def test_replay_two_at_a_time_sends_each_spooled_batch_once(
 ) -> None:
     """Replay sends two spooled batches at once; when one of them fails, the other one,
     stored meanwhile, is not sent again (and the failed one is)."""
-    data = {
-        "api_version": "1",
-        "url": fault_proxy.url,
-        "database": database,
-        "username": ADMIN_USER,
-        "password": ADMIN_PASSWORD,
-    }
+    data = v1_entry_data(fault_proxy.url, database)
     entry = await setup_entry(hass, data, {**FAST, "max_queue_size": 100})
     writer = entry.runtime_data.writer
     fault_proxy.down = True

@@ -33,7 +33,7 @@ _LOGGER = logging.getLogger(__name__)
 
 # The longest server message kept in an exception (InfluxDB can echo whole lines).
 _MAX_MESSAGE = 500
-# gzip: the fastest level already shrinks line protocol 10 to 40 times (docs/performance.md).
+# gzip: the fastest level already shrinks line protocol 12 to 14 times (docs/performance.md).
 _GZIP_LEVEL = 1
 # Compressed a slice at a time, yielding to the event loop in between.
 _GZIP_SLICE = 256 * 1024
