@@ -14,6 +14,7 @@ from homeassistant import config_entries
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
+import pytest
 
 from custom_components.influxdb_ingest.const import DOMAIN
 
@@ -178,17 +179,28 @@ async def test_the_column_limit_is_reported_with_a_repair_and_nothing_is_lost(
         await server.stop()
 
 
+@pytest.mark.parametrize("standin", [InfluxDB3StandIn, InfluxDB2StandIn])
 async def test_gzip_writes_are_decoded_by_the_server(
-    hass: HomeAssistant, influxdb3: InfluxDB3StandIn
+    hass: HomeAssistant, standin: type[InfluxDB3StandIn | InfluxDB2StandIn]
 ) -> None:
-    entry = await setup_entry(hass, _v3(influxdb3), {"compression": "gzip"})
-    client = entry.runtime_data.writer.client
-    for value in range(30):
-        hass.states.async_set("sensor.gzip", str(value))
-    await hass.config_entries.async_unload(entry.entry_id)
+    server = standin()
+    if isinstance(server, InfluxDB3StandIn):
+        server.store.databases["home"] = {}
+        data, database = _v3(server), "home"
+    else:
+        data, database = _v2(server), "test-bucket"
+    await server.start()
+    try:
+        entry = await setup_entry(hass, data, {"compression": "gzip"})
+        client = entry.runtime_data.writer.client
+        for value in range(30):
+            hass.states.async_set("sensor.gzip", str(value))
+        await hass.config_entries.async_unload(entry.entry_id)
 
-    assert len(influxdb3.rows("home", MEASUREMENT)) == 30
-    assert client.gzip  # the server took it: no fallback to plain bodies
+        assert len(server.rows(database, MEASUREMENT)) == 30
+        assert client.gzip  # the server took it: no fallback to plain bodies
+    finally:
+        await server.stop()
 
 
 async def test_a_2x_partial_write_resends_only_the_lines_it_dropped(
@@ -229,16 +241,3 @@ async def test_a_target_refusing_gzip_gets_plain_writes(hass: HomeAssistant) -> 
         assert not client.gzip  # it was compressing, was refused, and fell back
     finally:
         await server.stop()
-
-
-async def test_gzip_writes_to_2x_are_decoded_by_the_server(
-    hass: HomeAssistant, influxdb2: InfluxDB2StandIn
-) -> None:
-    entry = await setup_entry(hass, _v2(influxdb2), {"compression": "gzip"})
-    client = entry.runtime_data.writer.client
-    for value in range(30):
-        hass.states.async_set("sensor.gzip", str(value))
-    await hass.config_entries.async_unload(entry.entry_id)
-
-    assert len(influxdb2.rows("test-bucket", MEASUREMENT)) == 30
-    assert client.gzip
