@@ -92,13 +92,19 @@ async def influxdb2(hass: HomeAssistant) -> AsyncGenerator[InfluxDB2StandIn]:
 
 
 @pytest.fixture
-async def influxdb3(hass: HomeAssistant) -> AsyncGenerator[InfluxDB3StandIn]:
-    """The InfluxDB 3 Core stand-in (tests/standin_influxdb3.py) with the database `home`."""
+async def influxdb3_empty(hass: HomeAssistant) -> AsyncGenerator[InfluxDB3StandIn]:
+    """The InfluxDB 3 Core stand-in (tests/standin_influxdb3.py), no database yet."""
     server = InfluxDB3StandIn()
-    server.store.databases["home"] = {}
     await server.start()
     yield server
     await server.stop()
+
+
+@pytest.fixture
+def influxdb3(influxdb3_empty: InfluxDB3StandIn) -> InfluxDB3StandIn:
+    """The InfluxDB 3 Core stand-in with the database `home`."""
+    influxdb3_empty.store.databases["home"] = {}
+    return influxdb3_empty
 
 
 @pytest.fixture

@@ -27,19 +27,15 @@ UNAUTHENTICATED = '{"error": "the request was not authenticated"}'
 
 
 @pytest.fixture
-async def v3(hass: HomeAssistant) -> AsyncGenerator[InfluxDB3StandIn]:
-    server = InfluxDB3StandIn()
-    await server.start()
-    yield server
-    await server.stop()
+def v3(influxdb3_empty: InfluxDB3StandIn) -> InfluxDB3StandIn:
+    """conftest's stand-in, without a database: these tests create them."""
+    return influxdb3_empty
 
 
 @pytest.fixture
-async def v2(hass: HomeAssistant) -> AsyncGenerator[InfluxDB2StandIn]:
-    server = InfluxDB2StandIn()
-    await server.start()
-    yield server
-    await server.stop()
+def v2(influxdb2: InfluxDB2StandIn) -> InfluxDB2StandIn:
+    """conftest's stand-in, named short for the many requests below."""
+    return influxdb2
 
 
 @pytest.fixture
