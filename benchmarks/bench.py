@@ -27,12 +27,11 @@ import time
 from typing import Any
 from unittest.mock import patch
 
-from aiohttp import ThreadedResolver
-from homeassistant import loader
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, State, callback
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_test_home_assistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from benchmarks.harness import home_assistant
 from custom_components.influxdb_ingest.cached_lines import BuiltinLines, DefaultLines
 from custom_components.influxdb_ingest.const import DEFAULT_MEASUREMENT
 from custom_components.influxdb_ingest.entity_rules import NO_RULES
@@ -106,21 +105,6 @@ class Result:
     @property
     def events_per_second(self) -> float:
         return self.stored / self.end_to_end_seconds if self.end_to_end_seconds else 0.0
-
-
-@contextlib.asynccontextmanager
-async def home_assistant(config_dir: Path) -> AsyncIterator[HomeAssistant]:
-    """A real Home Assistant in this process (the test harness's, with real I/O)."""
-    # No zeroconf here: the HTTP session resolves names the plain way (only loopback is used).
-    resolver = ThreadedResolver()
-    resolver.real_close = resolver.close  # type: ignore[attr-defined]  # what the harness closes
-    with patch("homeassistant.helpers.aiohttp_client._async_make_resolver", return_value=resolver):
-        async with async_test_home_assistant(config_dir=str(config_dir)) as hass:
-            hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
-            try:
-                yield hass
-            finally:
-                await hass.async_stop(force=True)
 
 
 async def set_up(hass: HomeAssistant, variant: str, server: InfluxDB1Server, db: str) -> Callable[[], Any]:

@@ -51,7 +51,7 @@ async def test_state_changes_land_with_every_tag_and_field(
         device_id=device.id,
         entity_category=EntityCategory.DIAGNOSTIC,
     )
-    entry = await setup_entry(hass, v1_config)
+    entry = await setup_entry(hass, v1_config, {"enrich": ["area_id", "device_id"]})
 
     attributes = {
         "unit_of_measurement": "°C",
@@ -74,20 +74,17 @@ async def test_state_changes_land_with_every_tag_and_field(
     base_tags = {
         "entity_id": "sensor.kitchen_temperature",
         "domain": "sensor",
-        "event_type": "state_changed",
         "device_class": "temperature",
         "entity_category": "diagnostic",
         "device_id": device.id,
         "area_id": area.id,
     }
+    # Each attribute once, in the field of its type: `dynamics` is a boolean, then text.
     common = {
         "attr_unit_of_measurement": "°C",
         "attr_friendly_name": "Kitchen temperature",
-        "attr_device_class": "temperature",
-        "attr_forecast": "[1,2.5]",
-        "attr_note": "",
-        "friendly_name": "Kitchen temperature",
-        "unit_of_measurement": "°C",
+        "json_forecast": "[1,2.5]",
+        "json_note": "null",
     }
     assert rows[0] == {
         **base_tags,
@@ -95,12 +92,8 @@ async def test_state_changes_land_with_every_tag_and_field(
         "time": nanoseconds(first.last_changed),
         "state": "21.5",
         "value": 21.5,
-        "old_state": None,
-        "duration_in_state_seconds": None,
-        "attributes": '{"unit_of_measurement":"°C","friendly_name":"Kitchen temperature",'
-        '"device_class":"temperature","dynamics":true,"forecast":[1,2.5],"note":null}',
-        "attr_dynamics": "true",
-        "context_id": first.context.id,
+        "bool_dynamics": True,
+        "attr_dynamics": None,
     }
     assert rows[1] == {
         **base_tags,
@@ -108,24 +101,15 @@ async def test_state_changes_land_with_every_tag_and_field(
         "time": nanoseconds(second.last_changed),
         "state": "unavailable",
         "value": None,
-        "old_state": "21.5",
-        "duration_in_state_seconds": pytest.approx(
-            second.last_changed_timestamp - first.last_changed_timestamp, abs=1e-6
-        ),
-        "attributes": '{"unit_of_measurement":"°C","friendly_name":"Kitchen temperature",'
-        '"device_class":"temperature","dynamics":"moving","forecast":[1,2.5],"note":null}',
+        "bool_dynamics": None,
         "attr_dynamics": "moving",
-        "context_id": second.context.id,
     }
     assert await _field_types(query, database) == {
         **dict.fromkeys(common, "string"),
         "state": "string",
-        "old_state": "string",
-        "attributes": "string",
         "attr_dynamics": "string",
-        "context_id": "string",
+        "bool_dynamics": "boolean",
         "value": "float",
-        "duration_in_state_seconds": "float",
     }
     assert entry.runtime_data.writer.stats.points_written == 2
 
@@ -308,14 +292,14 @@ async def test_field_conflict_with_foreign_data_heals_or_dead_letters_every_poin
     database: str,
     query: Callable[..., Any],
 ) -> None:
-    """Seed scenario: another writer stored `attr_dynamics` as a boolean; we write strings."""
+    """Seed scenario: another writer stored `attr_dynamics` as a boolean; we write text there."""
     # Field types are per shard: the foreign point must be recent, like ours.
     foreign = f"{MEASUREMENT},entity_id=sensor.other attr_dynamics=true {time.time_ns()}"
     await hass.async_add_executor_job(influxdb_v1.write, database, foreign)
     entry = await setup_entry(hass, v1_config)
     writer = entry.runtime_data.writer
 
-    for dynamics in (True, "moving", False, None):
+    for dynamics in ("true", "moving", "false", ""):
         hass.states.async_set("sensor.conflict", "1", {"dynamics": dynamics})
     hass.states.async_set("sensor.fine", "2")
 
@@ -354,9 +338,10 @@ async def test_points_land_in_victoria_metrics_through_the_v2_api(
             "verify_ssl": True,
         },
     )
-    hass.states.async_set("sensor.vm_power", "100", {"device_class": "power", "unit_of_measurement": "W"})
+    attributes = {"device_class": "power", "unit_of_measurement": "W"}
+    hass.states.async_set("sensor.vm_power", "100", {**attributes, "voltage": 230})
     first = hass.states.get("sensor.vm_power")
-    hass.states.async_set("sensor.vm_power", "250.5", {"device_class": "power", "unit_of_measurement": "W"})
+    hass.states.async_set("sensor.vm_power", "250.5", {**attributes, "voltage": 231.5})
     second = hass.states.get("sensor.vm_power")
     assert first is not None
     assert second is not None
@@ -366,12 +351,7 @@ async def test_points_land_in_victoria_metrics_through_the_v2_api(
         return series if len(series.get(f"{MEASUREMENT}_value", {}).get("values", [])) == 2 else None
 
     series = await wait_for(exported, timeout=30)
-    labels = {
-        "entity_id": "sensor.vm_power",
-        "domain": "sensor",
-        "event_type": "state_changed",
-        "device_class": "power",
-    }
+    labels = {"entity_id": "sensor.vm_power", "domain": "sensor", "device_class": "power"}
     series = {name: _by_time(line) for name, line in series.items()}
     value = series[f"{MEASUREMENT}_value"]
     assert {k: v for k, v in value["metric"].items() if k not in {"__name__", "db"}} == labels
@@ -381,10 +361,8 @@ async def test_points_land_in_victoria_metrics_through_the_v2_api(
         nanoseconds(first.last_changed) // 1_000_000,
         nanoseconds(second.last_changed) // 1_000_000,
     ]
-    duration = series[f"{MEASUREMENT}_duration_in_state_seconds"]
-    assert duration["values"] == [
-        pytest.approx(second.last_changed_timestamp - first.last_changed_timestamp, abs=1e-3)
-    ]
+    # A numeric attribute is a number of its own, ready to graph.
+    assert series[f"{MEASUREMENT}_num_voltage"]["values"] == [230.0, 231.5]
     # VictoriaMetrics keeps numbers only; it reads numeric text in string fields as numbers.
     assert series[f"{MEASUREMENT}_state"]["values"] == [100.0, 250.5]
 

@@ -17,7 +17,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from .helpers import MEASUREMENT, setup_entry, wait_for
 
-ALL = ["area", "floor", "device", "labels", "platform", "unit", "device_info"]
+ALL = ["area_id", "device_id", "area", "floor", "device", "labels", "platform", "unit", "device_info"]
 
 
 async def test_points_carry_registry_tags_and_follow_an_area_move_without_restart(

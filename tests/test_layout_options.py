@@ -66,9 +66,10 @@ def test_default_layout_applies_rules_and_static_tags() -> None:
     assert point is not None
     assert point.measurement == "power"
     assert point.tags["home"] == "cottage"
-    assert point.tags["entity_id"] == "sensor.main_power"  # a static tag never replaces ours
+    # A static tag never replaces ours: it is kept apart as tag_<key>.
+    assert (point.tags["entity_id"], point.tags["tag_entity_id"]) == ("sensor.main_power", "not me")
     assert (point.tags["room"], point.tags["phase"]) == ("Hall", "2")
-    assert {key for key in point.fields if key.startswith("attr_")} == {"attr_v", "attr_icon"}
+    assert {key for key in point.fields if key.startswith(("attr_", "num_"))} == {"num_v", "attr_icon"}
 
 
 def test_unknown_and_unavailable_are_recorded_unless_turned_off() -> None:

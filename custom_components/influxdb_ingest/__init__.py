@@ -11,6 +11,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
+from .columns import ColumnBudget
 from .const import DOMAIN
 from .coordinator import IngestCoordinator
 from .data import InfluxDBIngestConfigEntry, IngestRuntime
@@ -68,6 +69,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntr
         settings=settings,
         spool_dir=spool_directory(hass, entry.entry_id),
         run_in_executor=hass.async_add_executor_job,
+        columns=ColumnBudget(settings.column_budget(target.api_version)),
     )
     coordinator = IngestCoordinator(hass, entry, writer)
     await coordinator.async_restore_counters()

@@ -15,6 +15,7 @@ from typing import Any
 
 from homeassistant.core import Event, EventStateChangedData, State
 
+from .columns import ColumnBudget
 from .entity_rules import EntityRules
 from .line_protocol import format_fields, format_head
 from .metadata import EntityMetadata
@@ -51,8 +52,9 @@ class _EntityParts:
 class DefaultLines:
     """Default-layout lines (docs/schema.md), remembering each entity's unchanging parts."""
 
-    def __init__(self, layout: DefaultLayout) -> None:
+    def __init__(self, layout: DefaultLayout, columns: ColumnBudget | None = None) -> None:
         self._layout = layout
+        self._columns = columns
         self._parts: dict[str, _EntityParts] = {}
 
     def line(
@@ -70,19 +72,22 @@ class DefaultLines:
         if parts is None or not parts.still_valid(attributes, metadata):
             recorded = recorded_attributes(event, rules)
             layout = self._layout
+            tags = state_change_tags(event, recorded, metadata, layout, rules)
             parts = _EntityParts(
                 attributes,
                 metadata,
-                format_head(
-                    rules.measurement or layout.measurement,
-                    state_change_tags(event, recorded, metadata, layout, rules),
+                format_head(rules.measurement or layout.measurement, tags),
+                format_fields(
+                    attribute_fields(recorded, metadata, layout, rules, columns=self._columns, tags=tags)
                 ),
-                format_fields(attribute_fields(recorded, metadata, layout, rules)),
             )
             self._parts[entity_id] = parts
         if new_state is None:  # removed: nothing to reuse any more
             del self._parts[entity_id]
-        return f"{parts.head} {format_fields(change_fields(event))},{parts.fixed_fields} {time_ns}"
+        changes = format_fields(change_fields(event, self._layout))
+        if not parts.fixed_fields:
+            return f"{parts.head} {changes} {time_ns}"
+        return f"{parts.head} {changes},{parts.fixed_fields} {time_ns}"
 
 
 class BuiltinLines:

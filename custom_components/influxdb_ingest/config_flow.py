@@ -314,6 +314,8 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
 
 
 _MULTIPLE_TEXT = TextSelector(TextSelectorConfig(multiple=True))
+# Extra tags from the registries (docs/schema.md), and device_info: manufacturer, model, firmware fields.
+ENRICHMENTS = ("area_id", "device_id", "area", "floor", "device", "labels", "platform", "unit", "device_info")
 _ENTITIES = EntitySelector(EntitySelectorConfig(multiple=True))
 
 
@@ -349,7 +351,7 @@ class IngestOptionsFlow(OptionsFlowWithReload):
                 vol.Optional("override_measurement"): _TEXT,
                 vol.Optional("enrich", default=[]): SelectSelector(
                     SelectSelectorConfig(
-                        options=["area", "floor", "device", "labels", "platform", "unit", "device_info"],
+                        options=list(ENRICHMENTS),
                         multiple=True,
                         translation_key="enrich",
                     )
@@ -357,6 +359,9 @@ class IngestOptionsFlow(OptionsFlowWithReload):
                 vol.Optional("tags", default=[]): _MULTIPLE_TEXT,
                 vol.Optional("tags_attributes", default=[]): _MULTIPLE_TEXT,
                 vol.Optional("record_unavailable", default=defaults.record_unavailable): bool,
+                vol.Optional("attributes_json", default=defaults.attributes_json): bool,
+                vol.Optional("context_id", default=defaults.context_id): bool,
+                vol.Optional("max_columns", default=defaults.max_columns): _number(0, 499, 1, "columns"),
                 vol.Optional("event_types", default=[]): _MULTIPLE_TEXT,
                 vol.Optional("overrides", default={}): ObjectSelector(),
                 vol.Optional(CONF_INCLUDE_DOMAINS, default=[]): _domains(),

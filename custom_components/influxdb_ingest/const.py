@@ -25,3 +25,5 @@ CONF_BUCKET: Final = "bucket"
 DEFAULT_MEASUREMENT: Final = "home_assistant_events"
 # How long the config flow waits for the server to answer its check.
 VALIDATE_TIMEOUT: Final = 10.0
+# Set in the data of a `state_changed` event that a periodic snapshot made, not a real change.
+SNAPSHOT_MARKER: Final = "snapshot"

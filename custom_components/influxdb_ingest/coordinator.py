@@ -34,15 +34,20 @@ class IngestCoordinator(DataUpdateCoordinator[HealthSnapshot]):
         super().__init__(hass, _LOGGER, config_entry=entry, name=entry.title, update_interval=UPDATE_INTERVAL)
         self.writer = writer
         self._store: Store[dict[str, int]] = Store(hass, 1, f"{DOMAIN}.{entry.entry_id}.counters")
+        self._columns_store: Store[dict[str, list[str]]] = Store(
+            hass, 1, f"{DOMAIN}.{entry.entry_id}.columns"
+        )
         self._last_rate_sample: tuple[float, int] | None = None
 
     async def async_restore_counters(self) -> None:
-        """Continue the counters where the last run left them."""
+        """Continue the counters, and the columns admitted per table, where the last run left them."""
         self.writer.stats.restore(await self._store.async_load() or {})
+        self.writer.columns.restore(await self._columns_store.async_load() or {})
 
     async def async_save_counters(self) -> None:
-        """Persist the counters now (on stop)."""
+        """Persist the counters and the admitted columns now (on stop)."""
         await self._store.async_save(self.writer.stats.persisted_counters())
+        await self._columns_store.async_save(self.writer.columns.stored())
 
     async def _async_update_data(self) -> HealthSnapshot:
         now = time.monotonic()
@@ -55,4 +60,8 @@ class IngestCoordinator(DataUpdateCoordinator[HealthSnapshot]):
         # The file, not the counter: a user who dealt with it and deleted it is done.
         dead_letters = await self.hass.async_add_executor_job(self.writer.dead_letter_path.exists)
         self._store.async_delay_save(self.writer.stats.persisted_counters, 60)
+        if self.writer.columns.changed:
+            # Soon: columns admitted but not stored when Home Assistant crashes could let a
+            # table pass the budget by that many (the budget leaves room for it).
+            self._columns_store.async_delay_save(self.writer.columns.stored, 10)
         return take_snapshot(self.writer, rate, dead_letters_on_disk=dead_letters)

@@ -92,7 +92,7 @@ def format_head(measurement: str, tags: Mapping[str, str]) -> str:
 
 
 def format_fields(fields: Mapping[str, FieldValue]) -> str:
-    """The field set, escaped and typed (string or float); keys escaping to nothing are left out."""
+    """The field set, escaped and typed (string, float or boolean); keys escaping to nothing are left out."""
     formatted = []
     for key, field_value in fields.items():
         field_key = escape_field_key(key)
@@ -100,6 +100,8 @@ def format_fields(fields: Mapping[str, FieldValue]) -> str:
             continue
         if isinstance(field_value, str):
             formatted.append(f"{field_key}={escape_string_field(field_value)}")
+        elif isinstance(field_value, bool):
+            formatted.append(f"{field_key}={'true' if field_value else 'false'}")
         else:
             formatted.append(f"{field_key}={format_float(field_value)}")
     return ",".join(formatted)

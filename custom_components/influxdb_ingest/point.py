@@ -8,9 +8,9 @@ from typing import Any
 
 from homeassistant.core import Event
 
-# A field value is either a string or a float, never anything else: each field name is
-# only ever produced with one of the two, so InfluxDB can never see a type conflict.
-type FieldValue = str | float
+# A field value is a string, a float or a boolean, never anything else: each field name is
+# only ever produced with one of them, so InfluxDB can never see a type conflict.
+type FieldValue = str | float | bool
 
 
 @dataclass(slots=True)

@@ -15,6 +15,7 @@ from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, EventStateChangedData
 
 from .cached_lines import BuiltinLines, DefaultLines
+from .columns import ColumnBudget
 from .entity_rules import EntityRules, EntityRulesResolver
 from .line_protocol import point_to_line
 from .metadata import EntityMetadata
@@ -67,12 +68,19 @@ class LineSerializer(ABC):
 class DefaultSerializer(LineSerializer):
     """The default layout (docs/schema.md), enriched from the registries."""
 
-    def __init__(self, settings: WriterSettings, lookup_metadata: LookupMetadata) -> None:
+    def __init__(
+        self, settings: WriterSettings, lookup_metadata: LookupMetadata, columns: ColumnBudget | None
+    ) -> None:
         super().__init__(settings)
         self._layout = DefaultLayout(
-            settings.measurement, settings.enrich, settings.static_tags, settings.record_unavailable
+            settings.measurement,
+            settings.enrich,
+            settings.static_tags,
+            settings.record_unavailable,
+            attributes_json=settings.attributes_json,
+            context_id=settings.context_id,
         )
-        self._lines = DefaultLines(self._layout)
+        self._lines = DefaultLines(self._layout, columns)
         self._lookup_metadata = lookup_metadata
 
     def _state_line(
@@ -99,8 +107,10 @@ class BuiltinSerializer(LineSerializer):
         return self._lines.line(event, rules, time_ns)
 
 
-def make_serializer(settings: WriterSettings, lookup_metadata: LookupMetadata) -> LineSerializer:
-    """The serializer of the entry's layout."""
+def make_serializer(
+    settings: WriterSettings, lookup_metadata: LookupMetadata, columns: ColumnBudget | None = None
+) -> LineSerializer:
+    """The serializer of the entry's layout; the default layout keeps to the column budget."""
     if settings.layout == "builtin":
         return BuiltinSerializer(settings)
-    return DefaultSerializer(settings, lookup_metadata)
+    return DefaultSerializer(settings, lookup_metadata, columns)

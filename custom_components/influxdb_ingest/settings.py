@@ -8,6 +8,10 @@ from typing import Any
 
 from .const import DEFAULT_MEASUREMENT
 
+# InfluxDB 3 Core refuses tables past 500 columns (influxdb3_catalog/src/catalog.rs): half of
+# it leaves room for what the user adds (enrichment, tags, overrides) and for other writers.
+INFLUXDB3_COLUMN_BUDGET = 250
+
 
 @dataclass(frozen=True, slots=True)
 class WriterSettings:
@@ -44,9 +48,20 @@ class WriterSettings:
     overrides: Mapping[str, Any] = field(default_factory=dict)
     # Default layout: write `unknown`/`unavailable` as state text (the built-in layout never does).
     record_unavailable: bool = True
+    # Default layout: a JSON copy of all attributes, and the event's context id.
+    attributes_json: bool = False
+    context_id: bool = False
+    # Default layout: columns (tags + fields) per table; 0 = automatic (InfluxDB 3: 250, else none).
+    max_columns: int = 0
     # Other bus events to record, into their own measurement.
     event_types: tuple[str, ...] = ()
     events_measurement: str = "home_assistant_bus_events"
+
+    def column_budget(self, api_version: str) -> int | None:
+        """Columns per table: the user's number, else half of InfluxDB 3 Core's 500, else none."""
+        if self.max_columns > 0:
+            return self.max_columns
+        return INFLUXDB3_COLUMN_BUDGET if api_version == "3" else None
 
     def gzip_for(self, loopback: bool) -> bool:
         """Whether to compress write bodies for a target (loopback or not)."""
@@ -61,7 +76,7 @@ class WriterSettings:
             values["spool_max_bytes"] = int(options["spool_max_mb"] * 1024 * 1024)
         if "spool_max_days" in options:
             values["spool_max_age"] = float(options["spool_max_days"]) * 24 * 3600
-        for key in ("batch_size", "max_queue_size"):
+        for key in ("batch_size", "max_queue_size", "max_columns"):
             if key in values:
                 values[key] = int(values[key])
         values["ignore_attributes"] = frozenset(options.get("ignore_attributes", ()))

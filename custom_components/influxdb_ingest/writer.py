@@ -17,6 +17,7 @@ from pathlib import Path
 import time
 
 from .backlog import Backlog, RunInExecutor
+from .columns import ColumnBudget
 from .delivery import Delivery
 from .heal import TypeHealer
 from .influx_api import InfluxClient, InfluxError, ServerBusy
@@ -44,13 +45,15 @@ class BatchWriter:
         settings: WriterSettings,
         spool_dir: Path,
         run_in_executor: RunInExecutor,
+        columns: ColumnBudget | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.stats = WriterStats()
         self._wakeup = asyncio.Event()
+        self.columns = columns or ColumnBudget(None)
         self.backlog = Backlog(
-            make_serializer(settings, lookup_metadata),
+            make_serializer(settings, lookup_metadata, self.columns),
             DiskSpool(spool_dir, max_bytes=settings.spool_max_bytes, max_age=settings.spool_max_age),
             self.stats,
             batch_size=settings.batch_size,
