@@ -31,6 +31,7 @@ from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, State, callback
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from benchmarks.demo_house import demo_house
 from benchmarks.harness import home_assistant
 from custom_components.influxdb_ingest.cached_lines import BuiltinLines, DefaultLines
 from custom_components.influxdb_ingest.const import DEFAULT_MEASUREMENT
@@ -439,6 +440,9 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--outage-events", type=int, default=1_000_000)
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument(
+        "--demo-rounds", type=int, default=1000, help="changes per entity of the demo house (0: skip it)"
+    )
     parser.add_argument("--write", type=Path, help="write the results into this markdown file")
     parser.add_argument("--profile", type=Path, help="write a pyinstrument report per variant and phase here")
     args = parser.parse_args()
@@ -466,11 +470,18 @@ async def main() -> None:
                 for layout in ("default", "builtin")
                 if f"ours_{layout}" in args.variants or f"ours_{layout}_layout" in args.variants
             }
+            demo = await demo_house(server, args.demo_rounds) if args.demo_rounds else []
         finally:
             server.stop()
     compression = [await gzip_cost(layout, args.events) for layout in ("default", "builtin")]
-    text = table(results, outages) + figures_table(
-        "Compression (gzip level 1, 5000-point requests):", compression
+    text = (
+        table(results, outages)
+        + figures_table("Compression (gzip level 1, 5000-point requests):", compression)
+        + figures_table(
+            f"The demo house (Home Assistant's demo integration, {args.demo_rounds} changes per entity;"
+            " server alone on these lines):",
+            demo,
+        )
     )
     if ceiling := ceilings(results, rates):
         text += (
