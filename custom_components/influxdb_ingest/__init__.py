@@ -11,7 +11,6 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
-from .columns import ColumnBudget
 from .const import DOMAIN
 from .coordinator import IngestCoordinator
 from .data import InfluxDBIngestConfigEntry, IngestRuntime
@@ -55,7 +54,7 @@ async def async_migrate_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEn
 async def async_setup_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntry) -> bool:
     """Start listening and writing. Needs no live server: points wait until it answers."""
     target = InfluxTarget.from_config(entry.data)
-    settings = WriterSettings.from_options(entry.options)
+    settings = WriterSettings.from_options(entry.options, target.api_version.value)
     client = InfluxClient(
         async_get_clientsession(hass, verify_ssl=target.verify_ssl),
         target,
@@ -69,7 +68,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntr
         settings=settings,
         spool_dir=spool_directory(hass, entry.entry_id),
         run_in_executor=hass.async_add_executor_job,
-        columns=ColumnBudget(settings.column_budget(target.api_version)),
     )
     coordinator = IngestCoordinator(hass, entry, writer)
     await coordinator.async_restore_counters()

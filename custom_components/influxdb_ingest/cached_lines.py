@@ -9,7 +9,7 @@ attributes object (or, in the default layout, the registry data) changes. The te
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ from homeassistant.core import Event, EventStateChangedData, State
 
 from .columns import ColumnBudget
 from .entity_rules import EntityRules
-from .line_protocol import format_fields, format_head
+from .line_protocol import escape_field_key, format_fields, format_head
 from .metadata import EntityMetadata
 from .normalize import (
     DefaultLayout,
@@ -52,9 +52,15 @@ class _EntityParts:
 class DefaultLines:
     """Default-layout lines (docs/schema.md), remembering each entity's unchanging parts."""
 
-    def __init__(self, layout: DefaultLayout, columns: ColumnBudget | None = None) -> None:
+    def __init__(
+        self,
+        layout: DefaultLayout,
+        columns: ColumnBudget | None = None,
+        escape_key: Callable[[str], str] = escape_field_key,
+    ) -> None:
         self._layout = layout
         self._columns = columns
+        self._escape_key = escape_key
         self._parts: dict[str, _EntityParts] = {}
 
     def line(
@@ -78,13 +84,14 @@ class DefaultLines:
                 metadata,
                 format_head(rules.measurement or layout.measurement, tags),
                 format_fields(
-                    attribute_fields(recorded, metadata, layout, rules, columns=self._columns, tags=tags)
+                    attribute_fields(recorded, metadata, layout, rules, columns=self._columns, tags=tags),
+                    self._escape_key,
                 ),
             )
             self._parts[entity_id] = parts
         if new_state is None:  # removed: nothing to reuse any more
             del self._parts[entity_id]
-        changes = format_fields(change_fields(event, self._layout))
+        changes = format_fields(change_fields(event, self._layout), self._escape_key)
         if not parts.fixed_fields:
             return f"{parts.head} {changes} {time_ns}"
         return f"{parts.head} {changes},{parts.fixed_fields} {time_ns}"
@@ -93,9 +100,15 @@ class DefaultLines:
 class BuiltinLines:
     """Lines in the built-in integration's layout, remembering each entity's unchanging parts."""
 
-    def __init__(self, layout: BuiltinLayout, static_tags: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        layout: BuiltinLayout,
+        static_tags: Mapping[str, str],
+        escape_key: Callable[[str], str] = escape_field_key,
+    ) -> None:
         self._layout = layout
         self._static_tags = static_tags
+        self._escape_key = escape_key
         self._parts: dict[str, _EntityParts] = {}
 
     def line(self, event: Event[EventStateChangedData], rules: EntityRules, time_ns: int) -> str | None:
@@ -113,7 +126,10 @@ class BuiltinLines:
                 state, self._layout, rules, self._static_tags, state_field_keys
             )
             parts = _EntityParts(
-                state.attributes, state_field_keys, format_head(measurement, tags), format_fields(fields)
+                state.attributes,
+                state_field_keys,
+                format_head(measurement, tags),
+                format_fields(fields, self._escape_key),
             )
             self._parts[state.entity_id] = parts
         if not state_fields:
@@ -121,5 +137,5 @@ class BuiltinLines:
                 return None
             return f"{parts.head} {parts.fixed_fields} {time_ns}"
         if not parts.fixed_fields:
-            return f"{parts.head} {format_fields(state_fields)} {time_ns}"
-        return f"{parts.head} {format_fields(state_fields)},{parts.fixed_fields} {time_ns}"
+            return f"{parts.head} {format_fields(state_fields, self._escape_key)} {time_ns}"
+        return f"{parts.head} {format_fields(state_fields, self._escape_key)},{parts.fixed_fields} {time_ns}"

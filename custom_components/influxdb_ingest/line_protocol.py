@@ -14,9 +14,12 @@ from .point import FieldValue, Point
 
 _MEASUREMENT_ESCAPES = str.maketrans({",": "\\,", " ": "\\ ", "\n": "\\ ", "\r": "\\ "})
 _TAG_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", "\n": "\\ ", "\r": "\\ "})
-# Field keys also escape `"`: the server unescapes it there, and an unescaped quote in a
-# field key would make the line scanner think a string value starts.
-_FIELD_KEY_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", "\n": "\\ ", "\r": "\\ ", '"': '\\"'})
+# InfluxDB 1.x and 2.x field keys also escape `"`: their scanner unescapes it there, and an
+# unescaped quote in a field key would make it think a string value starts. InfluxDB 3's
+# parser does not unescape it (influxdb_line_protocol lib.rs: field keys escape `\\,= ` only)
+# and would store the backslash, while a bare quote is just a character to it.
+_FIELD_KEY_ESCAPES_V3 = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", "\n": "\\ ", "\r": "\\ "})
+_FIELD_KEY_ESCAPES = str.maketrans({**_FIELD_KEY_ESCAPES_V3, ord('"'): '\\"'})
 _STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
 # A run of backslashes right before a separator we escape: InfluxDB's scanner reads them in
 # pairs, so an odd run would pair its last one with our escape and the separator would end
@@ -66,6 +69,7 @@ def _remembered(table: dict[int, str], separator_run: re.Pattern[str]) -> Callab
 escape_measurement = _remembered(_MEASUREMENT_ESCAPES, _MEASUREMENT_SEPARATOR_RUN)  # a measurement name
 escape_tag = _remembered(_TAG_ESCAPES, _KEY_SEPARATOR_RUN)  # a tag key or a tag value
 escape_field_key = _remembered(_FIELD_KEY_ESCAPES, _KEY_SEPARATOR_RUN)  # a field key
+escape_field_key_v3 = _remembered(_FIELD_KEY_ESCAPES_V3, _KEY_SEPARATOR_RUN)  # a field key, InfluxDB 3
 
 
 def escape_string_field(text: str) -> str:
@@ -91,11 +95,13 @@ def format_head(measurement: str, tags: Mapping[str, str]) -> str:
     return "".join(parts)
 
 
-def format_fields(fields: Mapping[str, FieldValue]) -> str:
+def format_fields(
+    fields: Mapping[str, FieldValue], escape_key: Callable[[str], str] = escape_field_key
+) -> str:
     """The field set, escaped and typed (string, float or boolean); keys escaping to nothing are left out."""
     formatted = []
     for key, field_value in fields.items():
-        field_key = escape_field_key(key)
+        field_key = escape_key(key)
         if not field_key:
             continue
         if isinstance(field_value, str):
@@ -107,9 +113,10 @@ def format_fields(fields: Mapping[str, FieldValue]) -> str:
     return ",".join(formatted)
 
 
-def point_to_line(point: Point) -> str:
+def point_to_line(point: Point, escape_key: Callable[[str], str] = escape_field_key) -> str:
     """One line (without the trailing newline) for a point."""
-    return f"{format_head(point.measurement, point.tags)} {format_fields(point.fields)} {point.time_ns}"
+    fields = format_fields(point.fields, escape_key)
+    return f"{format_head(point.measurement, point.tags)} {fields} {point.time_ns}"
 
 
 def split_line(line: str) -> tuple[str, list[tuple[str, str]], str]:

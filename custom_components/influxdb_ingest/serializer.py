@@ -17,7 +17,7 @@ from homeassistant.core import Event, EventStateChangedData
 from .cached_lines import BuiltinLines, DefaultLines
 from .columns import ColumnBudget
 from .entity_rules import EntityRules, EntityRulesResolver
-from .line_protocol import point_to_line
+from .line_protocol import escape_field_key, escape_field_key_v3, point_to_line
 from .metadata import EntityMetadata
 from .normalize import DefaultLayout, bus_event_to_point, is_recorded
 from .normalize_builtin import BuiltinLayout
@@ -38,6 +38,7 @@ class LineSerializer(ABC):
             overrides=settings.overrides,
         )
         self._last_time_ns: dict[str, int] = {}  # per entity, of its last line
+        self._escape_key = escape_field_key_v3 if settings.api_version == "3" else escape_field_key
 
     def line(self, event: Event[Any]) -> str | None:
         """The line (without newline) for one event, or None when it is not recorded.
@@ -48,7 +49,8 @@ class LineSerializer(ABC):
         """
         if event.event_type != EVENT_STATE_CHANGED:
             settings = self._settings
-            return point_to_line(bus_event_to_point(event, settings.events_measurement, settings.static_tags))
+            point = bus_event_to_point(event, settings.events_measurement, settings.static_tags)
+            return point_to_line(point, self._escape_key)
         entity_id: str = event.data["entity_id"]
         time_ns = time_fired_ns(event)
         if (last := self._last_time_ns.get(entity_id)) is not None and time_ns <= last:
@@ -80,7 +82,7 @@ class DefaultSerializer(LineSerializer):
             attributes_json=settings.attributes_json,
             context_id=settings.context_id,
         )
-        self._lines = DefaultLines(self._layout, columns)
+        self._lines = DefaultLines(self._layout, columns, self._escape_key)
         self._lookup_metadata = lookup_metadata
 
     def _state_line(
@@ -99,7 +101,7 @@ class BuiltinSerializer(LineSerializer):
         layout = BuiltinLayout(
             settings.measurement_attr, settings.default_measurement, settings.override_measurement
         )
-        self._lines = BuiltinLines(layout, settings.static_tags)
+        self._lines = BuiltinLines(layout, settings.static_tags, self._escape_key)
 
     def _state_line(
         self, event: Event[EventStateChangedData], rules: EntityRules, time_ns: int

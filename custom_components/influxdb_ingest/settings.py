@@ -17,6 +17,9 @@ INFLUXDB3_COLUMN_BUDGET = 250
 class WriterSettings:
     """Every knob of the writer. Option keys are the field names."""
 
+    # The InfluxDB flavour written to ("1", "2", "3"; entry data, not an option): how field
+    # keys are escaped and the automatic column budget depend on it.
+    api_version: str = "1"
     measurement: str = DEFAULT_MEASUREMENT
     # "default" (docs/schema.md) or "builtin" (what Home Assistant's influxdb integration writes)
     layout: str = "default"
@@ -57,20 +60,20 @@ class WriterSettings:
     event_types: tuple[str, ...] = ()
     events_measurement: str = "home_assistant_bus_events"
 
-    def column_budget(self, api_version: str) -> int | None:
+    def column_budget(self) -> int | None:
         """Columns per table: the user's number, else half of InfluxDB 3 Core's 500, else none."""
         if self.max_columns > 0:
             return self.max_columns
-        return INFLUXDB3_COLUMN_BUDGET if api_version == "3" else None
+        return INFLUXDB3_COLUMN_BUDGET if self.api_version == "3" else None
 
     def gzip_for(self, loopback: bool) -> bool:
         """Whether to compress write bodies for a target (loopback or not)."""
         return self.compression == "gzip" or (self.compression == "auto" and not loopback)
 
     @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> WriterSettings:
+    def from_options(cls, options: Mapping[str, Any], api_version: str = "1") -> WriterSettings:
         """Defaults, with whatever the entry's options set (the UI speaks MB and days)."""
-        known = {item.name for item in fields(cls)}
+        known = {item.name for item in fields(cls)} - {"api_version"}
         values: dict[str, Any] = {key: value for key, value in options.items() if key in known}
         if "spool_max_mb" in options:
             values["spool_max_bytes"] = int(options["spool_max_mb"] * 1024 * 1024)
@@ -88,4 +91,4 @@ class WriterSettings:
             for key, _, value in (item.partition("=") for item in options.get("tags", ()))
             if key.strip() and value.strip()
         )
-        return cls(**values)
+        return cls(api_version=api_version, **values)

@@ -45,13 +45,12 @@ class BatchWriter:
         settings: WriterSettings,
         spool_dir: Path,
         run_in_executor: RunInExecutor,
-        columns: ColumnBudget | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.stats = WriterStats()
         self._wakeup = asyncio.Event()
-        self.columns = columns or ColumnBudget(None)
+        self.columns = ColumnBudget(settings.column_budget())
         self.backlog = Backlog(
             make_serializer(settings, lookup_metadata, self.columns),
             DiskSpool(spool_dir, max_bytes=settings.spool_max_bytes, max_age=settings.spool_max_age),
