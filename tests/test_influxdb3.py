@@ -7,6 +7,7 @@ gzip. The same behaviours on 2.x where it answers differently (dropped=N).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aiohttp
@@ -177,6 +178,34 @@ async def test_the_column_limit_is_reported_with_a_repair_and_nothing_is_lost(
         await hass.config_entries.async_unload(entry.entry_id)
     finally:
         await server.stop()
+
+
+async def test_the_default_column_budget_keeps_a_wide_home_within_the_limit_and_loses_nothing(
+    hass: HomeAssistant, influxdb3: InfluxDB3StandIn, issue_registry: ir.IssueRegistry
+) -> None:
+    """600 attribute keys over 30 entities: InfluxDB 3 Core would refuse the 500th column."""
+    entry = await setup_entry(hass, _v3(influxdb3))
+    writer = entry.runtime_data.writer
+    for entity in range(30):
+        keys = range(entity * 20, entity * 20 + 20)
+        hass.states.async_set(f"sensor.wide_{entity}", "1", {f"key_{key}": key for key in keys})
+    await wait_for(lambda: writer.points_waiting == 0 and writer.stats.points_written == 30)
+    await entry.runtime_data.coordinator.async_refresh()
+
+    assert writer.stats.points_dead_lettered == 0
+    assert len(influxdb3.schema("home", MEASUREMENT)) - 1 <= 250  # time is the server's own
+    stored: dict[str, float] = {}
+    for row in influxdb3.rows("home", MEASUREMENT):
+        stored |= {column[4:]: value for column, value in row.items() if column.startswith("num_")}
+        stored |= json.loads(str(row.get("attributes_overflow", "{}")))
+    assert stored == {f"key_{key}": key for key in range(600)}
+    issue = issue_registry.async_get_issue(DOMAIN, f"column_budget_{entry.entry_id}")
+    assert issue is not None
+    assert (
+        "key_599" in issue.translation_placeholders["keys"]
+        or len(writer.columns.overflowed[MEASUREMENT]) > 20
+    )
+    await hass.config_entries.async_unload(entry.entry_id)
 
 
 @pytest.mark.parametrize("standin", [InfluxDB3StandIn, InfluxDB2StandIn])

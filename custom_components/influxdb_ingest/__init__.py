@@ -81,6 +81,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntr
             entry,
             coordinator.data,
             spool_budget=writer.settings.spool_max_bytes,
+            column_budget=writer.columns.limit,
             dead_letter_path=writer.dead_letter_path,
         )
 

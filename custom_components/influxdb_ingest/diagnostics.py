@@ -64,5 +64,6 @@ async def async_get_config_entry_diagnostics(
             measurement: {field: kind for field, (kind, _) in fields.items()}
             for measurement, fields in writer.healer.server_types.items()
         },
+        "columns": writer.columns.as_dict(),
         "stats": writer.stats.as_dict(),
     }

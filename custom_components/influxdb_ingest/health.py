@@ -36,6 +36,8 @@ class HealthSnapshot:
     connected: bool
     problem: Problem | None
     limit_refusal: str | None
+    # Attribute keys, per table, written in `attributes_overflow` because the column budget was spent.
+    overflowed_attributes: dict[str, list[str]]
 
 
 def take_snapshot(
@@ -66,6 +68,7 @@ def take_snapshot(
         connected=stats.problem is None,
         problem=stats.problem,
         limit_refusal=stats.limit_refusal,
+        overflowed_attributes={table: sorted(keys) for table, keys in writer.columns.overflowed.items()},
     )
 
 

@@ -18,6 +18,8 @@ from .stats import Problem
 
 # Warn when the spool has used this share of its size budget.
 SPOOL_WARNING_SHARE = 0.8
+# Attribute keys named in the column budget issue (diagnostics list them all).
+_KEYS_SHOWN = 20
 
 
 def _set_issue(
@@ -51,6 +53,7 @@ def async_update_issues(
     health: HealthSnapshot,
     *,
     spool_budget: int,
+    column_budget: int | None,
     dead_letter_path: Path,
 ) -> None:
     """Raise or clear each issue from the current health."""
@@ -84,6 +87,19 @@ def async_update_issues(
         active=health.limit_refusal is not None,
         severity=ir.IssueSeverity.ERROR,
         placeholders={"message": health.limit_refusal or ""},
+    )
+    overflowed = health.overflowed_attributes
+    _set_issue(
+        hass,
+        entry,
+        "column_budget",
+        active=bool(overflowed),
+        severity=ir.IssueSeverity.WARNING,
+        placeholders={
+            "tables": ", ".join(sorted(overflowed)),
+            "keys": ", ".join(sorted({key for keys in overflowed.values() for key in keys})[:_KEYS_SHOWN]),
+            "budget": str(column_budget),
+        },
     )
     _set_issue(
         hass,
