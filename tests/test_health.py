@@ -287,6 +287,7 @@ async def test_diagnostics_redact_every_secret(
         "circuit",
         "spool",
         "learned_server_types",
+        "columns",
         "stats",
     }
 
