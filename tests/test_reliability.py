@@ -303,11 +303,12 @@ async def test_slow_server_resets_503_429_and_outage_behind_a_proxy(
     assert writer.policy.state == "closed"
     for status, wait in (("status 503", 1.0), ("status 429", 0.5)):
         answered = next(arrived for arrived, outcome in outcomes if outcome == status)
-        # Only a request already on its way (sent together with the refused one) may come
-        # before the server's wait is over.
-        early = [arrived - answered for arrived, _ in outcomes if 0 < arrived - answered < wait * 0.95]
+        # Only the request sent while the refused one was on its way may come before the
+        # server's wait is over. It is counted, not timed: when it arrives depends on the
+        # machine's load (the writer serializes the next batch between the two sends), and
+        # a writer ignoring the wait would send a batch every ~0.1 s in it.
+        early = [arrived for arrived, _ in outcomes if 0 < arrived - answered < wait * 0.95]
         assert len(early) <= 1, f"Retry-After ignored after {status}"
-        assert all(delta < 0.05 for delta in early), f"Retry-After ignored after {status}"
         assert any(arrived - answered >= wait * 0.95 for arrived, _ in outcomes)
     save_figures(
         server,
