@@ -742,8 +742,24 @@ class StandIn:
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 
     async def stop(self) -> None:
+        """Stop as a server asked to: answer what is in flight, then close. `start` restarts."""
         if self._runner:
             await self._runner.cleanup()
+            self._runner = None
+
+    async def crash(self) -> None:
+        """Stop as a killed process does: every open connection is cut without an answer.
+
+        The store stays, as what a server with a write-ahead log had acknowledged does:
+        InfluxDB 3 answers a write only once its WAL file is persisted, and replays the WAL
+        when it starts (influxdb3_write/src/write_buffer/mod.rs, `write_lp` and
+        `WriteBufferImpl::new`).
+        """
+        if self._runner and self._runner.server:
+            for connection in self._runner.server.connections:
+                if connection.transport:
+                    connection.transport.abort()
+        await self.stop()
 
     def rows(self, db: str, table: str) -> list[dict[str, Value]]:
         return self.store.rows(db, table)

@@ -1,14 +1,14 @@
-"""Zero loss: fault scenarios streamed through Home Assistant into the real InfluxDB 1.x
-(and, for scenario 4b, into the InfluxDB 3 Core stand-in, tests/standin_influxdb3.py).
+"""Zero loss: fault scenarios streamed through Home Assistant into the real InfluxDB 1.x,
+and the same scenarios into the InfluxDB 3 Core stand-in (tests/standin_influxdb3.py).
 
-Every scenario counts with real queries what landed; `scripts/reliability` runs them and
-writes the figures to docs/reliability.md.
+Every scenario counts what landed from what the server stored; `scripts/reliability` runs
+them and writes the figures to docs/reliability.md.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 import contextlib
 from pathlib import Path
 import time
@@ -22,13 +22,12 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_test_home_assistant
 
 from custom_components.influxdb_ingest.const import DOMAIN
-from custom_components.influxdb_ingest.stats import DropReason
+from custom_components.influxdb_ingest.stats import DropReason, WriterStats
 
 from .fault_proxy import Delay, FaultProxy, Forward, Reset, Status
-from .helpers import MEASUREMENT, setup_entry, v1_entry_data, wait_for
-from .reliability import Figures
+from .helpers import MEASUREMENT, setup_entry, wait_for
+from .reliability import Figures, InfluxDB1Target, InfluxDB3Target, ScenarioServer
 from .servers import InfluxDB1Server
-from .standin_influxdb3 import InfluxDB3StandIn
 
 # Short timings so outages are seconds, not minutes; the mechanisms are the same.
 FAST = {
@@ -40,12 +39,29 @@ FAST = {
     "write_timeout": 2.0,
     "shutdown_timeout": 2.0,
 }
-DB = "reliability"
+
+
+@pytest.fixture(params=["1.x", "3.x"])
+async def server(
+    request: pytest.FixtureRequest, hass: HomeAssistant, tmp_path: Path
+) -> AsyncGenerator[ScenarioServer]:
+    """The server a scenario writes to, not started: the real InfluxDB 1.x, or the InfluxDB 3
+    Core stand-in built from its source (no 3.x server can run on this machine)."""
+    target: ScenarioServer
+    if request.param == "1.x":
+        target = InfluxDB1Target(
+            InfluxDB1Server(tmp_path / "influxdb", auth=False), hass.async_add_executor_job
+        )
+    else:
+        target = InfluxDB3Target()
+    yield target
+    await target.stop()
 
 
 @contextlib.contextmanager
 def peak_memory() -> Iterator[list[float]]:
-    """Peak Python memory (MiB) allocated while the block runs, Home Assistant included."""
+    """Peak Python memory (MiB) allocated while the block runs, Home Assistant included
+    (and the InfluxDB 3 stand-in, which runs in this process)."""
     tracemalloc.start()
     result = [0.0]
     try:
@@ -64,92 +80,77 @@ async def stream(hass: HomeAssistant, start: int, count: int, per_tick: int = 50
     return start + count
 
 
-def counts(server: InfluxDB1Server, db: str) -> tuple[int, int]:
-    """(points stored, distinct event numbers among them): equal means no duplicates."""
-
-    def scalar(q: str) -> int:
-        series = server.query(q, db)["results"][0].get("series")
-        return int(series[0]["values"][0][1]) if series else 0
-
-    return (
-        scalar(f"SELECT count(state) FROM {MEASUREMENT}"),
-        scalar(f"SELECT count(distinct(attr_seq)) FROM {MEASUREMENT}"),
-    )
-
-
-async def wait_until_counted(
-    count: Callable[[], Awaitable[tuple[int, int]]], expected: int
-) -> tuple[int, int]:
-    """Wait until `count()` (points stored, distinct event numbers) reports `expected` points."""
+async def wait_until_stored(server: ScenarioServer, expected: int) -> tuple[int, int]:
+    """Wait until `server` holds `expected` points; return (points stored, distinct event numbers)."""
 
     async def check() -> tuple[int, int] | None:
-        stored = await count()
+        stored = await server.counts()
         return stored if stored[0] >= expected else None
 
     return await wait_for(check, timeout=90, interval=0.5)  # type: ignore[no-any-return]
 
 
-async def wait_until_stored(
-    hass: HomeAssistant, server: InfluxDB1Server, db: str, expected: int
-) -> tuple[int, int]:
-    return await wait_until_counted(lambda: hass.async_add_executor_job(counts, server, db), expected)
+def save_figures(
+    server: ScenarioServer,
+    scenario: str,
+    counted: tuple[int, int, int],
+    stats: WriterStats,
+    peak: float,
+    notes: str,
+    on_influxdb3: str = "",
+) -> None:
+    """Record a scenario's figures for scripts/reliability: `scenario` is "<number>. <title>",
+    `counted` (fired, stored, distinct stored), `on_influxdb3` what the 3.x row does differently."""
+    number, title = scenario.split(". ", 1)
+    fired, stored, distinct = counted
+    if server.row and on_influxdb3:
+        notes += f"; {on_influxdb3}"
+    scenario = f"{number}{server.row}. {title}"
+    dead, dropped = stats.points_dead_lettered, stats.points_dropped
+    Figures(scenario, server.name, fired, stored, stored - distinct, dead, dropped, peak, notes).save()
 
 
-async def start_server(hass: HomeAssistant, server: InfluxDB1Server) -> None:
-    await hass.async_add_executor_job(server.start)
-    await hass.async_add_executor_job(server.query, f"CREATE DATABASE {DB}", None, "POST")
-
-
-def v1(server: InfluxDB1Server) -> dict[str, Any]:
-    return {"api_version": "1", "url": server.url, "database": DB, "verify_ssl": True}
-
-
-async def test_kill_9_and_restarts_during_a_stream_lose_nothing(hass: HomeAssistant, tmp_path: Path) -> None:
-    server = InfluxDB1Server(tmp_path / "influxdb", auth=False)
-    await start_server(hass, server)
-    try:
-        with peak_memory() as peak:
-            # A small memory queue: the outages spill to the disk spool too.
-            entry = await setup_entry(hass, v1(server), {**FAST, "max_queue_size": 300})
-            fired = 0
-            for _ in range(3):
-                fired = await stream(hass, fired, 500)
-                await hass.async_add_executor_job(server.kill)
-                fired = await stream(hass, fired, 500)
-                await start_server(hass, server)
+async def test_kill_9_and_restarts_during_a_stream_lose_nothing(
+    hass: HomeAssistant, server: ScenarioServer
+) -> None:
+    await server.start()
+    with peak_memory() as peak:
+        # A small memory queue: the outages spill to the disk spool too.
+        entry = await setup_entry(hass, server.entry_data(), {**FAST, "max_queue_size": 300})
+        fired = 0
+        for _ in range(3):
             fired = await stream(hass, fired, 500)
-            stored, distinct = await wait_until_stored(hass, server, DB, fired)
-        writer = entry.runtime_data.writer
-        assert stored == fired == 3500
-        assert distinct == stored
-        assert writer.stats.write_errors > 0  # the kills were felt
-        assert writer.stats.points_dropped == 0
-        Figures(
-            "1. kill -9 and restart InfluxDB 3 times during a stream",
-            fired,
-            stored,
-            stored - distinct,
-            writer.stats.points_dead_lettered,
-            writer.stats.points_dropped,
-            peak[0],
-            f"{writer.stats.write_errors} failed writes, retried",
-        ).save()
-        await hass.config_entries.async_unload(entry.entry_id)
-    finally:
-        await hass.async_add_executor_job(server.stop)
+            await server.crash()
+            fired = await stream(hass, fired, 500)
+            await server.start()
+        fired = await stream(hass, fired, 500)
+        stored, distinct = await wait_until_stored(server, fired)
+    writer = entry.runtime_data.writer
+    assert stored == distinct == fired == 3500
+    assert writer.stats.write_errors > 0  # the crashes were felt
+    assert writer.stats.points_dropped == writer.stats.points_dead_lettered == 0
+    save_figures(
+        server,
+        "1. kill -9 and restart InfluxDB 3 times during a stream",
+        (fired, stored, distinct),
+        writer.stats,
+        peak[0],
+        f"{writer.stats.write_errors} failed writes, retried",
+        on_influxdb3="a crash cuts every connection unanswered, what was acknowledged stays (the WAL)",
+    )
+    await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def _restart_with_backlog(
     hass: HomeAssistant,
-    tmp_path: Path,
+    server: ScenarioServer,
     damage: Callable[[Path], None] | None = None,
     expect_lost: int = 0,
 ) -> tuple[int, int, int, int, float]:
-    """Fire a burst while InfluxDB is down, stop Home Assistant, start a new one on the same
-    config dir, optionally damage the spool in between, bring InfluxDB up, count what lands.
+    """Fire a burst while `server` is down, stop Home Assistant, start a new one on the same
+    config dir, optionally damage the spool in between, bring the server up, count what lands.
     Returns (fired, waiting after restart, torn records, stored, peak memory)."""
-    server = InfluxDB1Server(tmp_path / "influxdb", auth=False)  # not started: down
-    entry = MockConfigEntry(domain=DOMAIN, data=v1(server), options=FAST, title="restart")
+    entry = MockConfigEntry(domain=DOMAIN, data=server.entry_data(), options=FAST, title="restart")
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     fired = await stream(hass, 0, 1000, per_tick=1000)  # one burst: ten batches of 100
@@ -167,38 +168,43 @@ async def _restart_with_backlog(
         async with async_test_home_assistant(config_dir=hass.config.config_dir) as second:
             second.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
             again = MockConfigEntry(
-                domain=DOMAIN, data=v1(server), options=FAST, title="restart", entry_id=entry.entry_id
+                domain=DOMAIN,
+                data=server.entry_data(),
+                options=FAST,
+                title="restart",
+                entry_id=entry.entry_id,
             )
             again.add_to_hass(second)
             assert await second.config_entries.async_setup(again.entry_id)
             writer = again.runtime_data.writer
             waiting = writer.points_waiting
             try:
-                await start_server(second, server)
-                stored, distinct = await wait_until_stored(second, server, DB, waiting - expect_lost)
+                await server.start()
+                stored, distinct = await wait_until_stored(server, waiting - expect_lost)
                 assert distinct == stored
                 await wait_for(lambda: writer.points_waiting == 0)
                 assert writer.stats.dropped[DropReason.SPOOL_CORRUPT] == expect_lost
                 torn = writer.stats.spool_torn_records
                 await second.config_entries.async_unload(again.entry_id)
                 await asyncio.sleep(0.5)
-                assert await second.async_add_executor_job(counts, server, DB) == (stored, distinct)
+                assert await server.counts() == (stored, distinct)
             finally:
-                await second.async_add_executor_job(server.stop)
+                await server.stop()
                 await second.async_stop(force=True)  # the harness leaves stopping to us
                 await asyncio.sleep(0)  # lets the harness forget this instance
     return fired, waiting, torn, stored, peak[0]
 
 
 async def test_backlog_survives_a_home_assistant_restart_while_influxdb_is_down(
-    hass: HomeAssistant, tmp_path: Path
+    hass: HomeAssistant, server: ScenarioServer
 ) -> None:
-    fired, waiting, torn, stored, peak = await _restart_with_backlog(hass, tmp_path)
+    fired, waiting, torn, stored, peak = await _restart_with_backlog(hass, server)
     assert waiting == fired == 1000
     assert torn == 0
     assert stored == fired
     Figures(
-        "2. stop Home Assistant with a backlog (InfluxDB down), start again, InfluxDB back",
+        f"2{server.row}. stop Home Assistant with a backlog (InfluxDB down), start again, InfluxDB back",
+        server.name,
         fired,
         stored,
         0,
@@ -210,20 +216,21 @@ async def test_backlog_survives_a_home_assistant_restart_while_influxdb_is_down(
 
 
 async def test_torn_spool_keeps_everything_before_the_tear(
-    hass: HomeAssistant, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    hass: HomeAssistant, server: ScenarioServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     def tear(spool_dir: Path) -> None:
         last = sorted(spool_dir.glob("*.seg"))[-1]
         with last.open("r+b") as file:  # a crash in the middle of the last append
             file.truncate(last.stat().st_size - 100)
 
-    fired, waiting, torn, stored, peak = await _restart_with_backlog(hass, tmp_path, tear)
+    fired, waiting, torn, stored, peak = await _restart_with_backlog(hass, server, tear)
     assert fired == 1000
     assert torn == 1
     assert waiting == stored == 900  # the torn batch of 100 is cut off, the rest lands
     assert "torn record" in caplog.text
     Figures(
-        "3. spool's last segment truncated mid-record, restart",
+        f"3{server.row}. spool's last segment truncated mid-record, restart",
+        server.name,
         fired,
         stored,
         0,
@@ -235,7 +242,7 @@ async def test_torn_spool_keeps_everything_before_the_tear(
 
 
 async def test_a_damaged_spool_record_is_dropped_and_counted_the_rest_lands(
-    hass: HomeAssistant, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    hass: HomeAssistant, server: ScenarioServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     def flip_a_byte(spool_dir: Path) -> None:
         first = sorted(spool_dir.glob("*.seg"))[0]
@@ -243,158 +250,111 @@ async def test_a_damaged_spool_record_is_dropped_and_counted_the_rest_lands(
         data[60] ^= 0xFF  # inside the first record's payload: its checksum no longer matches
         first.write_bytes(bytes(data))
 
-    fired, waiting, torn, stored, _ = await _restart_with_backlog(
-        hass, tmp_path, flip_a_byte, expect_lost=100
-    )
+    fired, waiting, torn, stored, _ = await _restart_with_backlog(hass, server, flip_a_byte, expect_lost=100)
     assert (fired, waiting, torn) == (1000, 1000, 0)
     assert stored == 900  # the damaged batch of 100 is dropped (counted), the rest lands
     assert "Spool record dropped" in caplog.text
 
 
-async def _faults_behind_a_proxy(
-    hass: HomeAssistant,
-    proxy: FaultProxy,
-    data: dict[str, Any],
-    count: Callable[[], Awaitable[tuple[int, int]]],
-    scenario: str,
-) -> None:
-    """Stream 2000 events through `proxy` (entry `data`) while it answers slowly, resets,
-    refuses with 503/429 + Retry-After and 500, then has an outage; `count` gives (points
-    stored, distinct event numbers) from the server behind it. Asserts zero loss, zero
-    duplicates and Retry-After honoured, and records the figures as `scenario`."""
-    with peak_memory() as peak:
-        entry = await setup_entry(hass, data, {**FAST, "write_timeout": 0.5, "circuit_failure_threshold": 3})
-        writer = entry.runtime_data.writer
-        proxy.inject(
-            Delay(1.0),  # slower than the write timeout: the server may still store it
-            Reset(),
-            Reset(),
-            Status(503, {"Retry-After": "1"}),
-            Forward(),
-            Status(429, {"Retry-After": "0.5"}),
-            Status(500),
-        )
-        fired = await stream(hass, 0, 1000)
-        proxy.down = True  # an outage: every write is reset until it ends
-        fired = await stream(hass, fired, 500)
-        await wait_for(lambda: writer.policy.times_opened >= 1)
-        proxy.down = False
-        fired = await stream(hass, fired, 500)
-        stored, distinct = await wait_until_counted(count, fired)
-
-    assert stored == distinct == fired == 2000
-    assert writer.policy.state == "closed"
-    outcomes = proxy.log
-    for status, wait in (("status 503", 1.0), ("status 429", 0.5)):
-        answered = next(arrived for arrived, outcome in outcomes if outcome == status)
-        # Only a request already on its way (sent together with the refused one) may come
-        # before the server's wait is over.
-        early = [arrived - answered for arrived, _ in outcomes if 0 < arrived - answered < wait * 0.95]
-        assert len(early) <= 1, f"Retry-After ignored after {status}"
-        assert all(delta < 0.05 for delta in early), f"Retry-After ignored after {status}"
-        assert any(arrived - answered >= wait * 0.95 for arrived, _ in outcomes)
-    Figures(
-        scenario,
-        fired,
-        stored,
-        stored - distinct,
-        0,
-        writer.stats.points_dropped,
-        peak[0],
-        f"Retry-After honoured; circuit opened {writer.policy.times_opened}x and closed again",
-    ).save()
-    await hass.config_entries.async_unload(entry.entry_id)
+@contextlib.asynccontextmanager
+async def proxy_in_front_of(server: ScenarioServer) -> AsyncGenerator[FaultProxy]:
+    """`server`, started, behind a FaultProxy (tests/fault_proxy.py)."""
+    await server.start()
+    proxy = FaultProxy(upstream=server.url)
+    await proxy.start()
+    try:
+        yield proxy
+    finally:
+        await proxy.stop()
 
 
 async def test_slow_server_resets_503_429_and_outage_behind_a_proxy(
-    hass: HomeAssistant,
-    fault_proxy: FaultProxy,
-    influxdb_v1: InfluxDB1Server,
-    database: str,
+    hass: HomeAssistant, server: ScenarioServer
 ) -> None:
-    data = v1_entry_data(fault_proxy.url, database)
-    await _faults_behind_a_proxy(
-        hass,
-        fault_proxy,
-        data,
-        lambda: hass.async_add_executor_job(counts, influxdb_v1, database),
+    """2000 events while the proxy answers slowly, resets, refuses with 503/429 +
+    Retry-After and 500, then has an outage: zero loss, zero duplicates, Retry-After honoured."""
+    async with proxy_in_front_of(server) as proxy:
+        with peak_memory() as peak:
+            entry = await setup_entry(
+                hass,
+                server.entry_data(proxy.url),
+                {**FAST, "write_timeout": 0.5, "circuit_failure_threshold": 3},
+            )
+            writer = entry.runtime_data.writer
+            proxy.inject(
+                Delay(1.0),  # slower than the write timeout: the server may still store it
+                Reset(),
+                Reset(),
+                Status(503, {"Retry-After": "1"}),
+                Forward(),
+                Status(429, {"Retry-After": "0.5"}),
+                Status(500),
+            )
+            fired = await stream(hass, 0, 1000)
+            proxy.down = True  # an outage: every write is reset until it ends
+            fired = await stream(hass, fired, 500)
+            await wait_for(lambda: writer.policy.times_opened >= 1)
+            proxy.down = False
+            fired = await stream(hass, fired, 500)
+            stored, distinct = await wait_until_stored(server, fired)
+        outcomes = proxy.log
+
+    assert stored == distinct == fired == 2000
+    assert writer.policy.state == "closed"
+    for status, wait in (("status 503", 1.0), ("status 429", 0.5)):
+        answered = next(arrived for arrived, outcome in outcomes if outcome == status)
+        # Only the request sent while the refused one was on its way may come before the
+        # server's wait is over. It is counted, not timed: when it arrives depends on the
+        # machine's load (the writer serializes the next batch between the two sends), and
+        # a writer ignoring the wait would send a batch every ~0.1 s in it.
+        early = [arrived for arrived, _ in outcomes if 0 < arrived - answered < wait * 0.95]
+        assert len(early) <= 1, f"Retry-After ignored after {status}"
+        assert any(arrived - answered >= wait * 0.95 for arrived, _ in outcomes)
+    save_figures(
+        server,
         "4. slow server, connection resets, 503 and 429 with Retry-After, outage (proxy)",
+        (fired, stored, distinct),
+        writer.stats,
+        peak[0],
+        f"Retry-After honoured; circuit opened {writer.policy.times_opened}x and closed again",
     )
-
-
-@pytest.fixture
-async def fault_proxy_v3(influxdb3: InfluxDB3StandIn) -> AsyncGenerator[FaultProxy]:
-    """A FaultProxy in front of the InfluxDB 3 Core stand-in (database `home`)."""
-    proxy = FaultProxy(upstream=influxdb3.url)
-    await proxy.start()
-    yield proxy
-    await proxy.stop()
-
-
-def v3_counts(server: InfluxDB3StandIn) -> tuple[int, int]:
-    """As `counts`, from the stand-in's rows: the attribute `seq` is stored as `attr_seq`."""
-    rows = [row for row in server.rows("home", MEASUREMENT) if "state" in row]
-    return len(rows), len({row["attr_seq"] for row in rows})
-
-
-async def test_the_same_faults_in_front_of_influxdb3_lose_nothing(
-    hass: HomeAssistant, fault_proxy_v3: FaultProxy, influxdb3: InfluxDB3StandIn
-) -> None:
-    data = {
-        "api_version": "3",
-        "url": fault_proxy_v3.url,
-        "database": "home",
-        "token": "test-token",
-        "verify_ssl": True,
-    }
-
-    async def count() -> tuple[int, int]:
-        # In the event loop: the stand-in's store is changed there.
-        return v3_counts(influxdb3)
-
-    await _faults_behind_a_proxy(
-        hass,
-        fault_proxy_v3,
-        data,
-        count,
-        "4b. the same faults in front of InfluxDB 3 Core (stand-in)",
-    )
-
-
-async def test_replay_two_at_a_time_sends_each_spooled_batch_once(
-    hass: HomeAssistant,
-    fault_proxy: FaultProxy,
-    influxdb_v1: InfluxDB1Server,
-    database: str,
-) -> None:
-    """Replay sends two spooled batches at once; when one of them fails, the other one,
-    stored meanwhile, is not sent again (and the failed one is)."""
-    data = v1_entry_data(fault_proxy.url, database)
-    entry = await setup_entry(hass, data, {**FAST, "max_queue_size": 100})
-    writer = entry.runtime_data.writer
-    fault_proxy.down = True
-    fired = await stream(hass, 0, 1000)
-    await wait_for(lambda: writer.spool.points >= 800)
-    # The probe goes through; of the next two, sent together, the first to arrive fails.
-    fault_proxy.inject(Forward(), Status(500))
-    fault_proxy.down = False
-    stored, distinct = await wait_until_stored(hass, influxdb_v1, database, fired)
-
-    assert stored == distinct == fired
-    assert fault_proxy.count("status 500") == 1
-    assert fault_proxy.writes_forwarded == fired // 100  # every batch of 100 stored exactly once
     await hass.config_entries.async_unload(entry.entry_id)
 
 
-async def test_field_type_conflict_with_another_writers_data_loses_nothing(
-    hass: HomeAssistant, influxdb_v1: InfluxDB1Server, database: str, v1_config: dict[str, Any]
+async def test_replay_two_at_a_time_sends_each_spooled_batch_once(
+    hass: HomeAssistant, server: ScenarioServer
 ) -> None:
-    # Another writer stored attr_dynamics as a boolean (field types are per shard: recent).
-    foreign = f"{MEASUREMENT},entity_id=sensor.other attr_dynamics=true {time.time_ns()}"
-    await hass.async_add_executor_job(influxdb_v1.write, database, foreign)
+    """Replay sends two spooled batches at once; when one of them fails, the other one,
+    stored meanwhile, is not sent again (and the failed one is)."""
+    async with proxy_in_front_of(server) as proxy:
+        entry = await setup_entry(hass, server.entry_data(proxy.url), {**FAST, "max_queue_size": 100})
+        writer = entry.runtime_data.writer
+        proxy.down = True
+        fired = await stream(hass, 0, 1000)
+        await wait_for(lambda: writer.spool.points >= 800)
+        # The probe goes through; of the next two, sent together, the first to arrive fails.
+        proxy.inject(Forward(), Status(500))
+        proxy.down = False
+        stored, distinct = await wait_until_stored(server, fired)
+
+        assert stored == distinct == fired
+        assert proxy.count("status 500") == 1
+        assert proxy.writes_forwarded == fired // 100  # every batch of 100 stored exactly once
+        await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_field_type_conflict_with_another_writers_data_loses_nothing(
+    hass: HomeAssistant, server: ScenarioServer
+) -> None:
+    await server.start()
+    # Another writer stored attr_dynamics as a boolean (1.x: in the current shard; 3.x: in
+    # the table's schema, for good).
+    await server.write_as_another_tool(
+        f"{MEASUREMENT},entity_id=sensor.other attr_dynamics=true {time.time_ns()}"
+    )
     dynamics: list[Any] = [True, "moving", False, None]
     with peak_memory() as peak:
-        entry = await setup_entry(hass, v1_config, FAST)
+        entry = await setup_entry(hass, server.entry_data(), FAST)
         writer = entry.runtime_data.writer
         for number in range(1000):
             hass.states.async_set(
@@ -404,8 +364,7 @@ async def test_field_type_conflict_with_another_writers_data_loses_nothing(
                 await asyncio.sleep(0.05)
 
         async def settled() -> tuple[int, int] | None:
-            stored = await hass.async_add_executor_job(counts, influxdb_v1, database)
-            # (the other writer's point has no `state`, so it is not counted)
+            stored = await server.counts()  # (the other writer's point has no `state`: not counted)
             return stored if stored[0] + writer.stats.points_dead_lettered >= 1000 else None
 
         stored, distinct = await wait_for(settled, timeout=60)
@@ -413,27 +372,27 @@ async def test_field_type_conflict_with_another_writers_data_loses_nothing(
     assert writer.stats.points_dead_lettered == 500  # "moving" and "" cannot be booleans
     assert len(writer.dead_letter_path.read_text().splitlines()) == 500
     assert stored + writer.stats.points_dead_lettered == 1000
-    Figures(
+    assert "attr_dynamics" in writer.dead_letter_path.read_text()  # the server's message names it
+    save_figures(
+        server,
         "5. field type conflict with another writer's data (attr_dynamics boolean vs string)",
-        1000,
-        stored,
-        stored - distinct,
-        writer.stats.points_dead_lettered,
-        writer.stats.points_dropped,
+        (1000, stored, distinct),
+        writer.stats,
         peak[0],
         "true/false healed to booleans; the rest in the dead-letter file with the server's message",
-    ).save()
+        on_influxdb3="3.x names each refused line (`invalid column type for column 'attr_dynamics'`)"
+        " where 1.x says `dropped=N`",
+    )
     await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_spool_budget_exhaustion_drops_oldest_with_an_exact_count(
-    hass: HomeAssistant, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    hass: HomeAssistant, server: ScenarioServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    server = InfluxDB1Server(tmp_path / "influxdb", auth=False)  # down until the end
     budget = 256 * 1024
-    with peak_memory() as peak:
+    with peak_memory() as peak:  # the server is down until the end
         entry = await setup_entry(
-            hass, v1(server), {**FAST, "max_queue_size": 1000, "spool_max_bytes": budget}
+            hass, server.entry_data(), {**FAST, "max_queue_size": 1000, "spool_max_bytes": budget}
         )
         writer = entry.runtime_data.writer
         fired = await stream(hass, 0, 20_000, per_tick=500, tick=0.15)
@@ -444,21 +403,17 @@ async def test_spool_budget_exhaustion_drops_oldest_with_an_exact_count(
         assert dropped + writer.points_waiting == fired  # every point accounted for
         assert writer.spool.size_bytes <= budget
         assert caplog.text.count("over its size budget") == 1  # once per episode
-    try:
-        await start_server(hass, server)
-        stored, distinct = await wait_until_stored(hass, server, DB, fired - dropped)
-        assert stored == distinct == fired - dropped
-    finally:
-        await hass.config_entries.async_unload(entry.entry_id)
-        await hass.async_add_executor_job(server.stop)
+    await server.start()
+    stored, distinct = await wait_until_stored(server, fired - dropped)
+    assert stored == distinct == fired - dropped
+    assert writer.stats.points_dropped == dropped  # nothing dropped for another reason
+    await hass.config_entries.async_unload(entry.entry_id)
     assert peak[0] < 64
-    Figures(
+    save_figures(
+        server,
         "6. outage longer than a 256 KiB spool budget",
-        fired,
-        stored,
-        stored - distinct,
-        0,
-        dropped,
+        (fired, stored, distinct),
+        writer.stats,
         peak[0],
         f"oldest dropped, counted exactly; spool stayed <= {budget // 1024} KiB",
-    ).save()
+    )

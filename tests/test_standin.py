@@ -7,6 +7,7 @@ tests/standin_core.py.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 import gzip
 import json
@@ -16,6 +17,7 @@ import aiohttp
 from homeassistant.core import HomeAssistant
 import pytest
 
+from .helpers import wait_for
 from .standin_core import Point, parse_lines_v3, parse_points_v2
 from .standin_influxdb2 import InfluxDB2StandIn
 from .standin_influxdb3 import InfluxDB3StandIn
@@ -47,7 +49,7 @@ async def client() -> AsyncGenerator[aiohttp.ClientSession]:
 async def post(
     client: aiohttp.ClientSession,
     url: str,
-    body: bytes | str,
+    body: bytes | str | AsyncGenerator[bytes],
     params: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
 ) -> tuple[int, str]:
@@ -372,6 +374,31 @@ async def test_v3_fault_injection(v3: InfluxDB3StandIn, client: aiohttp.ClientSe
     assert (await write_lp(client, v3, "m v=1\nm v=2\n"))[0] == 413
     assert await write_lp(client, v3, "m v=1\n") == (204, "")
     assert v3.requests == 3
+
+
+async def test_v3_crash_cuts_connections_unanswered_and_keeps_what_it_acknowledged(
+    v3: InfluxDB3StandIn, client: aiohttp.ClientSession
+) -> None:
+    v3.store.databases["home"] = {}
+    assert await write_lp(client, v3, "m v=1 1\n") == (204, "")
+    crashed = asyncio.Event()
+
+    async def body() -> AsyncGenerator[bytes]:
+        yield b"m v=2 2\n"
+        await crashed.wait()  # the rest of the body comes after the crash
+        yield b"m v=3 3\n"
+
+    sending = asyncio.create_task(post(client, f"{v3.url}/api/v3/write_lp?db=home", body(), headers=BEARER))
+    await wait_for(lambda: v3.requests == 2)  # the server is reading the body
+    await v3.crash()
+    crashed.set()
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await sending  # no answer
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await write_lp(client, v3, "m v=4 4\n")  # nothing listens
+    await v3.start()
+    assert [row["v"] for row in v3.rows("home", "m")] == [1.0]
+    assert await write_lp(client, v3, "m v=4 4\n") == (204, "")
 
 
 # --- InfluxDB 2.x ---------------------------------------------------------------------------
