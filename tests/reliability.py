@@ -86,7 +86,7 @@ class InfluxDB1Target:
 
         return (
             scalar(f"SELECT count(state) FROM {MEASUREMENT}"),
-            scalar(f"SELECT count(distinct(attr_seq)) FROM {MEASUREMENT}"),
+            scalar(f"SELECT count(distinct(num_seq)) FROM {MEASUREMENT}"),
         )
 
     async def write_as_another_tool(self, line: str) -> None:
@@ -128,9 +128,9 @@ class InfluxDB3Target:
 
     async def counts(self) -> tuple[int, int]:
         # Read in the event loop, where the stand-in changes its store. Another tool's
-        # points have no `state`; the attribute `seq` is stored as `attr_seq`.
+        # points have no `state`; the number attribute `seq` is stored as `num_seq`.
         rows = [row for row in self.server.rows(DB, MEASUREMENT) if "state" in row]
-        return len(rows), len({row["attr_seq"] for row in rows})
+        return len(rows), len({row["num_seq"] for row in rows})
 
     async def write_as_another_tool(self, line: str) -> None:
         url = f"{self.url}/api/v3/write_lp?db={DB}&precision=nanosecond"

@@ -352,7 +352,8 @@ async def test_field_type_conflict_with_another_writers_data_loses_nothing(
     await server.write_as_another_tool(
         f"{MEASUREMENT},entity_id=sensor.other attr_dynamics=true {time.time_ns()}"
     )
-    dynamics: list[Any] = [True, "moving", False, None]
+    # Text attributes, so they go to attr_dynamics (a boolean attribute would be bool_dynamics).
+    dynamics: list[Any] = ["true", "moving", "false", ""]
     with peak_memory() as peak:
         entry = await setup_entry(hass, server.entry_data(), FAST)
         writer = entry.runtime_data.writer
@@ -375,7 +376,7 @@ async def test_field_type_conflict_with_another_writers_data_loses_nothing(
     assert "attr_dynamics" in writer.dead_letter_path.read_text()  # the server's message names it
     save_figures(
         server,
-        "5. field type conflict with another writer's data (attr_dynamics boolean vs string)",
+        "5. field type conflict with another writer's data (attr_dynamics boolean vs text)",
         (1000, stored, distinct),
         writer.stats,
         peak[0],
