@@ -35,6 +35,7 @@ class LineSerializer(ABC):
             ignore_attributes=settings.ignore_attributes,
             tags_attributes=settings.tags_attributes,
             overrides=settings.overrides,
+            include_attributes=settings.include_attributes,
         )
         self._last_time_ns: dict[str, int] = {}  # per entity, of its last line
 
