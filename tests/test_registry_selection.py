@@ -57,7 +57,9 @@ def _build_house(hass: HomeAssistant) -> House:
     garage = areas.async_create("Garage")
     living = areas.async_create("Living room", floor_id=ground.floor_id)
     devices = dr.async_get(hass)
-    meter = devices.async_get_or_create(config_entry_id=demo.entry_id, identifiers={("demo", "meter")}, name="Meter")
+    meter = devices.async_get_or_create(
+        config_entry_id=demo.entry_id, identifiers={("demo", "meter")}, name="Meter"
+    )
     devices.async_update_device(meter.id, area_id=kitchen.id)
     no_influx = lr.async_get(hass).async_create("No influx")
     entities = er.async_get(hass)
@@ -168,7 +170,9 @@ async def test_options_flow_records_by_area_and_label_and_follows_a_device_move(
     house = _build_house(hass)
     entry = await setup_entry(hass, v1_config, {"flush_interval": 0.1})
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    result = await hass.config_entries.options.async_configure(result["flow_id"], {"next_step_id": "settings"})
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "settings"}
+    )
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
         {
@@ -194,4 +198,9 @@ async def test_options_flow_records_by_area_and_label_and_follows_a_device_move(
     await hass.async_block_till_done()
     for entity_id in ENTITIES:
         hass.states.async_set(entity_id, "2")
-    assert await wait_for(lambda: recorded(4)) == ["light.lamp", "light.lamp", "sensor.meter_power", "switch.plug"]
+    assert await wait_for(lambda: recorded(4)) == [
+        "light.lamp",
+        "light.lamp",
+        "sensor.meter_power",
+        "switch.plug",
+    ]
