@@ -25,7 +25,6 @@ from custom_components.influxdb_ingest.preview import SAMPLE_DOMAINS, LinePrevie
 from .helpers import setup_entry
 from .standin_influxdb3 import InfluxDB3StandIn
 
-
 # The demo's image_processing platform (set up from YAML, not from its config entry) polls
 # and cannot be unloaded: its timer outlives each test, as Home Assistant's own demo does.
 pytestmark = pytest.mark.parametrize("expected_lingering_timers", [True])
@@ -92,7 +91,8 @@ async def test_the_options_flow_shows_the_line_or_why_there_is_none(
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {}
     block = result["description_placeholders"]["line"]
-    assert block.startswith("```\n") and block.endswith("\n```")
+    assert block.startswith("```\n")
+    assert block.endswith("\n```")
     assert block[4:-4] in written
 
     # Excluded, missing: said as a form error, the flow stays open for another pick.
@@ -120,7 +120,7 @@ async def test_diagnostics_show_a_line_per_domain_and_never_a_token_or_a_locatio
     hass: HomeAssistant, hass_client: ClientSessionGenerator, influxdb3: InfluxDB3StandIn
 ) -> None:
     assert await async_setup_component(hass, "diagnostics", {})
-    entry, written, _once = await _demo_written(hass, influxdb3, {})
+    entry, _written, _once = await _demo_written(hass, influxdb3, {})
     samples = (await get_diagnostics_for_config_entry(hass, hass_client, entry))["sample_lines"]
 
     domains = [entity_id.partition(".")[0] for entity_id in samples]
