@@ -289,6 +289,7 @@ async def test_diagnostics_redact_every_secret(
         "learned_server_types",
         "columns",
         "stats",
+        "sample_lines",
     }
 
 

@@ -20,6 +20,11 @@ async def test_options_filter_entities_and_attributes_without_restart(
 ) -> None:
     entry = await setup_entry(hass, v1_config)
     result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == ["settings", "preview"]
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "settings"}
+    )
     assert result["type"] is FlowResultType.FORM
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
@@ -48,6 +53,9 @@ async def test_options_filter_entities_and_attributes_without_restart(
 
     # The form shows what is set now.
     result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "settings"}
+    )
     suggested = {
         str(key): (key.description or {}).get("suggested_value") for key in result["data_schema"].schema
     }

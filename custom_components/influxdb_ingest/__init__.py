@@ -19,9 +19,10 @@ from .influx_api import InfluxClient, InfluxTarget
 from .listener import async_listen_events
 from .metadata import MetadataLookup
 from .normalize_builtin import BUILTIN_DOMAIN_DEVICE_CLASS, DOMAIN_DEVICE_CLASS
-from .repairs import async_update_issues
+from .repairs import async_delete_layout_issue, async_update_issues, async_update_layout_issue
 from .services import async_register_services
 from .settings import WriterSettings
+from .snapshots import async_track_snapshots
 from .writer import BatchWriter
 
 PLATFORMS = [Platform.BINARY_SENSOR, Platform.SENSOR]
@@ -87,12 +88,21 @@ async def async_setup_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntr
 
     _update_issues()
     entry.async_on_unload(coordinator.async_add_listener(_update_issues))
+    async_update_layout_issue(hass, entry, settings)
+    selection = EntitySelection(hass, entry.options)
+    entry.async_on_unload(selection.async_listen())
+    stop_listening = async_listen_events(hass, writer.backlog.add, selection, settings.event_types)
+    stop_snapshots = async_track_snapshots(hass, settings.snapshot_minutes, writer.backlog.add, selection)
+
+    @callback
+    def _stop_taking_events() -> None:
+        stop_listening()
+        stop_snapshots()
+
     runtime = IngestRuntime(
         writer=writer,
         coordinator=coordinator,
-        unsubscribe=async_listen_events(
-            hass, writer.backlog.add, EntitySelection(hass, entry.options), writer.settings.event_types
-        ),
+        unsubscribe=_stop_taking_events,
         writer_task=entry.async_create_background_task(hass, writer.run(), f"{entry.title} writer"),
     )
     entry.runtime_data = runtime
@@ -111,4 +121,5 @@ async def async_unload_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEnt
 
 async def async_remove_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntry) -> None:
     """A deleted entry's spool and dead letters have nowhere to go: remove them."""
+    async_delete_layout_issue(hass, entry)
     await hass.async_add_executor_job(shutil.rmtree, spool_directory(hass, entry.entry_id), True)

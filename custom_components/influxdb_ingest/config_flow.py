@@ -10,8 +10,16 @@ from homeassistant.const import CONF_PASSWORD, CONF_TOKEN, CONF_URL, CONF_USERNA
 from homeassistant.core import callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
+    AreaSelector,
+    AreaSelectorConfig,
+    DeviceSelector,
+    DeviceSelectorConfig,
     EntitySelector,
     EntitySelectorConfig,
+    FloorSelector,
+    FloorSelectorConfig,
+    LabelSelector,
+    LabelSelectorConfig,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -37,12 +45,20 @@ from .const import (
 )
 from .data import InfluxDBIngestConfigEntry
 from .filters import (
+    CONF_EXCLUDE_AREAS,
+    CONF_EXCLUDE_DEVICES,
     CONF_EXCLUDE_DOMAINS,
     CONF_EXCLUDE_ENTITIES,
+    CONF_EXCLUDE_FLOORS,
     CONF_EXCLUDE_GLOBS,
+    CONF_EXCLUDE_LABELS,
+    CONF_INCLUDE_AREAS,
+    CONF_INCLUDE_DEVICES,
     CONF_INCLUDE_DOMAINS,
     CONF_INCLUDE_ENTITIES,
+    CONF_INCLUDE_FLOORS,
     CONF_INCLUDE_GLOBS,
+    CONF_INCLUDE_LABELS,
     CONF_INCLUDE_OWN,
 )
 from .influx_api import (
@@ -60,6 +76,7 @@ from .influx_api import (
 )
 from .migrate import async_builtin_yaml, builtin_entry, entry_data_from_builtin, options_from_builtin_yaml
 from .normalize_builtin import MEASUREMENT_ATTRS
+from .preview import LinePreview, NoLine, as_code_block
 from .settings import WriterSettings
 
 _LOGGER = logging.getLogger(__name__)
@@ -317,6 +334,10 @@ _MULTIPLE_TEXT = TextSelector(TextSelectorConfig(multiple=True))
 # Extra tags from the registries (docs/schema.md), and device_info: manufacturer, model, firmware fields.
 ENRICHMENTS = ("area_id", "device_id", "area", "floor", "device", "labels", "platform", "unit", "device_info")
 _ENTITIES = EntitySelector(EntitySelectorConfig(multiple=True))
+_AREAS = AreaSelector(AreaSelectorConfig(multiple=True))
+_FLOORS = FloorSelector(FloorSelectorConfig(multiple=True))
+_DEVICES = DeviceSelector(DeviceSelectorConfig(multiple=True))
+_LABELS = LabelSelector(LabelSelectorConfig(multiple=True))
 
 
 def _domains() -> SelectSelector:
@@ -335,6 +356,28 @@ class IngestOptionsFlow(OptionsFlowWithReload):
     """What to record and how to write it; applied by reloading the entry (no restart)."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Change the options, or see the line an entity produces with them."""
+        return self.async_show_menu(step_id="init", menu_options=["settings", "preview"])
+
+    async def async_step_preview(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Pick an entity, see the exact line its current state produces with the saved options."""
+        errors: dict[str, str] = {}
+        line = ""
+        if user_input is not None:
+            result = LinePreview(self.hass, self.config_entry.options).line(user_input["entity_id"])
+            if isinstance(result, NoLine):
+                errors["entity_id"] = result.value
+            else:
+                line = as_code_block(result)
+        schema: Any = vol.Schema({vol.Required("entity_id"): EntitySelector()})
+        return self.async_show_form(
+            step_id="preview",
+            data_schema=self.add_suggested_values_to_schema(schema, user_input or {}),
+            errors=errors,
+            description_placeholders={"line": line},
+        )
+
+    async def async_step_settings(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """One form with every option."""
         if user_input is not None:
             return self.async_create_entry(data=user_input)
@@ -370,8 +413,20 @@ class IngestOptionsFlow(OptionsFlowWithReload):
                 vol.Optional(CONF_EXCLUDE_DOMAINS, default=[]): _domains(),
                 vol.Optional(CONF_EXCLUDE_ENTITIES, default=[]): _ENTITIES,
                 vol.Optional(CONF_EXCLUDE_GLOBS, default=[]): _MULTIPLE_TEXT,
+                vol.Optional(CONF_INCLUDE_AREAS, default=[]): _AREAS,
+                vol.Optional(CONF_INCLUDE_FLOORS, default=[]): _FLOORS,
+                vol.Optional(CONF_INCLUDE_DEVICES, default=[]): _DEVICES,
+                vol.Optional(CONF_INCLUDE_LABELS, default=[]): _LABELS,
+                vol.Optional(CONF_EXCLUDE_AREAS, default=[]): _AREAS,
+                vol.Optional(CONF_EXCLUDE_FLOORS, default=[]): _FLOORS,
+                vol.Optional(CONF_EXCLUDE_DEVICES, default=[]): _DEVICES,
+                vol.Optional(CONF_EXCLUDE_LABELS, default=[]): _LABELS,
+                vol.Optional("include_attributes", default=[]): _MULTIPLE_TEXT,
                 vol.Optional("ignore_attributes", default=[]): _MULTIPLE_TEXT,
                 vol.Optional(CONF_INCLUDE_OWN, default=False): bool,
+                vol.Optional("snapshot_minutes", default=defaults.snapshot_minutes): _number(
+                    0, 1440, 1, "min"
+                ),
                 vol.Optional("batch_size", default=defaults.batch_size): _number(1, 50_000, 1, "points"),
                 vol.Optional("flush_interval", default=defaults.flush_interval): _number(0.1, 300, 0.1, "s"),
                 vol.Optional("max_queue_size", default=defaults.max_queue_size): _number(
@@ -390,5 +445,6 @@ class IngestOptionsFlow(OptionsFlowWithReload):
             }
         )
         return self.async_show_form(
-            step_id="init", data_schema=self.add_suggested_values_to_schema(schema, self.config_entry.options)
+            step_id="settings",
+            data_schema=self.add_suggested_values_to_schema(schema, self.config_entry.options),
         )

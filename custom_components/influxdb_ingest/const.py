@@ -25,5 +25,6 @@ CONF_BUCKET: Final = "bucket"
 DEFAULT_MEASUREMENT: Final = "home_assistant_events"
 # How long the config flow waits for the server to answer its check.
 VALIDATE_TIMEOUT: Final = 10.0
-# Set in the data of a `state_changed` event that a periodic snapshot made, not a real change.
+# Key in the data of the `state_changed` events a periodic snapshot enqueues (snapshots.py):
+# the state did not change, it is written again so a graph over a quiet range is not empty.
 SNAPSHOT_MARKER: Final = "snapshot"

@@ -1,4 +1,8 @@
-"""Diagnostics download: configuration, counters, recent errors, spool and circuit state."""
+"""Diagnostics download: configuration, counters, recent errors, spool and circuit state.
+
+Also the lines a few entities' current states produce (preview.py: none whose attributes
+can hold a token or a location).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from yarl import URL
 
 from .data import InfluxDBIngestConfigEntry
 from .health import snapshot_as_dict, take_snapshot
+from .preview import LinePreview
 
 TO_REDACT = {CONF_PASSWORD, CONF_TOKEN, CONF_USERNAME}
 
@@ -66,4 +71,5 @@ async def async_get_config_entry_diagnostics(
         },
         "columns": writer.columns.as_dict(),
         "stats": writer.stats.as_dict(),
+        "sample_lines": LinePreview(hass, entry.options).samples(),
     }

@@ -1,8 +1,10 @@
-"""Which rules apply to an entity: measurement, ignored attributes, attributes as tags.
+"""Which rules apply to an entity: measurement, recorded attributes, attributes as tags.
 
 Overrides are keyed like Home Assistant's own `customize`: an entity id, a domain, or a
 glob (`sensor.*_power`), most specific first; each may set `override_measurement`,
-`ignore_attributes` and `tags_attributes` (attributes written as tags instead of fields).
+`include_attributes` (an allow-list), `ignore_attributes` (a deny-list) and
+`tags_attributes` (attributes written as tags instead of fields). The lists of the most
+specific override add to the global ones.
 """
 
 from __future__ import annotations
@@ -19,8 +21,22 @@ class EntityRules:
     """What applies to one entity after merging global options and its overrides."""
 
     measurement: str | None = None
+    # None: every attribute; else only these (the deny-list still applies after it).
+    include_attributes: frozenset[str] | None = None
     ignore_attributes: frozenset[str] = frozenset()
     tags_attributes: frozenset[str] = frozenset()
+
+    def keep(self, attributes: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The attributes recorded: the allow-list's, minus the deny-list's.
+
+        The same mapping when neither list is set, so the common case copies nothing.
+        """
+        include, ignore = self.include_attributes, self.ignore_attributes
+        if include is None:
+            if not ignore:
+                return attributes
+            return {key: value for key, value in attributes.items() if key not in ignore}
+        return {key: value for key, value in attributes.items() if key in include and key not in ignore}
 
 
 NO_RULES = EntityRules()
@@ -48,6 +64,7 @@ class EntityRulesResolver:
     ignore_attributes: frozenset[str] = frozenset()
     tags_attributes: frozenset[str] = frozenset()
     overrides: Mapping[str, Any] = field(default_factory=dict)
+    include_attributes: frozenset[str] | None = None
     _values: EntityValues | None = field(default=None, init=False, repr=False)
     _resolved: dict[str, EntityRules] = field(default_factory=dict, init=False, repr=False)
 
@@ -58,10 +75,23 @@ class EntityRulesResolver:
         if self._values is None:
             self._values = EntityValues(*split_overrides(self.overrides))
         own = self._values.get(entity_id)
+        include = self.include_attributes
+        if own_include := _names(own.get("include_attributes")):
+            include = own_include if include is None else include | own_include
         rules = EntityRules(
             measurement=own.get("override_measurement") or None,
-            ignore_attributes=self.ignore_attributes | frozenset(own.get("ignore_attributes", ())),
-            tags_attributes=self.tags_attributes | frozenset(own.get("tags_attributes", ())),
+            include_attributes=include,
+            ignore_attributes=self.ignore_attributes | _names(own.get("ignore_attributes")),
+            tags_attributes=self.tags_attributes | _names(own.get("tags_attributes")),
         )
         self._resolved[entity_id] = rules
         return rules
+
+
+def _names(value: Any) -> frozenset[str]:
+    """Attribute names from an override: a list, or one name written without brackets."""
+    if not value:
+        return frozenset()
+    if isinstance(value, str):
+        return frozenset((value,))
+    return frozenset(str(name) for name in value)

@@ -7,6 +7,7 @@ without a restart.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,28 @@ class EntityMetadata:
 NO_METADATA = EntityMetadata()
 
 
+@callback
+def async_track_registry_updates(hass: HomeAssistant, on_update: Callable[[], None]) -> CALLBACK_TYPE:
+    """Call `on_update` whenever any registry changes; returns the unsubscribe callback.
+
+    For caches of what the registries say about an entity (metadata here, the entity
+    selection in filters.py): dropping them is cheaper than working out what changed.
+    """
+
+    @callback
+    def _updated(_event: Event[Any]) -> None:
+        on_update()
+
+    removers = [hass.bus.async_listen(str(event_type), _updated) for event_type in _REGISTRY_EVENTS]
+
+    @callback
+    def _unsubscribe() -> None:
+        for remove in removers:
+            remove()
+
+    return _unsubscribe
+
+
 class MetadataLookup:
     """Looks entities up in the registries once, until a registry changes."""
 
@@ -65,19 +88,7 @@ class MetadataLookup:
     @callback
     def async_listen(self) -> CALLBACK_TYPE:
         """Forget everything whenever a registry changes; returns the unsubscribe callback."""
-
-        @callback
-        def _forget(_event: Event[Any]) -> None:
-            self._cache.clear()
-
-        removers = [self._hass.bus.async_listen(str(event_type), _forget) for event_type in _REGISTRY_EVENTS]
-
-        @callback
-        def _unsubscribe() -> None:
-            for remove in removers:
-                remove()
-
-        return _unsubscribe
+        return async_track_registry_updates(self._hass, self._cache.clear)
 
     def __call__(self, entity_id: str) -> EntityMetadata:
         """Metadata for one entity; empty when it is not in the registry."""

@@ -171,12 +171,9 @@ def is_recorded(event: Event[EventStateChangedData], layout: DefaultLayout) -> b
 
 
 def recorded_attributes(event: Event[EventStateChangedData], rules: EntityRules) -> Mapping[str, Any]:
-    """The new state's attributes minus the ignored ones (none for a removed entity)."""
+    """The new state's attributes the rules keep (none for a removed entity)."""
     new_state = event.data["new_state"]
-    attributes: Mapping[str, Any] = new_state.attributes if new_state is not None else {}
-    if rules.ignore_attributes:
-        attributes = {key: value for key, value in attributes.items() if key not in rules.ignore_attributes}
-    return attributes
+    return rules.keep(new_state.attributes) if new_state is not None else {}
 
 
 def attributes_as_tags(attributes: Mapping[str, Any], rules: EntityRules) -> dict[str, str]:

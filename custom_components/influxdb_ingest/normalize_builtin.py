@@ -128,14 +128,15 @@ def builtin_entity_parts(
         measurement, include_uom, include_dc = _measurement(state, layout)
     tags = {"domain": state.domain, "entity_id": state.object_id}
     fields: dict[str, FieldValue] = {}
+    kept = rules.keep(state.attributes)
     for attribute, value in state.attributes.items():
-        if attribute in rules.tags_attributes:
+        if attribute in rules.tags_attributes:  # tags first, as in the built-in integration
             tags[attribute] = _single_line(value) if isinstance(value, str) else str(value)
             continue
         if (
             (attribute == "unit_of_measurement" and not include_uom)
             or (attribute == "device_class" and not include_dc)
-            or attribute in rules.ignore_attributes
+            or attribute not in kept
         ):
             continue
         key = f"{attribute}_" if attribute in fields or attribute in state_field_keys else attribute

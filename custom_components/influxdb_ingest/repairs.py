@@ -1,6 +1,7 @@
 """Repair issues, only where the user can act; each clears itself once resolved.
 
-Fed plain values from a health snapshot, so it depends on nothing of the writer.
+Fed plain values (a health snapshot, the entry's settings), so it depends on nothing of
+the writer. Also Home Assistant's repairs platform: the one fixable issue's fix flow.
 """
 
 from __future__ import annotations
@@ -8,18 +9,29 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
+import voluptuous as vol
 
-from .const import DOMAIN
+from .const import CONF_API_VERSION, DOMAIN, ApiVersion
 from .health import HealthSnapshot
+from .settings import WriterSettings
 from .stats import Problem
 
 # Warn when the spool has used this share of its size budget.
 SPOOL_WARNING_SHARE = 0.8
 # Attribute keys named in the column budget issue (diagnostics list them all).
 _KEYS_SHOWN = 20
+
+# The built-in compatible layout on InfluxDB 3, where a table per entity meets the
+# server's table limit (2000 in InfluxDB 3 Core): every unitless entity names its own
+# table (fixable: a default measurement), or every entity does (measurement: entity id).
+TABLE_PER_UNITLESS_ENTITY = "builtin_table_per_unitless_entity"
+TABLE_PER_ENTITY = "builtin_table_per_entity"
+# The default measurement the fix sets: where the built-in integration's users look for it.
+FIX_DEFAULT_MEASUREMENT = "state"
 
 
 def _set_issue(
@@ -30,6 +42,7 @@ def _set_issue(
     active: bool,
     severity: ir.IssueSeverity,
     placeholders: dict[str, str],
+    fixable: bool = False,
 ) -> None:
     issue_id = f"{key}_{entry.entry_id}"
     if active:
@@ -37,7 +50,8 @@ def _set_issue(
             hass,
             DOMAIN,
             issue_id,
-            is_fixable=False,
+            is_fixable=fixable,
+            data={"entry_id": entry.entry_id} if fixable else None,
             severity=severity,
             translation_key=key,
             translation_placeholders={"title": entry.title, **placeholders},
@@ -109,3 +123,72 @@ def async_update_issues(
         severity=ir.IssueSeverity.WARNING,
         placeholders={"path": str(dead_letter_path), "count": str(health.points_dead_lettered)},
     )
+
+
+def table_per_entity_issue(api_version: str | None, settings: WriterSettings) -> str | None:
+    """The issue an entry deserves when its layout makes one InfluxDB 3 table per entity."""
+    if api_version != ApiVersion.V3 or settings.layout != "builtin" or settings.override_measurement:
+        return None
+    if settings.measurement_attr == "entity_id":
+        return TABLE_PER_ENTITY
+    if settings.measurement_attr == "unit_of_measurement" and not settings.default_measurement:
+        return TABLE_PER_UNITLESS_ENTITY
+    return None  # domain and device class: a bounded set of tables
+
+
+@callback
+def async_update_layout_issue(hass: HomeAssistant, entry: ConfigEntry[Any], settings: WriterSettings) -> None:
+    """Raise or clear the table-per-entity warning for the entry's current options."""
+    found = table_per_entity_issue(entry.data.get(CONF_API_VERSION), settings)
+    for key in (TABLE_PER_UNITLESS_ENTITY, TABLE_PER_ENTITY):
+        _set_issue(
+            hass,
+            entry,
+            key,
+            active=key == found,
+            severity=ir.IssueSeverity.WARNING,
+            placeholders={"measurement": FIX_DEFAULT_MEASUREMENT},
+            fixable=key == TABLE_PER_UNITLESS_ENTITY,
+        )
+
+
+@callback
+def async_delete_layout_issue(hass: HomeAssistant, entry: ConfigEntry[Any]) -> None:
+    """A removed entry's options no longer matter."""
+    for key in (TABLE_PER_UNITLESS_ENTITY, TABLE_PER_ENTITY):
+        ir.async_delete_issue(hass, DOMAIN, f"{key}_{entry.entry_id}")
+
+
+class DefaultMeasurementFlow(RepairsFlow):
+    """Set the default measurement, so unitless entities share one table."""
+
+    def __init__(self, entry_id: str) -> None:
+        self._entry_id = entry_id
+
+    async def async_step_init(self, user_input: dict[str, str] | None = None) -> RepairsFlowResult:
+        """Ask first: existing dashboards query the old tables."""
+        return await self.async_step_confirm()
+
+    async def async_step_confirm(self, user_input: dict[str, str] | None = None) -> RepairsFlowResult:
+        """On confirmation, set the option and reload the entry (which clears the issue)."""
+        entry = self.hass.config_entries.async_get_entry(self._entry_id)
+        if entry is None:
+            return self.async_abort(reason="entry_removed")
+        if user_input is not None:
+            options = {**entry.options, "default_measurement": FIX_DEFAULT_MEASUREMENT}
+            self.hass.config_entries.async_update_entry(entry, options=options)
+            self.hass.config_entries.async_schedule_reload(entry.entry_id)
+            return self.async_create_entry(data={})
+        schema: Any = vol.Schema({})  # Home Assistant swaps voluptuous for probatio at run time
+        return self.async_show_form(
+            step_id="confirm",
+            data_schema=schema,
+            description_placeholders={"title": entry.title, "measurement": FIX_DEFAULT_MEASUREMENT},
+        )
+
+
+async def async_create_fix_flow(
+    hass: HomeAssistant, issue_id: str, data: dict[str, str | int | float | None] | None
+) -> RepairsFlow:
+    """The fix flow of a fixable issue (only the default measurement one is)."""
+    return DefaultMeasurementFlow(str((data or {})["entry_id"]))

@@ -36,6 +36,7 @@ class LineSerializer(ABC):
             ignore_attributes=settings.ignore_attributes,
             tags_attributes=settings.tags_attributes,
             overrides=settings.overrides,
+            include_attributes=settings.include_attributes,
         )
         self._last_time_ns: dict[str, int] = {}  # per entity, of its last line
         self._escape_key = escape_field_key_v3 if settings.api_version == "3" else escape_field_key

@@ -42,12 +42,15 @@ class WriterSettings:
     # How long unloading or stopping Home Assistant may spend writing before it spools.
     shutdown_timeout: float = 10.0
     ignore_attributes: frozenset[str] = frozenset()
+    # None: every attribute; else only these (entity_rules.py; `ignore_attributes` still applies).
+    include_attributes: frozenset[str] | None = None
     # Extra registry tags ("area", "floor", "device", "labels", "platform", "unit") and
     # "device_info" fields (manufacturer, model, sw_version).
     enrich: frozenset[str] = frozenset()
     static_tags: Mapping[str, str] = field(default_factory=dict)
     tags_attributes: frozenset[str] = frozenset()
-    # Keyed by entity id, domain or glob: override_measurement, ignore_attributes, tags_attributes.
+    # Keyed by entity id, domain or glob: override_measurement, include_attributes,
+    # ignore_attributes, tags_attributes.
     overrides: Mapping[str, Any] = field(default_factory=dict)
     # Default layout: write `unknown`/`unavailable` as state text (the built-in layout never does).
     record_unavailable: bool = True
@@ -59,6 +62,8 @@ class WriterSettings:
     # Other bus events to record, into their own measurement.
     event_types: tuple[str, ...] = ()
     events_measurement: str = "home_assistant_bus_events"
+    # Every this many minutes, write each recorded entity's current state again (0: never).
+    snapshot_minutes: int = 0
 
     def column_budget(self) -> int | None:
         """Columns per table: the user's number, else half of InfluxDB 3 Core's 500, else none."""
@@ -79,10 +84,13 @@ class WriterSettings:
             values["spool_max_bytes"] = int(options["spool_max_mb"] * 1024 * 1024)
         if "spool_max_days" in options:
             values["spool_max_age"] = float(options["spool_max_days"]) * 24 * 3600
-        for key in ("batch_size", "max_queue_size", "max_columns"):
+        for key in ("batch_size", "max_queue_size", "max_columns", "snapshot_minutes"):
             if key in values:
                 values[key] = int(values[key])
         values["ignore_attributes"] = frozenset(options.get("ignore_attributes", ()))
+        values["include_attributes"] = (
+            frozenset(options["include_attributes"]) if options.get("include_attributes") else None
+        )
         values["enrich"] = frozenset(options.get("enrich", ()))
         values["tags_attributes"] = frozenset(options.get("tags_attributes", ()))
         values["event_types"] = tuple(options.get("event_types", ()))

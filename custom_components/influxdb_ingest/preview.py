@@ -1,0 +1,90 @@
+"""The line an entity's current state produces with an entry's options (options flow, diagnostics).
+
+Built with the writer's own parts (the entity selection, `make_serializer`, the registry
+metadata), so what is shown is what would be written: the state as a `state_changed`
+event fired when the state was last updated, as for an entity's first state (no old
+state: a real change also carries the old state and how long it lasted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+import re
+from typing import Any
+
+from homeassistant.const import EVENT_STATE_CHANGED
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, State
+
+from .filters import EntitySelection
+from .metadata import MetadataLookup
+from .serializer import make_serializer
+from .settings import WriterSettings
+
+# Diagnostics are shared in public bug reports: entities whose attributes can hold an
+# access token (cameras, media players' entity_picture) or a location are not sampled.
+_PRIVATE_ATTRIBUTES = frozenset({"access_token", "entity_picture", "latitude", "longitude", "gps_accuracy"})
+_PRIVATE_DOMAINS = frozenset({"camera", "image", "person", "device_tracker", "zone"})
+# Sample lines in diagnostics: one entity per domain, this many domains at most.
+SAMPLE_DOMAINS = 10
+
+
+class NoLine(StrEnum):
+    """Why no line is shown (the options flow's error keys)."""
+
+    NO_STATE = "no_state"
+    NOT_RECORDED = "not_recorded"
+    NO_POINT = "no_point"
+
+
+class LinePreview:
+    """Lines for entities' current states under one set of options."""
+
+    def __init__(self, hass: HomeAssistant, options: Mapping[str, Any]) -> None:
+        self._hass = hass
+        self._selected = EntitySelection(hass, options)
+        self._serializer = make_serializer(WriterSettings.from_options(options), MetadataLookup(hass))
+
+    def line(self, entity_id: str) -> str | NoLine:
+        """The line for the entity's current state, or why there is none."""
+        state = self._hass.states.get(entity_id)
+        if state is None:
+            return NoLine.NO_STATE
+        if not self._selected(entity_id):
+            return NoLine.NOT_RECORDED
+        return self._line(state) or NoLine.NO_POINT
+
+    def samples(self) -> dict[str, str]:
+        """Lines for one recorded entity per domain (diagnostics), without private ones."""
+        lines: dict[str, str] = {}
+        domains: set[str] = set()
+        for state in sorted(self._hass.states.async_all(), key=lambda state: state.entity_id):
+            if len(domains) == SAMPLE_DOMAINS:
+                break
+            if (
+                state.domain in domains
+                or state.domain in _PRIVATE_DOMAINS
+                or not _PRIVATE_ATTRIBUTES.isdisjoint(state.attributes)
+                or not self._selected(state.entity_id)
+            ):
+                continue
+            if line := self._line(state):
+                lines[state.entity_id] = line
+                domains.add(state.domain)
+        return lines
+
+    def _line(self, state: State) -> str | None:
+        event: Event[EventStateChangedData] = Event(
+            EVENT_STATE_CHANGED,
+            {"entity_id": state.entity_id, "old_state": None, "new_state": state},
+            time_fired_timestamp=state.last_updated_timestamp,
+            context=state.context,
+        )
+        return self._serializer.line(event)
+
+
+def as_code_block(line: str) -> str:
+    """Markdown for a line: a fence longer than any run of backticks in it."""
+    longest = max((len(run) for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}\n{line}\n{fence}"
