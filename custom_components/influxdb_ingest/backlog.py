@@ -66,6 +66,7 @@ class Backlog:
         max_events: int,
         run_in_executor: RunInExecutor,
         on_chunk_ready: Callable[[], None],
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._events = EventBuffer(max_events, CHUNK, on_chunk_ready)
         self._serializer = serializer
@@ -78,6 +79,7 @@ class Backlog:
         self._stats = stats
         self._batch_size = batch_size
         self._run = run_in_executor
+        self._clock = clock  # wall clock (epoch seconds), like the events' time_fired
         self._unserializable_log = LogThrottle(_LOG_INTERVAL)
         self._spool_drop_log = LogThrottle()
 
@@ -112,6 +114,11 @@ class Backlog:
         """When the oldest point still waiting was queued (epoch seconds)."""
         if (spooled := self.spool.oldest_created) is not None:
             return spooled
+        return self.oldest_in_memory_since
+
+    @property
+    def oldest_in_memory_since(self) -> float | None:
+        """When the oldest point not yet on disk nor written was queued (epoch seconds)."""
         if self._batches:
             return self._batches[0].created
         if self._filling:
@@ -136,7 +143,7 @@ class Backlog:
         """
         lines = self._filling
         if not lines:
-            self._filling_since = time.time()
+            self._filling_since = self._clock()
         for event in self._events.take(min(CHUNK, self._batch_size - len(lines))):
             try:
                 line = self._serializer.line(event)
@@ -198,8 +205,8 @@ class Backlog:
     async def drop_expired(self) -> None:
         """Drop spooled points older than the age limit."""
         oldest = self.spool.oldest_created
-        if oldest is not None and time.time() - oldest > self.spool.max_age:
-            dropped = await self._run(self.spool.drop_expired, time.time())
+        if oldest is not None and self._clock() - oldest > self.spool.max_age:
+            dropped = await self._run(self.spool.drop_expired, self._clock())
             self._spooled.clear()
             self._dropped_from_spool(DropReason.SPOOL_AGE, dropped, "they waited longer than the age limit")
 
