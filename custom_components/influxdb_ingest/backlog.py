@@ -188,19 +188,30 @@ class Backlog:
     # Keeping memory bounded.
 
     async def spill(self, keep_in_memory: int) -> None:
-        """Move the oldest memory batches to the spool until `keep_in_memory` points remain."""
-        while self._batches and self._batched_points > keep_in_memory:
-            batch = self._batches[0]
-            if not batch.stored:
-                # Encoded here, not in the executor: big allocations in executor threads
-                # would each grow their own malloc arena, kept after the outage.
-                payload = encode_lines(batch.lines)
-                dropped = await self._run(self.spool.append, payload, batch.count, batch.created)
-                if dropped:
-                    self._spooled.clear()  # they may have been among the dropped records
-                    self._dropped_from_spool(DropReason.SPOOL_BUDGET, dropped, "it is over its size budget")
-            self._batches.popleft()
-            self._batched_points -= batch.count
+        """Move the oldest memory batches to the spool until `keep_in_memory` points remain.
+
+        One append for all of them: one sync, and they leave memory only once on disk.
+        """
+        moving = 0
+        points = self._batched_points
+        while moving < len(self._batches) and points > keep_in_memory:
+            points -= self._batches[moving].count
+            moving += 1
+        if not moving:
+            return
+        # Encoded here, not in the executor: big allocations in executor threads would
+        # each grow their own malloc arena, kept after the outage.
+        entries = [
+            (encode_lines(batch.lines), batch.count, batch.created)
+            for batch in itertools.islice(self._batches, moving)
+            if not batch.stored
+        ]
+        dropped = await self._run(self.spool.append, entries) if entries else 0
+        if dropped:
+            self._spooled.clear()  # they may have been among the dropped records
+            self._dropped_from_spool(DropReason.SPOOL_BUDGET, dropped, "it is over its size budget")
+        for _ in range(moving):
+            self._batched_points -= self._batches.popleft().count
 
     async def drop_expired(self) -> None:
         """Drop spooled points older than the age limit."""
