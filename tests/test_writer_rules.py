@@ -67,7 +67,9 @@ async def _run_now(func: Callable[..., Any], *args: Any) -> Any:
     return func(*args)
 
 
-def _writer(tmp_path: Path, client: ScriptedClient, clock: Clock, **settings: Any) -> BatchWriter:
+def _writer(
+    tmp_path: Path, client: ScriptedClient, clock: Clock, wall_clock: Clock | None = None, **settings: Any
+) -> BatchWriter:
     writer = BatchWriter(
         client,  # type: ignore[arg-type]  # duck-typed: only `write` is called
         lookup_metadata=lambda _entity_id: NO_METADATA,
@@ -81,6 +83,7 @@ def _writer(tmp_path: Path, client: ScriptedClient, clock: Clock, **settings: An
         spool_dir=tmp_path,
         run_in_executor=_run_now,
         clock=clock,
+        wall_clock=wall_clock or Clock(),
     )
     return writer
 
@@ -205,3 +208,76 @@ async def test_stop_spools_what_the_server_did_not_take_and_the_next_writer_send
     await again.write_due()
     assert len(client.stored) == 5
     assert again.spool.points == 0
+
+
+def _fire_now(writer: BatchWriter, clock: Clock, count: int, first: int) -> None:
+    fired = dt.datetime.fromtimestamp(clock.now, dt.UTC)
+    for number in range(first, first + count):
+        writer.backlog.add(state_change(f"sensor.s{number % 5}", str(number), fired=fired))
+
+
+async def test_while_failing_no_point_waits_in_memory_longer_than_the_loss_window(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """Rounds come every second (the flush interval), as the loop runs them; time moves in
+    half seconds and events come all the time: at every moment each point is either in
+    memory for at most the window, or on disk, and a window's points go in one spill."""
+    clock.now = START.timestamp()
+    client = ScriptedClient([CannotConnect("refused")] * 1000)
+    writer = _writer(tmp_path, client, clock, wall_clock=clock, flush_interval=1.0, loss_window=5.0)
+    await writer.async_open()
+    fired = 0
+    next_round = clock.now
+    oldest_ages = []
+    for _ in range(60):  # 30 s of outage
+        _fire_now(writer, clock, 7, fired)
+        fired += 7
+        if clock.now >= next_round:
+            await writer.write_due()
+            next_round = clock.now + writer.round_interval
+        since = writer.backlog.oldest_in_memory_since
+        oldest_ages.append(0.0 if since is None else clock.now - since)
+        assert writer.points_in_memory + writer.spool.points == fired
+        clock.advance(0.5)
+    assert max(oldest_ages) <= 5.0
+    assert max(oldest_ages) >= 3.5  # not spilled every round: a window's worth at a time
+    assert writer.spool.points > 0
+    assert writer.stats.write_errors > 0
+    # One sync per spill (plus the new segment's directory), a spill per window or so.
+    assert writer.spool.syncs <= 30 / 4 + 2
+
+    client.answers = []  # the server is back: everything is written, oldest first
+    clock.advance(300)
+    await writer.write_due()
+    assert len(client.stored) == fired
+    assert writer.points_waiting == 0
+
+
+async def test_rounds_come_at_least_once_per_loss_window_while_failing(tmp_path: Path, clock: Clock) -> None:
+    clock.now = START.timestamp()
+    client = ScriptedClient([CannotConnect("refused")])
+    writer = _writer(tmp_path, client, clock, wall_clock=clock, flush_interval=30.0, loss_window=5.0)
+    await writer.async_open()
+    assert writer.round_interval == 30.0  # healthy: the flush interval
+    _fire_now(writer, clock, 3, 0)
+    await writer.write_due()  # fails
+    assert writer.round_interval == 5.0
+    # The next round is a whole window away: what is in memory goes to disk now.
+    assert writer.points_in_memory == 0
+    assert writer.spool.points == 3
+
+
+async def test_a_healthy_target_gets_points_each_round_and_nothing_is_spooled(
+    tmp_path: Path, clock: Clock
+) -> None:
+    clock.now = START.timestamp()
+    client = ScriptedClient()
+    writer = _writer(tmp_path, client, clock, wall_clock=clock, loss_window=1.0)
+    await writer.async_open()
+    for second in range(10):
+        _fire_now(writer, clock, 5, second * 5)
+        await writer.write_due()
+        assert len(client.stored) == (second + 1) * 5
+        clock.advance(1.0)
+    assert writer.spool.points == 0
+    assert writer.spool.size_bytes == 0

@@ -66,6 +66,7 @@ class Backlog:
         max_events: int,
         run_in_executor: RunInExecutor,
         on_chunk_ready: Callable[[], None],
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._events = EventBuffer(max_events, CHUNK, on_chunk_ready)
         self._serializer = serializer
@@ -78,6 +79,7 @@ class Backlog:
         self._stats = stats
         self._batch_size = batch_size
         self._run = run_in_executor
+        self._clock = clock  # wall clock (epoch seconds), like the events' time_fired
         self._unserializable_log = LogThrottle(_LOG_INTERVAL)
         self._spool_drop_log = LogThrottle()
 
@@ -112,6 +114,11 @@ class Backlog:
         """When the oldest point still waiting was queued (epoch seconds)."""
         if (spooled := self.spool.oldest_created) is not None:
             return spooled
+        return self.oldest_in_memory_since
+
+    @property
+    def oldest_in_memory_since(self) -> float | None:
+        """When the oldest point not yet on disk nor written was queued (epoch seconds)."""
         if self._batches:
             return self._batches[0].created
         if self._filling:
@@ -136,7 +143,7 @@ class Backlog:
         """
         lines = self._filling
         if not lines:
-            self._filling_since = time.time()
+            self._filling_since = self._clock()
         for event in self._events.take(min(CHUNK, self._batch_size - len(lines))):
             try:
                 line = self._serializer.line(event)
@@ -181,25 +188,36 @@ class Backlog:
     # Keeping memory bounded.
 
     async def spill(self, keep_in_memory: int) -> None:
-        """Move the oldest memory batches to the spool until `keep_in_memory` points remain."""
-        while self._batches and self._batched_points > keep_in_memory:
-            batch = self._batches[0]
-            if not batch.stored:
-                # Encoded here, not in the executor: big allocations in executor threads
-                # would each grow their own malloc arena, kept after the outage.
-                payload = encode_lines(batch.lines)
-                dropped = await self._run(self.spool.append, payload, batch.count, batch.created)
-                if dropped:
-                    self._spooled.clear()  # they may have been among the dropped records
-                    self._dropped_from_spool(DropReason.SPOOL_BUDGET, dropped, "it is over its size budget")
-            self._batches.popleft()
-            self._batched_points -= batch.count
+        """Move the oldest memory batches to the spool until `keep_in_memory` points remain.
+
+        One append for all of them: one sync, and they leave memory only once on disk.
+        """
+        moving = 0
+        points = self._batched_points
+        while moving < len(self._batches) and points > keep_in_memory:
+            points -= self._batches[moving].count
+            moving += 1
+        if not moving:
+            return
+        # Encoded here, not in the executor: big allocations in executor threads would
+        # each grow their own malloc arena, kept after the outage.
+        entries = [
+            (encode_lines(batch.lines), batch.count, batch.created)
+            for batch in itertools.islice(self._batches, moving)
+            if not batch.stored
+        ]
+        dropped = await self._run(self.spool.append, entries) if entries else 0
+        if dropped:
+            self._spooled.clear()  # they may have been among the dropped records
+            self._dropped_from_spool(DropReason.SPOOL_BUDGET, dropped, "it is over its size budget")
+        for _ in range(moving):
+            self._batched_points -= self._batches.popleft().count
 
     async def drop_expired(self) -> None:
         """Drop spooled points older than the age limit."""
         oldest = self.spool.oldest_created
-        if oldest is not None and time.time() - oldest > self.spool.max_age:
-            dropped = await self._run(self.spool.drop_expired, time.time())
+        if oldest is not None and self._clock() - oldest > self.spool.max_age:
+            dropped = await self._run(self.spool.drop_expired, self._clock())
             self._spooled.clear()
             self._dropped_from_spool(DropReason.SPOOL_AGE, dropped, "they waited longer than the age limit")
 

@@ -432,6 +432,7 @@ class IngestOptionsFlow(OptionsFlowWithReload):
                 vol.Optional("max_queue_size", default=defaults.max_queue_size): _number(
                     1_000, 10_000_000, 1_000, "points"
                 ),
+                vol.Optional("loss_window", default=defaults.loss_window): _number(1, 300, 1, "s"),
                 vol.Optional("spool_max_mb", default=defaults.spool_max_bytes // 2**20): _number(
                     1, 1_000_000, 1, "MB"
                 ),

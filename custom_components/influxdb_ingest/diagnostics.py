@@ -63,6 +63,9 @@ async def async_get_config_entry_diagnostics(
             "points": writer.spool.points,
             "bytes": writer.spool.size_bytes,
             "torn_records_at_start": writer.stats.spool_torn_records,
+            # Since the entry loaded: what the spool cost the disk (SD cards wear).
+            "syncs": writer.spool.syncs,
+            "bytes_written": writer.spool.bytes_written,
             "dead_letter_file": str(writer.dead_letter_path),
         },
         "learned_server_types": {

@@ -30,6 +30,9 @@ class WriterSettings:
     flush_interval: float = 1.0
     # Points kept in memory (raw events plus serialized batches); beyond, spill to disk.
     max_queue_size: int = 10_000
+    # While the target fails, no point waits in memory longer than this before it is on
+    # disk: what a power cut or a crash can lose. Shorter means more disk syncs.
+    loss_window: float = 5.0
     spool_max_bytes: int = 512 * 1024 * 1024
     spool_max_age: float = 30 * 24 * 3600.0
     retry_initial_delay: float = 1.0

@@ -4,17 +4,28 @@ Blocking file I/O: every method runs in Home Assistant's executor, never on the 
 
 A record is one batch of serialized lines: a header (magic, payload length, CRC-32,
 point count, creation time) and the payload: the lines, each length-prefixed (string
-fields may hold raw newlines), compressed with zlib. A crash can only tear the last
-record of the last segment: `open` finds it, reports it and cuts it off, so it never
-poisons what comes before or after. Consumed records are tracked by a cursor file; a
-batch replayed twice after a crash is harmless, because points keep their timestamps and
-InfluxDB overwrites identical points.
+fields may hold raw newlines), compressed with zlib.
+
+Durable when it says so: `append` returns only once its records are on the disk (one
+fsync for all the records of a spill, and one of the directory when it created a
+segment), so a batch leaves memory only when a power cut can no longer take it. What a
+crash or power cut can tear is only what was being appended at that moment, at the end of
+the last segment: `open` cuts off an incomplete record there, and a last record whose
+checksum fails, reporting it, so it never poisons what comes before.
+
+Consumed records are tracked by a cursor, overwritten in place and synced (one sector,
+checksummed: a torn cursor only means replaying from the oldest segment kept). A batch
+replayed twice after a crash is harmless, because points keep their timestamps and
+InfluxDB overwrites identical points. `syncs` and `bytes_written` count the cost to the
+disk (SD cards wear): diagnostics show them, docs/reliability.md gives them per hour of
+outage.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+import contextlib
 from dataclasses import dataclass, field
 import itertools
 import logging
@@ -32,6 +43,14 @@ _HEADER = struct.Struct("<4sIIId")  # magic, payload bytes, crc32, points, creat
 _LENGTH = struct.Struct("<I")
 _SEGMENT_SUFFIX = ".seg"
 _CURSOR = "cursor"
+# Fixed width, so an update overwrites it in place: "<segment> <offset> <crc32 of both>".
+_CURSOR_FORMAT = "{:012d} {:012d} {:08x}\n"
+
+# Data (and the file size) to the disk; the inode's times need not be.
+_sync_data = getattr(os, "fdatasync", os.fsync)
+
+# What `append` takes per batch: its encoded lines (`encode_lines`), points, creation time.
+type SpoolEntry = tuple[bytes, int, float]
 
 
 @dataclass(slots=True)
@@ -51,6 +70,26 @@ class _Segment:
     path: Path
     size: int = 0
     records: deque[SpoolRecord] = field(default_factory=deque)
+
+
+@dataclass(slots=True)
+class _Append:
+    """What one `append` adds to one segment, and how to take it back if writing fails."""
+
+    segment: _Segment
+    start: int  # the segment's size before
+    start_records: int
+    data: bytearray = field(default_factory=bytearray)
+
+    def undo(self) -> int:
+        """Cut the segment back to where it was; return the points taken back."""
+        with contextlib.suppress(FileNotFoundError):
+            os.truncate(self.segment.path, self.start)
+        points = 0
+        while len(self.segment.records) > self.start_records:
+            points += self.segment.records.pop().points
+        self.segment.size = self.start
+        return points
 
 
 @dataclass
@@ -97,6 +136,9 @@ class DiskSpool:
         # below it is taken as consumed.
         self._next_number = 1
         self.points = 0
+        # The cost to the disk since `open`: fsync calls, and bytes appended or overwritten.
+        self.syncs = 0
+        self.bytes_written = 0
 
     @property
     def size_bytes(self) -> int:
@@ -130,7 +172,8 @@ class DiskSpool:
                 continue
             segment = _Segment(number, path, path.stat().st_size)
             start = cursor_offset if number == cursor_segment else 0
-            for record in self._scan(segment, damage):
+            # Only the last segment can hold an append a crash interrupted.
+            for record in self._scan(segment, damage, verify=number == numbers[-1]):
                 if record.offset >= start:
                     segment.records.append(record)
                     self.points += record.points
@@ -139,19 +182,26 @@ class DiskSpool:
             _LOGGER.warning("Spool: %s", message)
         return damage
 
-    def _scan(self, segment: _Segment, damage: SpoolDamage) -> Iterator[SpoolRecord]:
-        """Walk a segment's headers; cut the file at the first record that is incomplete."""
+    def _scan(self, segment: _Segment, damage: SpoolDamage, *, verify: bool) -> Iterator[SpoolRecord]:
+        """Walk a segment's headers; cut the file at the first record that is incomplete.
+
+        With `verify`, the last record's payload is checked too: after a power cut the file
+        may have its full length while the blocks of an unsynced append hold zeros. (A
+        record damaged further back is the disk's doing: `read` reports it, replay drops it.)
+        """
         with segment.path.open("r+b") as file:
             offset = 0
             while offset < segment.size:
                 header = file.read(_HEADER.size)
                 valid = len(header) == _HEADER.size
                 if valid:
-                    magic, length, _crc, points, created = _HEADER.unpack(header)
+                    magic, length, crc, points, created = _HEADER.unpack(header)
                     end = offset + _HEADER.size + length
                     valid = magic == _MAGIC and end <= segment.size
+                    if valid and verify and end == segment.size:
+                        valid = zlib.crc32(file.read(length)) == crc
                 if not valid:
-                    # Only a crash mid-append leaves this: the last record of a segment.
+                    # Only a crash mid-append leaves this: the end of the last segment.
                     damage.torn_records += 1
                     damage.torn_bytes += segment.size - offset
                     damage.messages.append(
@@ -165,23 +215,43 @@ class DiskSpool:
                 file.seek(end)
                 offset = end
 
-    def append(self, payload: bytes, points: int, created: float) -> int:
-        """Write one batch (`encode_lines` of its lines) at the end; return points dropped.
+    def append(self, entries: Sequence[SpoolEntry]) -> int:
+        """Write batches at the end and sync them to disk; return the points dropped.
 
-        Only the size budget drops points, the oldest first.
+        One spill, one call: the data is synced once per segment written (and the
+        directory once if a segment was created), however many batches it holds. When
+        writing fails (a full disk) nothing of it stays, and the error is raised: the
+        batches are still the caller's. Only the size budget drops points, the oldest first.
         """
-        payload = zlib.compress(payload, _COMPRESS_LEVEL)
-        header = _HEADER.pack(_MAGIC, len(payload), zlib.crc32(payload), points, created)
-        segment = self._active_segment(len(header) + len(payload))
-        with segment.path.open("ab") as file:
-            file.write(header)
-            file.write(payload)
-        segment.records.append(
-            SpoolRecord(segment.number, segment.size, len(header) + len(payload), points, created)
-        )
-        segment.size += len(header) + len(payload)
-        self.points += points
+        appends: dict[int, _Append] = {}
+        for data, points, created in entries:
+            payload = zlib.compress(data, _COMPRESS_LEVEL)
+            record = _HEADER.pack(_MAGIC, len(payload), zlib.crc32(payload), points, created) + payload
+            segment = self._active_segment(len(record))
+            if segment.number not in appends:
+                appends[segment.number] = _Append(segment, segment.size, len(segment.records))
+            appends[segment.number].data += record
+            segment.records.append(SpoolRecord(segment.number, segment.size, len(record), points, created))
+            segment.size += len(record)
+            self.points += points
+        try:
+            for append in appends.values():
+                self._write_synced(append)
+            if any(append.start == 0 for append in appends.values()):
+                self._sync_directory()
+        except OSError:
+            for append in appends.values():
+                self.points -= append.undo()
+            raise
         return self._enforce_size()
+
+    def _write_synced(self, append: _Append) -> None:
+        with append.segment.path.open("ab") as file:
+            file.write(append.data)
+            file.flush()
+            _sync_data(file.fileno())
+        self.syncs += 1
+        self.bytes_written += len(append.data)
 
     def _active_segment(self, incoming: int) -> _Segment:
         if self._segments:
@@ -192,6 +262,15 @@ class DiskSpool:
         self._next_number += 1
         self._segments.append(segment)
         return segment
+
+    def _sync_directory(self) -> None:
+        """Make the creation of a file durable: its name lives in the directory."""
+        descriptor = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        self.syncs += 1
 
     def _enforce_size(self) -> int:
         """Drop the oldest segments while the spool is over its byte budget."""
@@ -283,16 +362,52 @@ class DiskSpool:
         return self.directory / f"{number:012d}{_SEGMENT_SUFFIX}"
 
     def _read_cursor(self) -> tuple[int, int]:
+        """Where reading resumes; (0, 0), the oldest segment kept, when there is no valid cursor."""
         try:
-            segment, offset = (self.directory / _CURSOR).read_text().split()
-            return int(segment), int(offset)
-        except OSError, ValueError:
+            text = (self.directory / _CURSOR).read_text()
+        except OSError:
             return 0, 0
+        if (cursor := _parse_cursor(text)) is None:
+            # A torn cursor: replaying from the start resends stored points, which
+            # InfluxDB overwrites; nothing is lost.
+            _LOGGER.warning("Spool: the cursor is unreadable (%r); replaying from the oldest record", text)
+            return 0, 0
+        return cursor
 
     def _write_cursor(self, segment: int, offset: int) -> None:
-        temporary = self.directory / f"{_CURSOR}.tmp"
-        temporary.write_text(f"{segment} {offset}\n")
-        os.replace(temporary, self.directory / _CURSOR)
+        """Overwrite the cursor in place and sync it (one sector: no rename, one sync)."""
+        data = _CURSOR_FORMAT.format(segment, offset, _cursor_crc(segment, offset)).encode()
+        path = self.directory / _CURSOR
+        created = not path.exists()
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            os.pwrite(descriptor, data, 0)  # longer than any cursor an older version wrote
+            _sync_data(descriptor)
+        finally:
+            os.close(descriptor)
+        self.syncs += 1
+        self.bytes_written += len(data)
+        if created:
+            self._sync_directory()
+
+
+def _cursor_crc(segment: int, offset: int) -> int:
+    return zlib.crc32(f"{segment} {offset}".encode())
+
+
+def _parse_cursor(text: str) -> tuple[int, int] | None:
+    """(segment, offset) from a cursor file, or None when it is torn."""
+    fields = text.split()
+    if not 2 <= len(fields) <= 3:
+        return None
+    try:
+        segment, offset = int(fields[0]), int(fields[1])
+        # Older versions renamed "<segment> <offset>\n" into place: never torn, and shorter.
+        if len(fields) == 2:
+            return (segment, offset) if len(text) < len(_CURSOR_FORMAT.format(0, 0, 0)) else None
+        return (segment, offset) if int(fields[2], 16) == _cursor_crc(segment, offset) else None
+    except ValueError:
+        return None
 
 
 class SpoolCorrupt(Exception):

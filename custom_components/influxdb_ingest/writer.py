@@ -3,7 +3,8 @@
 Each round (a full batch waiting, or the flush interval) writes the oldest batches while
 the server accepts them; a failure leaves every batch where it is and the retry policy
 says when to try again. Meanwhile memory stays bounded: beyond `max_queue_size` points
-the oldest batches go to the disk spool. The parts, in the order data flows: listener ->
+the oldest batches go to the disk spool, and while the server fails nothing stays in
+memory longer than the loss window (what a crash may cost). The parts, in the order data flows: listener ->
 buffer -> serializer -> backlog -> delivery -> influx_api (docs/architecture.md).
 """
 
@@ -46,8 +47,10 @@ class BatchWriter:
         spool_dir: Path,
         run_in_executor: RunInExecutor,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
+        self._wall_clock = wall_clock
         self.stats = WriterStats()
         self._wakeup = asyncio.Event()
         self.columns = ColumnBudget(settings.column_budget())
@@ -59,6 +62,7 @@ class BatchWriter:
             max_events=settings.max_queue_size,
             run_in_executor=run_in_executor,
             on_chunk_ready=self._wakeup.set,
+            clock=wall_clock,
         )
         self.delivery = Delivery(
             client,
@@ -124,7 +128,7 @@ class BatchWriter:
         held; a round of writing starts when a batch is full or the flush interval passed.
         """
         loop = asyncio.get_running_loop()
-        next_round = loop.time() + self.settings.flush_interval
+        next_round = loop.time() + self.round_interval
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout_at(next_round):
@@ -133,7 +137,7 @@ class BatchWriter:
             await self.backlog.fill_batch()  # the round serializes the rest as it writes
             if not self.backlog.has_full_batch and loop.time() < next_round:
                 continue
-            next_round = loop.time() + self.settings.flush_interval
+            next_round = loop.time() + self.round_interval
             try:
                 await self.write_due()
             except Exception:
@@ -154,9 +158,32 @@ class BatchWriter:
                     return
                 except InfluxError as err:
                     self._record_failure(err)
-            # Waiting for the next attempt: full batches only, so spooled records stay big.
+            # Waiting for the next attempt: full batches only, so spooled records stay big,
+            # unless the oldest point would outstay the loss window before the next round.
             await self.backlog.fill_all()
-            await self.backlog.spill(self.settings.max_queue_size)
+            if self._window_ends_before_next_round():
+                self.backlog.close_batch()
+                await self.backlog.spill(0)
+            else:
+                await self.backlog.spill(self.settings.max_queue_size)
+
+    @property
+    def round_interval(self) -> float:
+        """Seconds between rounds: the flush interval, or the loss window if shorter while failing."""
+        if self.policy.consecutive_failures:
+            return min(self.settings.flush_interval, self.settings.loss_window)
+        return self.settings.flush_interval
+
+    def _window_ends_before_next_round(self) -> bool:
+        """Whether the oldest point in memory would wait longer than the loss window by the next round.
+
+        Only asked while the server fails: a whole window's points then go to disk in one
+        spill (one sync), not a sync per point or per round.
+        """
+        since = self.backlog.oldest_in_memory_since
+        if since is None:
+            return False
+        return self._wall_clock() + self.round_interval - since >= self.settings.loss_window
 
     async def async_flush(self) -> None:
         """Write everything now, ignoring any retry wait; raise InfluxError on failure."""
@@ -204,11 +231,11 @@ class BatchWriter:
         if self.stats.problem != problem:
             self.stats.problem = problem
             _LOGGER.error(
-                "Cannot write to InfluxDB (%s), keeping %d points (spooling to disk beyond %d) and"
+                "Cannot write to InfluxDB (%s), keeping %d points (each on disk within %g s) and"
                 " retrying: %s",
                 problem,
                 self.points_waiting,
-                self.settings.max_queue_size,
+                self.settings.loss_window,
                 err,
             )
 
