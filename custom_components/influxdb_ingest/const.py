@@ -25,3 +25,8 @@ CONF_BUCKET: Final = "bucket"
 DEFAULT_MEASUREMENT: Final = "home_assistant_events"
 # How long the config flow waits for the server to answer its check.
 VALIDATE_TIMEOUT: Final = 10.0
+
+# Offered at the end of setup: import this many days of recorded states, and the
+# long-term statistics (entry data; the job starts when the entry first loads).
+CONF_HISTORY_DAYS: Final = "history_days"
+CONF_HISTORY_STATISTICS: Final = "history_statistics"
