@@ -19,7 +19,6 @@ NS = 1_000_000_000
 FIRST_WINDOW_NS = 600 * NS
 POINTS_PER_WINDOW = 20_000
 _MIN_WINDOW_NS = NS // 1000
-_MAX_WINDOW_NS = 366 * 86_400 * NS
 
 
 class SourceKind(StrEnum):
@@ -48,6 +47,9 @@ class Lane:
     name: str
     start_ns: int
     end_ns: int  # exclusive
+    # The longest window the source reads at once: windows grow over empty stretches, and
+    # must not land on dense data too wide to hold in memory.
+    max_window_ns: int
 
 
 @dataclass(slots=True)
@@ -101,7 +103,7 @@ class BackfillJob:
             lane = self.lanes[self.lane]
             start = lane.start_ns if self.cursor_ns is None else self.cursor_ns
             if start < lane.end_ns:
-                return lane, start, min(lane.end_ns, start + self.window_ns)
+                return lane, start, min(lane.end_ns, start + min(self.window_ns, lane.max_window_ns))
             self.lane += 1
             self.cursor_ns = None
             self.window_ns = FIRST_WINDOW_NS
@@ -112,10 +114,11 @@ class BackfillJob:
         self.cursor_ns = end_ns
         self.points += points
         span = end_ns - start_ns
-        if span > 0:
+        if span > 0 and self.lanes:
             # Aim at POINTS_PER_WINDOW, changing at most 4x at a time (density varies).
             wanted = span * POINTS_PER_WINDOW // max(rows, 1)
-            self.window_ns = max(_MIN_WINDOW_NS, min(_MAX_WINDOW_NS, span * 4, max(span // 4, wanted)))
+            longest = self.lanes[self.lane].max_window_ns
+            self.window_ns = max(_MIN_WINDOW_NS, min(longest, span * 4, max(span // 4, wanted)))
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able, for the Store."""

@@ -17,10 +17,12 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from .backfill_job import BackfillJob, Chunk, Lane, SourceAuthFailed, SourceError, SourceNotFound
+from .backfill_job import NS, BackfillJob, Chunk, Lane, SourceAuthFailed, SourceError, SourceNotFound
 from .line_protocol import escape_field_key, escape_string_field, format_float, format_head
 
 _QUERY_TIMEOUT = 120.0
+# The widest window read at once (the server's max-row-limit, if any, halves it further).
+_MAX_WINDOW_NS = 86_400 * NS
 
 
 def _identifier(name: str) -> str:
@@ -110,7 +112,7 @@ class InfluxDB1Database:
                 continue
             start, end = max(first, job.start_ns), min(last + 1, job.end_ns)
             if start < end:
-                lanes.append(Lane(measurement, start, end))
+                lanes.append(Lane(measurement, start, end, _MAX_WINDOW_NS))
         return lanes
 
     async def _time(self, measurement: str, order: str) -> int | None:

@@ -30,6 +30,8 @@ type Serialize = Callable[[Event[Any]], str | None]
 
 # Events serialized between two yields to the event loop.
 _SLICE = 200
+# The widest window read at once: a busy hour of a big home is tens of thousands of states.
+_MAX_WINDOW_NS = 3600 * NS
 # The history API keeps rows strictly inside (start, end): it is asked this much wider and
 # the rows are cut to [start, end) here, so windows neither overlap nor leave gaps.
 _MARGIN_SECONDS = 0.001
@@ -69,7 +71,7 @@ class RecorderStates:
             for entity_id in recorded
             if (wanted is None or entity_id in wanted) and self._selected(entity_id)
         )
-        return [Lane("states", job.start_ns, job.end_ns)] if self._entity_ids else []
+        return [Lane("states", job.start_ns, job.end_ns, _MAX_WINDOW_NS)] if self._entity_ids else []
 
     async def async_read(self, lane: Lane, start_ns: int, end_ns: int) -> Chunk:
         """The lines of the states recorded in `[start_ns, end_ns)`."""

@@ -18,7 +18,7 @@ from homeassistant.core import HomeAssistant, valid_entity_id
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
 
-from .backfill_job import NS, BackfillJob, Chunk, Lane
+from .backfill_job import NS, POINTS_PER_WINDOW, BackfillJob, Chunk, Lane
 from .line_protocol import format_fields, format_head
 
 STATISTICS_MEASUREMENT = "home_assistant_statistics"
@@ -58,7 +58,9 @@ class RecorderStatistics:
             return []
         # Statistics cover whole hours: the hour the job starts in, up to the last full one.
         start = job.start_ns - job.start_ns % _HOUR_NS
-        return [Lane("statistics", start, job.end_ns)]
+        # One row per statistic and hour: a window of this many hours holds a window's worth.
+        hours = max(1, POINTS_PER_WINDOW // len(self._heads))
+        return [Lane("statistics", start, job.end_ns, hours * _HOUR_NS)]
 
     async def async_read(self, lane: Lane, start_ns: int, end_ns: int) -> Chunk:
         """The lines of the hours starting in `[start_ns, end_ns)`."""
