@@ -34,7 +34,7 @@ from custom_components.influxdb_ingest.statistics_source import STATISTICS_MEASU
 
 from .fault_proxy import Delay, FaultProxy
 from .helpers import setup_entry, v1_entry_data, wait_for
-from .servers import InfluxDB1Server
+from .servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server, free_port
 from .standin_influxdb3 import InfluxDB3StandIn
 
 ENTITIES = ("sensor.power", "sensor.temperature", "switch.heater")
@@ -316,3 +316,144 @@ async def test_the_action_needs_the_recorder(hass: HomeAssistant, v1_config: dic
         await hass.services.async_call(
             DOMAIN, "backfill", {"config_entry_id": entry.entry_id}, blocking=True, return_response=True
         )
+
+
+# --- Copy from an InfluxDB 1.x database --------------------------------------------------
+
+OLD_LINES = [
+    'W,domain=sensor,entity_id=power value=1,count=3i,ok=true,note="say \\"hi\\"" 1600000000000000000',
+    "W,domain=sensor,entity_id=power value=2.5 1600000060000000000",  # the other fields are absent
+    "W,domain=sensor,entity_id=other value=7 1600000060000000000",
+    "°C,entity_id=kitchen value=21.5 1500000000000000000",
+    "my\\ measure,tag\\,key=a\\ b,x=y total=42i,on=false 1700000000000000001",
+]
+
+
+async def start_copy(hass: HomeAssistant, entry: InfluxDBIngestConfigEntry, **connection: Any) -> Any:
+    """Run the entry's "Copy from InfluxDB 1.x" flow to its end."""
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "influxdb1_copy"), context={"source": config_entries.SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.FORM
+    return await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"verify_ssl": True, **connection}
+    )
+
+
+@pytest.fixture
+def old_database(influxdb_v1: InfluxDB1Server) -> str:
+    """The database of the 1.x add-on being left: a few measurements, every field type, hostile names."""
+    influxdb_v1.query('DROP DATABASE "old_addon"', method="POST")
+    influxdb_v1.query('CREATE DATABASE "old_addon"', method="POST")
+    influxdb_v1.write("old_addon", "\n".join(OLD_LINES) + "\n")
+    # Many points of one series over a day: the copy takes several windows.
+    start = 1_600_100_000 * 10**9
+    many = [f"W,domain=sensor,entity_id=busy value={n}.25 {start + n * 60 * 10**9}" for n in range(1000)]
+    influxdb_v1.write("old_addon", "\n".join(many) + "\n")
+    return "old_addon"
+
+
+async def test_an_influxdb1_database_is_copied_into_influxdb3_with_its_types(
+    hass: HomeAssistant,
+    influxdb_v1: InfluxDB1Server,
+    influxdb3: InfluxDB3StandIn,
+    old_database: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(backfill_job, "POINTS_PER_WINDOW", 100)
+    entry = await setup_entry(
+        hass,
+        {
+            "api_version": "3",
+            "url": influxdb3.url,
+            "database": "home",
+            "token": "test-token",
+            "verify_ssl": True,
+        },
+    )
+    connection = {
+        "url": influxdb_v1.url,
+        "database": old_database,
+        "username": ADMIN_USER,
+        "password": ADMIN_PASSWORD,
+    }
+    result = await start_copy(hass, entry, **connection)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "copy_started"
+    backfill = entry.runtime_data.backfill
+    await wait_for(lambda: backfill.progress.status is JobStatus.FINISHED, timeout=60)
+    await entry.runtime_data.writer.async_flush()
+
+    assert influxdb3.schema("home", "W") == {
+        "domain": "tag",
+        "entity_id": "tag",
+        "time": "time",
+        "value": "float",
+        "count": "integer",
+        "ok": "boolean",
+        "note": "string",
+    }
+    rows = influxdb3.rows("home", "W")
+    assert len(rows) == 3 + 1000
+    first = rows[0]
+    assert (first["value"], first["count"], first["ok"], first["note"]) == (1.0, 3, True, 'say "hi"')
+    assert influxdb3.rows("home", "°C") == [
+        {"entity_id": "kitchen", "value": 21.5, "time": 1500000000000000000}
+    ]
+    assert influxdb3.rows("home", "my measure") == [
+        {"tag,key": "a b", "x": "y", "total": 42, "on": False, "time": 1700000000000000001}
+    ]
+    assert backfill.progress.points == len(OLD_LINES) + 1000
+
+    # A second copy overwrites: the same points, no more.
+    stored = {table: influxdb3.rows("home", table) for table in influxdb3.store.databases["home"]}
+    assert (await start_copy(hass, entry, **connection))["reason"] == "copy_started"
+    await wait_for(lambda: backfill.progress.status is JobStatus.FINISHED and not backfill.busy, timeout=60)
+    assert {table: influxdb3.rows("home", table) for table in influxdb3.store.databases["home"]} == stored
+
+
+async def test_an_influxdb1_copy_into_influxdb1_twice_stores_the_same_count(
+    hass: HomeAssistant,
+    influxdb_v1: InfluxDB1Server,
+    v1_config: dict[str, Any],
+    database: str,
+    query: Callable[..., Any],
+    old_database: str,
+) -> None:
+    entry = await setup_entry(hass, v1_config)
+    connection = {
+        "url": influxdb_v1.url,
+        "database": old_database,
+        "username": ADMIN_USER,
+        "password": ADMIN_PASSWORD,
+    }
+    old_count = await count_all(query, old_database)
+    for _ in range(2):
+        assert (await start_copy(hass, entry, **connection))["reason"] == "copy_started"
+        await wait_for(lambda: not entry.runtime_data.backfill.busy, timeout=60)
+        assert entry.runtime_data.backfill.progress.status is JobStatus.FINISHED
+        await entry.runtime_data.writer.async_flush()
+        assert await count_all(query, database) == old_count == len(OLD_LINES) + 1000
+
+
+async def test_the_copy_form_says_what_is_wrong_with_the_old_database(
+    hass: HomeAssistant, influxdb_v1: InfluxDB1Server, v1_config: dict[str, Any], old_database: str
+) -> None:
+    entry = await setup_entry(hass, v1_config)
+    wrong_password = {
+        "url": influxdb_v1.url,
+        "database": old_database,
+        "username": ADMIN_USER,
+        "password": "nope",
+    }
+    result = await start_copy(hass, entry, **wrong_password)
+    assert result.get("errors") == {"base": "invalid_auth"}, result
+    assert result["errors"] == {"base": "invalid_auth"}
+    assert "nope" not in str(result)
+    result = await start_copy(
+        hass, entry, url=influxdb_v1.url, database="missing", username=ADMIN_USER, password=ADMIN_PASSWORD
+    )
+    assert result["errors"] == {"base": "database_not_found"}
+    result = await start_copy(hass, entry, url=f"http://127.0.0.1:{free_port()}", database=old_database)
+    assert result["errors"] == {"base": "cannot_connect"}
+    assert not entry.runtime_data.backfill.busy

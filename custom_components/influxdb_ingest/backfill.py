@@ -123,14 +123,14 @@ class BackfillManager:
         """Queue a job; return how many jobs run before it."""
         self._jobs.append(job)
         self._store.async_delay_save(self._data, 0)
-        if self._task is None or self._task.done():
+        if not self.busy:
             self._start()
         self._notify(force=True)
         return len(self._jobs) - 1
 
     async def async_cancel(self) -> bool:
         """Cancel the running job and drop the queue; False when nothing was running."""
-        if self._task is None or self._task.done():
+        if self._task is None or not self.busy:
             return False
         self._cancelling = True
         self._task.cancel()
@@ -139,9 +139,14 @@ class BackfillManager:
         return True
 
     @property
+    def busy(self) -> bool:
+        """Whether a job is running or queued."""
+        return self._task is not None and not self._task.done()
+
+    @property
     def progress(self) -> BackfillProgress:
         """What the progress entity shows now."""
-        if self._jobs and self._task is not None and not self._task.done():
+        if self._jobs and self.busy:
             job = self._jobs[0]
             return BackfillProgress(
                 self._status,

@@ -81,7 +81,7 @@ class CopyFromInfluxDB1Flow(ConfigSubentryFlow):
         """The translation key of what is wrong with the old database, or None."""
         session = async_get_clientsession(self.hass, verify_ssl=bool(connection[CONF_VERIFY_SSL]))
         try:
-            await InfluxDB1Database(session, connection).query("SHOW MEASUREMENTS")
+            await InfluxDB1Database(session, connection).async_check()
         except SourceAuthFailed:
             return "invalid_auth"
         except SourceNotFound:

@@ -61,10 +61,14 @@ class InfluxDB1Database:
         self._session = session
         self._url = URL(str(connection["url"]).rstrip("/")) / "query"
         self._database = str(connection["database"])
-        self._auth = (
-            aiohttp.BasicAuth(connection["username"], connection.get("password") or "")
+        self._headers = (
+            {
+                "Authorization": aiohttp.encode_basic_auth(
+                    connection["username"], connection.get("password") or ""
+                )
+            }
             if connection.get("username")
-            else None
+            else {}
         )
         self._types: dict[str, dict[str, str]] = {}  # measurement -> field -> type
 
@@ -73,7 +77,10 @@ class InfluxDB1Database:
         params = {"db": self._database, "q": statement, "epoch": "ns"}
         try:
             async with self._session.get(
-                self._url, params=params, auth=self._auth, timeout=aiohttp.ClientTimeout(total=_QUERY_TIMEOUT)
+                self._url,
+                params=params,
+                headers=self._headers,
+                timeout=aiohttp.ClientTimeout(total=_QUERY_TIMEOUT),
             ) as response:
                 text = await response.text(errors="replace")
         except (aiohttp.ClientError, TimeoutError) as err:
@@ -91,6 +98,12 @@ class InfluxDB1Database:
             raise SourceError(f"{self._url.origin()}: {error}")
         series: list[dict[str, Any]] = result.get("series", [])
         return series
+
+    async def async_check(self) -> None:
+        """Prove the server answers, takes the credentials and has the database (SourceError)."""
+        listed = {row[0] for series in await self.query("SHOW DATABASES") for row in series.get("values", [])}
+        if self._database not in listed:
+            raise SourceNotFound(f"{self._url.origin()} has no database {self._database!r} (or hides it)")
 
     async def async_open(self, job: BackfillJob) -> list[Lane]:
         """Learn each measurement's field types; a new job also finds each one's time span."""
