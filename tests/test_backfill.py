@@ -132,10 +132,10 @@ async def test_states_backfill_into_influxdb3_and_twice_stores_the_same(
 async def slow_job_through(
     hass: HomeAssistant, proxy: FaultProxy, database: str, monkeypatch: pytest.MonkeyPatch
 ) -> InfluxDBIngestConfigEntry:
-    """900 recorded states and an entry behind the proxy, whose writes are slowed: a job of ~30 windows."""
+    """900 recorded states and an entry behind the proxy, whose writes are slowed: a job of ~15 writes."""
     monkeypatch.setattr(backfill_job, "POINTS_PER_WINDOW", 30)
     await record_history(hass, 300)
-    entry = await setup_entry(hass, v1_entry_data(proxy.url, database))
+    entry = await setup_entry(hass, v1_entry_data(proxy.url, database), {"batch_size": 30})
     proxy.inject(*[Delay(0.05)] * 200)
     await hass.services.async_call(
         DOMAIN, "backfill", {"config_entry_id": entry.entry_id, "days": 1}, blocking=True

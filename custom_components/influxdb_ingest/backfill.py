@@ -26,7 +26,16 @@ from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.storage import Store
 
-from .backfill_job import NS, BackfillJob, BackfillProgress, HistorySource, JobStatus, SourceError, SourceKind
+from .backfill_job import (
+    NS,
+    BackfillJob,
+    BackfillProgress,
+    HistorySource,
+    JobStatus,
+    Lane,
+    SourceError,
+    SourceKind,
+)
 from .const import CONF_HISTORY_DAYS, CONF_HISTORY_STATISTICS, DOMAIN
 from .filters import EntitySelection
 from .influx1_source import InfluxDB1Database
@@ -209,11 +218,10 @@ class BackfillManager:
             lanes = await self._with_retries(partial(source.async_open, job))
             if job.lanes is None:
                 job.lanes = lanes
-            while (window := job.next_window()) is not None:
-                lane, start, end = window
-                chunk = await self._with_retries(partial(source.async_read, lane, start, end))
-                await self._write(chunk.lines)
-                job.window_written(start, chunk.end_ns, points=len(chunk.lines), rows=chunk.rows)
+            while (lane := job.current_lane()) is not None:
+                lines, end = await self._read(source, job, lane)
+                await self._write(lines)
+                job.written(end, len(lines))
                 now = time.monotonic()
                 job.seconds_running += now - mark
                 mark = now
@@ -225,6 +233,22 @@ class BackfillManager:
             _LOGGER.exception("Backfill of %s into %s failed", job.kind, self._entry.title)
             return JobStatus.FAILED, f"{type(err).__name__}: {err}"
         return JobStatus.FINISHED, None
+
+    async def _read(self, source: HistorySource, job: BackfillJob, lane: Lane) -> tuple[list[str], int]:
+        """Windows from the cursor on, until two batches' worth of lines or the lane's end.
+
+        Sparse windows are gathered, so requests stay full; memory holds two batches and one
+        window at most. Returns the lines and where they end.
+        """
+        lines: list[str] = []
+        position = job.position(lane)
+        while len(lines) < self._writer.settings.batch_size * 2 and position < lane.end_ns:
+            end = job.window_end(lane, position)
+            chunk = await self._with_retries(partial(source.async_read, lane, position, end))
+            job.window_read(lane, position, chunk.end_ns, chunk.rows)
+            lines.extend(chunk.lines)
+            position = chunk.end_ns
+        return lines, position
 
     async def _with_retries[T](self, read: Callable[[], Awaitable[T]]) -> T:
         """Read from the source, waiting and trying again a few times when it fails."""

@@ -97,28 +97,36 @@ class BackfillJob:
             return None
         return self.seconds_running * (1 - fraction) / fraction
 
-    def next_window(self) -> tuple[Lane, int, int] | None:
-        """The lane and `[start, end)` of the next window; None when the job is done."""
+    def current_lane(self) -> Lane | None:
+        """The lane the cursor is in (past the finished ones); None when the job is done."""
         while self.lanes is not None and self.lane < len(self.lanes):
             lane = self.lanes[self.lane]
-            start = lane.start_ns if self.cursor_ns is None else self.cursor_ns
-            if start < lane.end_ns:
-                return lane, start, min(lane.end_ns, start + min(self.window_ns, lane.max_window_ns))
+            if self.cursor_ns is None or self.cursor_ns < lane.end_ns:
+                return lane
             self.lane += 1
             self.cursor_ns = None
             self.window_ns = FIRST_WINDOW_NS
         return None
 
-    def window_written(self, start_ns: int, end_ns: int, *, points: int, rows: int) -> None:
-        """Move past a window once its points are written; size the next one by the rows it read."""
+    def position(self, lane: Lane) -> int:
+        """Where the cursor is in the current lane."""
+        return lane.start_ns if self.cursor_ns is None else self.cursor_ns
+
+    def window_end(self, lane: Lane, start_ns: int) -> int:
+        """The end of the window that starts at `start_ns`."""
+        return min(lane.end_ns, start_ns + min(self.window_ns, lane.max_window_ns))
+
+    def window_read(self, lane: Lane, start_ns: int, end_ns: int, rows: int) -> None:
+        """Size the next window by the rows this one held: about POINTS_PER_WINDOW, at most 4x change."""
+        span = end_ns - start_ns
+        if span > 0:
+            wanted = span * POINTS_PER_WINDOW // max(rows, 1)
+            self.window_ns = max(_MIN_WINDOW_NS, min(lane.max_window_ns, span * 4, max(span // 4, wanted)))
+
+    def written(self, end_ns: int, points: int) -> None:
+        """Move the cursor past what is now stored."""
         self.cursor_ns = end_ns
         self.points += points
-        span = end_ns - start_ns
-        if span > 0 and self.lanes:
-            # Aim at POINTS_PER_WINDOW, changing at most 4x at a time (density varies).
-            wanted = span * POINTS_PER_WINDOW // max(rows, 1)
-            longest = self.lanes[self.lane].max_window_ns
-            self.window_ns = max(_MIN_WINDOW_NS, min(longest, span * 4, max(span // 4, wanted)))
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able, for the Store."""
