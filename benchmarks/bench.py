@@ -445,7 +445,23 @@ async def main() -> None:
     )
     parser.add_argument("--write", type=Path, help="write the results into this markdown file")
     parser.add_argument("--profile", type=Path, help="write a pyinstrument report per variant and phase here")
+    parser.add_argument(
+        "--mode",
+        choices=("compare", "backfill"),
+        default="compare",
+        help="compare: against the built-in integration; backfill: recorder history (benchmarks/backfill.py)",
+    )
+    parser.add_argument("--states", type=int, default=1_000_000, help="backfill: recorded states to import")
+    parser.add_argument("--live-rate", type=int, default=100, help="backfill: live events/s meanwhile")
     args = parser.parse_args()
+    if args.mode == "backfill":
+        from .backfill import run  # noqa: PLC0415  # only this mode needs the recorder
+
+        text = await run(args.states, args.live_rate)
+        if args.write:
+            machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+            args.write.write_text(f"Machine: {machine}.\n\n{text}\n")
+        return
 
     with tempfile.TemporaryDirectory() as workdir:
         server = InfluxDB1Server(Path(workdir) / "influxdb", auth=False)

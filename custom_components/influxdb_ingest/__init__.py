@@ -11,6 +11,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
+from .backfill import BackfillManager, async_forget_jobs
 from .const import DOMAIN
 from .coordinator import IngestCoordinator
 from .data import InfluxDBIngestConfigEntry, IngestRuntime
@@ -99,16 +100,19 @@ async def async_setup_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntr
         stop_listening()
         stop_snapshots()
 
+    backfill = BackfillManager(hass, entry, writer, metadata)
     runtime = IngestRuntime(
         writer=writer,
         coordinator=coordinator,
         unsubscribe=_stop_taking_events,
         writer_task=entry.async_create_background_task(hass, writer.run(), f"{entry.title} writer"),
+        backfill=backfill,
     )
     entry.runtime_data = runtime
     # Not listen_once: the remover must stay valid after the event fired (stop is idempotent).
     entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, runtime.async_stop))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    await backfill.async_load()  # resumes an interrupted job, or starts the one offered at setup
     return True
 
 
@@ -120,6 +124,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEnt
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntry) -> None:
-    """A deleted entry's spool and dead letters have nowhere to go: remove them."""
+    """A deleted entry's spool, dead letters and backfill jobs have nowhere to go: remove them."""
     async_delete_layout_issue(hass, entry)
     await hass.async_add_executor_job(shutil.rmtree, spool_directory(hass, entry.entry_id), True)
+    await async_forget_jobs(hass, entry.entry_id)

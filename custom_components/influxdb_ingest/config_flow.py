@@ -5,10 +5,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlowWithReload
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    ConfigSubentryFlow,
+    OptionsFlowWithReload,
+)
 from homeassistant.const import CONF_PASSWORD, CONF_TOKEN, CONF_URL, CONF_USERNAME, CONF_VERIFY_SSL
 from homeassistant.core import callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.recorder import get_instance
 from homeassistant.helpers.selector import (
     AreaSelector,
     AreaSelectorConfig,
@@ -33,16 +40,20 @@ from homeassistant.helpers.selector import (
 import voluptuous as vol
 from yarl import URL
 
+from .backfill import recorder_loaded
 from .const import (
     CONF_API_VERSION,
     CONF_BUCKET,
     CONF_DATABASE,
+    CONF_HISTORY_DAYS,
+    CONF_HISTORY_STATISTICS,
     CONF_ORG,
     CONF_RETENTION_POLICY,
     DOMAIN,
     VALIDATE_TIMEOUT,
     ApiVersion,
 )
+from .copy_flow import SUBENTRY_INFLUXDB1_COPY, CopyFromInfluxDB1Flow
 from .data import InfluxDBIngestConfigEntry
 from .filters import (
     CONF_EXCLUDE_AREAS,
@@ -175,12 +186,22 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
     VERSION = 2
     # InfluxDB 3 entry data whose database does not exist yet (create_database step).
     _missing_database: dict[str, Any]
+    # Title, data and options of the verified entry, while the history step asks.
+    _new_entry: tuple[str, dict[str, Any], dict[str, Any]]
 
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: InfluxDBIngestConfigEntry) -> IngestOptionsFlow:
         """What to record and how to write it."""
         return IngestOptionsFlow()
+
+    @classmethod
+    @callback
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Copy an InfluxDB 1.x database into the entry's target."""
+        return {SUBENTRY_INFLUXDB1_COPY: CopyFromInfluxDB1Flow}
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Choose the InfluxDB flavour, or move over from the built-in integration."""
@@ -202,7 +223,7 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
             target, errors = await self._async_validate(data)
             if target is not None:
                 options = options_from_builtin_yaml(await async_builtin_yaml(self.hass))
-                return self.async_create_entry(title=target.title, data=data, options=options)
+                return await self._async_offer_history(target.title, data, options)
         return self.async_show_form(
             step_id="import_builtin",
             errors=errors,
@@ -246,7 +267,7 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
                 self._abort_if_unique_id_configured()
             target, errors = await self._async_validate(data)
             if target is not None:
-                return self.async_create_entry(title=target.title, data=data)
+                return await self._async_offer_history(target.title, data)
             if errors == {"base": "database_missing"}:
                 self._missing_database = data
                 return await self.async_step_create_database()
@@ -270,11 +291,36 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
             else:
                 created, errors = await self._async_validate(data)
                 if created is not None:
-                    return self.async_create_entry(title=created.title, data=data)
+                    return await self._async_offer_history(created.title, data)
         return self.async_show_form(
             step_id="create_database",
             errors=errors,
             description_placeholders={"database": target.database, "url": target.url},
+        )
+
+    async def _async_offer_history(
+        self, title: str, data: dict[str, Any], options: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Create the verified entry; with a recorder to read from, offer its history first."""
+        if not recorder_loaded(self.hass):
+            return self.async_create_entry(title=title, data=data, options=options or {})
+        self._new_entry = (title, data, options or {})
+        return await self.async_step_history()
+
+    async def async_step_history(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Import the last N days of states (and the statistics) once the entry loads; 0 days: none."""
+        title, data, options = self._new_entry
+        if user_input is not None:
+            return self.async_create_entry(title=title, data={**data, **user_input}, options=options)
+        schema: Any = vol.Schema(
+            {
+                vol.Required(CONF_HISTORY_DAYS, default=0): _number(0, 3650, 1, "d"),
+                vol.Required(CONF_HISTORY_STATISTICS, default=False): bool,
+            }
+        )
+        keep_days = get_instance(self.hass).keep_days
+        return self.async_show_form(
+            step_id="history", data_schema=schema, description_placeholders={"keep_days": str(keep_days)}
         )
 
     async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:

@@ -28,3 +28,8 @@ VALIDATE_TIMEOUT: Final = 10.0
 # Key in the data of the `state_changed` events a periodic snapshot enqueues (snapshots.py):
 # the state did not change, it is written again so a graph over a quiet range is not empty.
 SNAPSHOT_MARKER: Final = "snapshot"
+
+# Offered at the end of setup: import this many days of recorded states, and the
+# long-term statistics (entry data; the job starts when the entry first loads).
+CONF_HISTORY_DAYS: Final = "history_days"
+CONF_HISTORY_STATISTICS: Final = "history_statistics"

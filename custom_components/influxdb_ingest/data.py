@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, Event
 
+from .backfill import BackfillManager
 from .coordinator import IngestCoordinator
 from .writer import BatchWriter
 
@@ -21,6 +22,7 @@ class IngestRuntime:
     coordinator: IngestCoordinator
     unsubscribe: CALLBACK_TYPE
     writer_task: asyncio.Task[None]
+    backfill: BackfillManager
     stopped: bool = field(default=False, init=False)
 
     async def async_stop(self, _event: Event | None = None) -> None:
@@ -31,6 +33,7 @@ class IngestRuntime:
         if self.stopped:
             return
         self.stopped = True
+        await self.backfill.async_stop()  # its cursor is saved: it resumes at the next start
         self.unsubscribe()
         self.writer_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

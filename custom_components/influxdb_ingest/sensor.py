@@ -17,6 +17,7 @@ from homeassistant.const import UnitOfInformation, UnitOfTime
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .backfill_sensor import BackfillProgressSensor
 from .data import InfluxDBIngestConfigEntry
 from .entity import IngestEntity
 from .health import HealthSnapshot
@@ -143,9 +144,10 @@ async def async_setup_entry(
     entry: InfluxDBIngestConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """One set of health sensors per entry."""
+    """One set of health sensors per entry, and the backfill's progress."""
     coordinator = entry.runtime_data.coordinator
     async_add_entities(IngestSensor(coordinator, description) for description in SENSORS)
+    async_add_entities([BackfillProgressSensor(coordinator, entry.runtime_data.backfill)])
 
 
 class IngestSensor(IngestEntity, SensorEntity):

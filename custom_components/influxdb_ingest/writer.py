@@ -216,6 +216,38 @@ class BatchWriter:
                     raise outcome
             self._record_success()
 
+    def backfill_may_write(self) -> bool:
+        """Whether history may be written now: live points first, backfill in their gaps.
+
+        Not while a full live batch or spooled points wait, nor while a failure is waited
+        out (once the wait is over, a backfill write is as good a probe as a live one).
+        """
+        return not self.backlog.has_full_batch and not self.spool.points and self.policy.due()
+
+    async def async_write_backfill(self, lines: list[str]) -> None:
+        """Write lines of history between two live rounds, through the same delivery.
+
+        Sent as batches of `batch_size`, as many at once as a live round would. Refused
+        points are healed or dead-lettered like live ones; a retryable failure is recorded
+        like a live one (the retry policy says when to try again) and raised. The caller
+        keeps the lines and sends them again: its source still holds them, so history
+        never takes the disk spool's room from live points.
+        """
+        size = self.settings.batch_size
+        batches = [lines[start : start + size] for start in range(0, len(lines), size)]
+        async with self._lock:
+            self.policy.probing()
+            for start in range(0, len(batches), self._in_flight()):
+                group = batches[start : start + self._in_flight()]
+                outcomes = await asyncio.gather(
+                    *(self.delivery.deliver(batch) for batch in group), return_exceptions=True
+                )
+                if failure := next((item for item in outcomes if isinstance(item, BaseException)), None):
+                    if isinstance(failure, InfluxError):
+                        self._record_failure(failure)
+                    raise failure
+                self._record_success()
+
     def _in_flight(self) -> int:
         """Requests to send at once: InfluxDB stores them in parallel; a failing server gets one."""
         return 1 if self.policy.consecutive_failures else _WRITES_IN_FLIGHT

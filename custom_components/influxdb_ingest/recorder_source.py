@@ -1,0 +1,118 @@
+"""The recorder's states, turned into exactly the lines their live events made.
+
+Read through the recorder's own history API on the recorder's executor, a window at a
+time. Each recorded state becomes the `state_changed` event Home Assistant fired for it:
+fired at the state's `last_updated` (the time live events carry), with the entity's
+previous recorded state as old state, and handed to the entry's serializer, so a
+backfilled point lands on the series and timestamp of its live twin and overwrites it.
+
+What the history API does not return is not invented: context ids (the points carry none;
+a live twin keeps its own, since InfluxDB merges the fields of a point written twice),
+the attributes Home Assistant leaves out of the recorder, and the old state of an
+entity's first change in a job (its duration in state is then not written either).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, cast
+
+from homeassistant.components.recorder import history
+from homeassistant.const import EVENT_STATE_CHANGED
+from homeassistant.core import Context, Event, EventOrigin, HomeAssistant, State
+from homeassistant.helpers.recorder import get_instance, session_scope
+from homeassistant.util import dt as dt_util
+
+from .backfill_job import NS, BackfillJob, Chunk, Lane
+
+type Serialize = Callable[[Event[Any]], str | None]
+
+# Events serialized between two yields to the event loop.
+_SLICE = 200
+# The widest window read at once: a busy hour of a big home is tens of thousands of states.
+_MAX_WINDOW_NS = 3600 * NS
+# The history API keeps rows strictly inside (start, end): it is asked this much wider and
+# the rows are cut to [start, end) here, so windows neither overlap nor leave gaps.
+_MARGIN_SECONDS = 0.001
+
+
+def _recorded_entity_ids(hass: HomeAssistant) -> list[str]:
+    """Every entity id the recorder holds states for (in the recorder's executor)."""
+    with session_scope(hass=hass, read_only=True) as session:
+        ids = get_instance(hass).states_meta_manager.get_metadata_id_to_entity_id(session)
+    return list(ids.values())
+
+
+def _no_context() -> Context:
+    """A context without ids: the history API has none, so none is written."""
+    context = Context()
+    context.id = ""
+    return context
+
+
+class RecorderStates:
+    """The recorder's states of the selected entities, as lines of the entry's layout."""
+
+    def __init__(self, hass: HomeAssistant, serialize: Serialize, selected: Callable[[str], bool]) -> None:
+        self._hass = hass
+        self._serialize = serialize
+        self._selected = selected
+        self._entity_ids: list[str] = []
+        self._previous: dict[str, State] = {}  # per entity: the old state of its next change
+        self._context = _no_context()
+
+    async def async_open(self, job: BackfillJob) -> list[Lane]:
+        """Find the recorded entities the job selects: the entry's filters, narrowed by the job."""
+        recorded = await get_instance(self._hass).async_add_executor_job(_recorded_entity_ids, self._hass)
+        wanted = set(job.entity_ids) if job.entity_ids else None
+        self._entity_ids = sorted(
+            entity_id
+            for entity_id in recorded
+            if (wanted is None or entity_id in wanted) and self._selected(entity_id)
+        )
+        return [Lane("states", job.start_ns, job.end_ns, _MAX_WINDOW_NS)] if self._entity_ids else []
+
+    async def async_read(self, lane: Lane, start_ns: int, end_ns: int) -> Chunk:
+        """The lines of the states recorded in `[start_ns, end_ns)`."""
+        per_entity = await get_instance(self._hass).async_add_executor_job(self._read, start_ns, end_ns)
+        lines: list[str] = []
+        rows = 0
+        for entity_id, states in per_entity:
+            previous = self._previous.get(entity_id)
+            for state in states:
+                event: Event[Any] = Event(
+                    EVENT_STATE_CHANGED,
+                    {"entity_id": entity_id, "old_state": previous, "new_state": state},
+                    EventOrigin.local,
+                    state.last_updated_timestamp,
+                    self._context,
+                )
+                if (line := self._serialize(event)) is not None:
+                    lines.append(line + "\n")
+                previous = state
+                rows += 1
+                if not rows % _SLICE:
+                    await asyncio.sleep(0)  # a slice at a time: the loop stays responsive
+            if previous is not None:
+                self._previous[entity_id] = previous
+        return Chunk(lines, rows, end_ns)
+
+    def _read(self, start_ns: int, end_ns: int) -> list[tuple[str, list[State]]]:
+        """Every recorded state in the window, per entity, oldest first (recorder executor)."""
+        start, end = start_ns / NS, end_ns / NS
+        found = history.get_significant_states(
+            self._hass,
+            dt_util.utc_from_timestamp(start - _MARGIN_SECONDS),
+            dt_util.utc_from_timestamp(end + _MARGIN_SECONDS),
+            self._entity_ids,
+            include_start_time_state=False,
+            significant_changes_only=False,  # attribute changes too: live records them
+        )
+        # Full State objects only: minimal_response (dicts) is off.
+        rows = cast(dict[str, list[State]], found)
+        return [
+            (entity_id, inside)
+            for entity_id, states in rows.items()
+            if (inside := [state for state in states if start <= state.last_updated_timestamp < end])
+        ]
