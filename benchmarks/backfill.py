@@ -147,7 +147,9 @@ async def run(states: int, live_rate: int) -> str:
             async with home_assistant(Path(workdir) / "config") as hass:
                 db_url = f"sqlite:///{Path(workdir) / 'home-assistant_v2.db'}"
                 async_initialize_recorder(hass)  # what bootstrap does before the recorder is set up
-                assert await async_setup_component(hass, "recorder", {"recorder": {"db_url": db_url, "commit_interval": _COMMIT_INTERVAL}})
+                assert await async_setup_component(
+                    hass, "recorder", {"recorder": {"db_url": db_url, "commit_interval": _COMMIT_INTERVAL}}
+                )
                 await hass.async_block_till_done()
                 recording = await record_states(hass, states)
                 entry = MockConfigEntry(
