@@ -37,6 +37,8 @@ async def async_get_config_entry_diagnostics(
     data[CONF_URL] = _safe_url(str(entry.data.get(CONF_URL, "")))
     settings = asdict(writer.settings)
     settings["ignore_attributes"] = sorted(settings["ignore_attributes"])
+    if settings["include_attributes"] is not None:
+        settings["include_attributes"] = sorted(settings["include_attributes"])
     return {
         "entry": {
             "title": entry.title,

@@ -3,7 +3,7 @@
 Built with the writer's own parts (the entity selection, `make_serializer`, the registry
 metadata), so what is shown is what would be written: the state as a `state_changed`
 event fired when the state was last updated, as for an entity's first state (no old
-state: a real change also carries the old state and how long it lasted).
+state: the line of a real change may also carry the previous state).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ _KEYS_SHOWN = 20
 # table (fixable: a default measurement), or every entity does (measurement: entity id).
 TABLE_PER_UNITLESS_ENTITY = "builtin_table_per_unitless_entity"
 TABLE_PER_ENTITY = "builtin_table_per_entity"
-# The default measurement the fix sets: where the built-in integration's users look for it.
+# The default measurement the fix sets: the name built-in integration setups commonly use.
 FIX_DEFAULT_MEASUREMENT = "state"
 
 
