@@ -1,7 +1,8 @@
 """Backfill benchmark: the recorder's states into a real InfluxDB 1.x while live events flow.
 
 A real Home Assistant in this process records `--states` state changes (over 200 entities,
-spread over the last nine days) through its own recorder into SQLite. Then this
+about 1.3 per second as in a busy home: a million fill nine days) through its own recorder
+into SQLite. Then this
 integration is set up and its backfill action imports them while `--live-rate` live events
 per second keep coming. Measured: points/s of the backfill against what the server alone
 stores of such lines, the loop lag and the live points' lag meanwhile (the age of the
@@ -30,10 +31,21 @@ from custom_components.influxdb_ingest.const import DOMAIN
 from custom_components.influxdb_ingest.data import InfluxDBIngestConfigEntry
 from tests.servers import InfluxDB1Server
 
-from .bench import ENTITIES, _attributes, count, home_assistant, loop_lag, rss_mb, server_rate, stream
+from .bench import (
+    ENTITIES,
+    _attributes,
+    count,
+    home_assistant,
+    loop_lag,
+    profiled,
+    rss_mb,
+    server_rate,
+    stream,
+)
 
 DB = "bench_backfill"
-_DAYS = 9
+# State changes per second of the generated history: a million over nine days.
+_PER_SECOND = 1_000_000 / (9 * 86_400)
 # States handed to the recorder before waiting for it to catch up (its queue is bounded).
 _RECORD_SLICE = 5000
 _COMMIT_INTERVAL = 1
@@ -42,8 +54,8 @@ _COMMIT_INTERVAL = 1
 async def record_states(hass: HomeAssistant, states: int) -> float:
     """`states` state changes at past times, through Home Assistant and its recorder; seconds taken."""
     started = time.perf_counter()
-    first = time.time() - _DAYS * 86_400
-    step = _DAYS * 86_400 / states
+    step = 1 / _PER_SECOND
+    first = time.time() - states * step
     recorder = get_instance(hass)
     for number in range(states):
         hass.states.async_set(
@@ -137,7 +149,7 @@ async def restarted_run(hass: HomeAssistant, entry: InfluxDBIngestConfigEntry) -
     return before, progress.points
 
 
-async def run(states: int, live_rate: int) -> str:
+async def run(states: int, live_rate: int, profile: Path | None = None) -> str:
     """The whole benchmark; the markdown table."""
     with tempfile.TemporaryDirectory() as workdir:
         server = InfluxDB1Server(Path(workdir) / "influxdb", auth=False)
@@ -158,7 +170,8 @@ async def run(states: int, live_rate: int) -> str:
                 entry.add_to_hass(hass)
                 assert await hass.config_entries.async_setup(entry.entry_id)
                 await hass.async_block_till_done()
-                first = await measured_run(hass, entry, server, live_rate)
+                with profiled(profile / "backfill.txt" if profile else None):
+                    first = await measured_run(hass, entry, server, live_rate)
                 before_restart, resumed_points = await restarted_run(hass, entry)
                 await entry.runtime_data.writer.async_flush()
                 second_count = await hass.async_add_executor_job(count, server, DB)

@@ -457,7 +457,7 @@ async def main() -> None:
     if args.mode == "backfill":
         from .backfill import run  # noqa: PLC0415  # only this mode needs the recorder
 
-        text = await run(args.states, args.live_rate)
+        text = await run(args.states, args.live_rate, args.profile)
         if args.write:
             machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
             args.write.write_text(f"Machine: {machine}.\n\n{text}\n")

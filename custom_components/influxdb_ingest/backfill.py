@@ -218,15 +218,27 @@ class BackfillManager:
             lanes = await self._with_retries(partial(source.async_open, job))
             if job.lanes is None:
                 job.lanes = lanes
-            while (lane := job.current_lane()) is not None:
-                lines, end = await self._read(source, job, lane)
-                await self._write(lines)
-                job.written(end, len(lines))
-                now = time.monotonic()
-                job.seconds_running += now - mark
-                mark = now
-                self._store.async_delay_save(self._data, _SAVE_DELAY)
-                self._notify()
+            reading: asyncio.Future[tuple[list[str], int]] | None = None
+            try:
+                while (lane := job.current_lane()) is not None:
+                    lines, end = await (reading or self._read(source, job, lane, job.position(lane)))
+                    # The next lines are read while these are written: the loop serializes
+                    # while the server stores.
+                    reading = None
+                    if end < lane.end_ns:
+                        reading = asyncio.ensure_future(self._read(source, job, lane, end))
+                    await self._write(lines)
+                    job.written(end, len(lines))
+                    now = time.monotonic()
+                    job.seconds_running += now - mark
+                    mark = now
+                    self._store.async_delay_save(self._data, _SAVE_DELAY)
+                    self._notify()
+            finally:
+                if reading is not None:
+                    reading.cancel()
+                    with contextlib.suppress(BaseException):
+                        await reading
         except SourceError as err:
             return JobStatus.FAILED, str(err)
         except Exception as err:  # a bug must not end silently: logged, shown, the queue goes on
@@ -234,14 +246,15 @@ class BackfillManager:
             return JobStatus.FAILED, f"{type(err).__name__}: {err}"
         return JobStatus.FINISHED, None
 
-    async def _read(self, source: HistorySource, job: BackfillJob, lane: Lane) -> tuple[list[str], int]:
-        """Windows from the cursor on, until two batches' worth of lines or the lane's end.
+    async def _read(
+        self, source: HistorySource, job: BackfillJob, lane: Lane, position: int
+    ) -> tuple[list[str], int]:
+        """Windows from `position` on, until two batches' worth of lines or the lane's end.
 
         Sparse windows are gathered, so requests stay full; memory holds two batches and one
         window at most. Returns the lines and where they end.
         """
         lines: list[str] = []
-        position = job.position(lane)
         while len(lines) < self._writer.settings.batch_size * 2 and position < lane.end_ns:
             end = job.window_end(lane, position)
             chunk = await self._with_retries(partial(source.async_read, lane, position, end))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+import time
 from typing import Any, cast
 
 from homeassistant.components.recorder import history
@@ -28,8 +29,8 @@ from .backfill_job import NS, BackfillJob, Chunk, Lane
 
 type Serialize = Callable[[Event[Any]], str | None]
 
-# Events serialized between two yields to the event loop.
-_SLICE = 200
+# The longest the loop serializes before it lets others run (seconds).
+_SLICE_SECONDS = 0.001
 # The widest window read at once: a busy hour of a big home is tens of thousands of states.
 _MAX_WINDOW_NS = 3600 * NS
 # The history API keeps rows strictly inside (start, end): it is asked this much wider and
@@ -78,6 +79,7 @@ class RecorderStates:
         per_entity = await get_instance(self._hass).async_add_executor_job(self._read, start_ns, end_ns)
         lines: list[str] = []
         rows = 0
+        slice_ends = time.perf_counter() + _SLICE_SECONDS
         for entity_id, states in per_entity:
             previous = self._previous.get(entity_id)
             for state in states:
@@ -92,8 +94,9 @@ class RecorderStates:
                     lines.append(line + "\n")
                 previous = state
                 rows += 1
-                if not rows % _SLICE:
+                if not rows % 16 and time.perf_counter() > slice_ends:
                     await asyncio.sleep(0)  # a slice at a time: the loop stays responsive
+                    slice_ends = time.perf_counter() + _SLICE_SECONDS
             if previous is not None:
                 self._previous[entity_id] = previous
         return Chunk(lines, rows, end_ns)
