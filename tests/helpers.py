@@ -15,7 +15,7 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_STATE_CHANGED
-from homeassistant.core import Context, Event, EventStateChangedData, HomeAssistant, State
+from homeassistant.core import Context, Event, EventStateChangedData, HomeAssistant, State, callback
 from hypothesis import strategies as st
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -111,6 +111,26 @@ def state_change(
     old_state = State(entity_id, old, last_changed=fired - old_for) if old is not None else None
     new_state = State(entity_id, new, attributes or {}, last_changed=fired) if new is not None else None
     return state_changed_event(entity_id, old_state, new_state, fired=fired, context=context)
+
+
+def fire_cases(hass: HomeAssistant, cases: list[list[tuple[str, dict[str, Any]]]]) -> None:
+    """Set each case's states on its own entity `sensor.hostile_<n>`, in order."""
+    for number, case in enumerate(cases):
+        for state, attributes in case:
+            hass.states.async_set(f"sensor.hostile_{number}", state, attributes, force_update=True)
+
+
+def record_hostile_changes(hass: HomeAssistant) -> list[Event[EventStateChangedData]]:
+    """The `state_changed` events of the `sensor.hostile_<n>` entities, as fired from now on."""
+    fired: list[Event[EventStateChangedData]] = []
+
+    @callback
+    def _record(event: Event[EventStateChangedData]) -> None:
+        if event.data["entity_id"].startswith("sensor.hostile_"):
+            fired.append(event)
+
+    hass.bus.async_listen(EVENT_STATE_CHANGED, _record)
+    return fired
 
 
 # --- Hypothesis strategies: hostile states and attributes ---------------------------------

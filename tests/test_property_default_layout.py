@@ -19,13 +19,21 @@ import json
 import math
 from typing import Any
 
-from homeassistant.const import EVENT_STATE_CHANGED
-from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.core import Event, HomeAssistant
 from hypothesis import given, settings, strategies as st
 
 from custom_components.influxdb_ingest.normalize import attribute_text, to_json, user_tag_key
 
-from .helpers import ATTRIBUTE_KEYS, ATTRIBUTE_VALUES, MEASUREMENT, STATES, setup_entry, wait_for
+from .helpers import (
+    ATTRIBUTE_KEYS,
+    ATTRIBUTE_VALUES,
+    MEASUREMENT,
+    STATES,
+    fire_cases,
+    record_hostile_changes,
+    setup_entry,
+    wait_for,
+)
 from .servers import InfluxDB1Server
 from .standin_influxdb3 import InfluxDB3StandIn
 
@@ -63,14 +71,7 @@ _collect()
 
 async def _stream(hass: HomeAssistant, config: dict[str, Any], options: dict[str, Any]) -> list[Event[Any]]:
     """Every case through Home Assistant into the entry's target; the events as fired."""
-    fired: list[Event[EventStateChangedData]] = []
-
-    @callback
-    def _record(event: Event[EventStateChangedData]) -> None:
-        if event.data["entity_id"].startswith("sensor.hostile_"):
-            fired.append(event)
-
-    hass.bus.async_listen(EVENT_STATE_CHANGED, _record)
+    fired = record_hostile_changes(hass)
     entry = await setup_entry(
         hass,
         config,
@@ -81,9 +82,7 @@ async def _stream(hass: HomeAssistant, config: dict[str, Any], options: dict[str
             **options,
         },
     )
-    for number, case in enumerate(CASES):
-        for state, attributes in case:
-            hass.states.async_set(f"sensor.hostile_{number}", state, attributes, force_update=True)
+    fire_cases(hass, CASES)
     await hass.async_block_till_done()
     writer = entry.runtime_data.writer
     await wait_for(lambda: writer.stats.points_written + writer.stats.points_dead_lettered >= len(fired))

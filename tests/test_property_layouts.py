@@ -12,8 +12,7 @@ from collections.abc import Callable
 import math
 from typing import Any
 
-from homeassistant.const import EVENT_STATE_CHANGED
-from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from hypothesis import given, settings, strategies as st
 import pytest
 
@@ -22,7 +21,16 @@ from custom_components.influxdb_ingest.normalize import DefaultLayout, state_cha
 from custom_components.influxdb_ingest.normalize_builtin import BuiltinLayout, builtin_point
 from custom_components.influxdb_ingest.point import Point
 
-from .helpers import ATTRIBUTE_KEYS, ATTRIBUTE_VALUES, STATES, setup_entry, stored_name, wait_for
+from .helpers import (
+    ATTRIBUTE_KEYS,
+    ATTRIBUTE_VALUES,
+    STATES,
+    fire_cases,
+    record_hostile_changes,
+    setup_entry,
+    stored_name,
+    wait_for,
+)
 
 CASES: list[list[tuple[str, dict[str, Any]]]] = []
 
@@ -52,18 +60,9 @@ def _same(stored: Any, expected: Any) -> bool:
 async def test_hostile_events_round_trip_through_home_assistant(
     hass: HomeAssistant, v1_config: dict[str, Any], database: str, query: Callable[..., Any], layout: str
 ) -> None:
-    fired: list[Event[EventStateChangedData]] = []
-
-    @callback
-    def _record(event: Event[EventStateChangedData]) -> None:
-        if event.data["entity_id"].startswith("sensor.hostile_"):
-            fired.append(event)
-
-    hass.bus.async_listen(EVENT_STATE_CHANGED, _record)
+    fired = record_hostile_changes(hass)
     entry = await setup_entry(hass, v1_config, {"layout": layout, "flush_interval": 0.1})
-    for number, case in enumerate(CASES):
-        for state, attributes in case:
-            hass.states.async_set(f"sensor.hostile_{number}", state, attributes, force_update=True)
+    fire_cases(hass, CASES)
     await hass.async_block_till_done()
 
     expected: list[Point] = []
