@@ -156,14 +156,23 @@ class BatchWriter:
                     return
                 except InfluxError as err:
                     self._record_failure(err)
-            # Waiting for the next attempt: full batches only, so spooled records stay big,
-            # unless the oldest point would outstay the loss window before the next round.
+            # Waiting for the next attempt: full batches only, so spooled records stay big.
             await self.backlog.fill_all()
-            if self._window_ends_before_next_round():
-                self.backlog.close_batch()
-                await self.backlog.spill(0)
-            else:
-                await self.backlog.spill(self.settings.max_queue_size)
+            await self._keep_memory_bounded()
+
+    async def _keep_memory_bounded(self) -> None:
+        """Spill beyond `max_queue_size`, and everything once the oldest would outstay the loss window.
+
+        The window matters while the server fails (nothing is written) and while a long
+        replay keeps live points waiting behind the spool: a whole window's points then go
+        to disk in one spill (one sync), not a sync per point or per round.
+        """
+        if self._window_ends_before_next_round():
+            await self.backlog.fill_all()
+            self.backlog.close_batch()
+            await self.backlog.spill(0)
+        else:
+            await self.backlog.spill(self.settings.max_queue_size)
 
     @property
     def round_interval(self) -> float:
@@ -175,11 +184,11 @@ class BatchWriter:
     def _window_ends_before_next_round(self) -> bool:
         """Whether the oldest point in memory would wait longer than the loss window by the next round.
 
-        Only asked while the server fails: a whole window's points then go to disk in one
-        spill (one sync), not a sync per point or per round.
+        Only while the server fails or a replay is ahead of the live points: a healthy
+        server with nothing spooled gets them within the flush interval instead.
         """
         since = self.backlog.oldest_in_memory_since
-        if since is None:
+        if since is None or not (self.policy.consecutive_failures or len(self.spool)):
             return False
         return self._wall_clock() + self.round_interval - since >= self.settings.loss_window
 
@@ -197,8 +206,8 @@ class BatchWriter:
     async def _write_backlog(self) -> None:
         """Write the oldest batches, a few requests at once, until nothing is left."""
         while True:
-            # A long replay must not let live events pile up in memory beyond the limit.
-            await self.backlog.spill(self.settings.max_queue_size)
+            # A long replay must not keep live events in memory beyond the limits.
+            await self._keep_memory_bounded()
             batches = await self.backlog.oldest(self._in_flight())
             if not batches:
                 return
