@@ -77,8 +77,10 @@ class BatchWriter:
             open_seconds=settings.circuit_open_seconds,
             clock=clock,
         )
-        # One round at a time: the loop, the flush action and stopping share the backlog.
+        # One round at a time: the loop, the flush action and stopping share the backlog;
+        # a backup holds it while sealed.
         self._lock = asyncio.Lock()
+        self.sealed = False
 
     @property
     def client(self) -> InfluxClient:
@@ -251,6 +253,36 @@ class BatchWriter:
         if self.stats.problem is not None:
             self.stats.problem = None
             _LOGGER.info("Writing to InfluxDB again; %d points waiting", self.points_waiting)
+
+    async def async_seal(self, timeout: float) -> None:
+        """Hold the spool still for a backup: nothing in memory, nothing written, until `unseal`.
+
+        What the server takes within `timeout` is written, the rest spilled (synced), so the
+        backup holds every point not yet in InfluxDB and no half-written record. Until
+        `unseal` no round runs: new events wait in memory (up to `max_queue_size`), as the
+        recorder queues them while it locks its database for a backup.
+        """
+        await self._lock.acquire()
+        try:
+            with contextlib.suppress(TimeoutError, InfluxError):
+                async with asyncio.timeout(timeout):
+                    await self.backlog.fill_all()
+                    self.backlog.close_batch()
+                    if self.policy.due():
+                        await self._write_backlog()
+            await self.backlog.fill_all()
+            self.backlog.close_batch()
+            await self.backlog.spill(0)
+        except BaseException:
+            self._lock.release()
+            raise
+        self.sealed = True
+
+    def unseal(self) -> None:
+        """The backup is done: rounds run again (a no-op when not sealed)."""
+        if self.sealed:
+            self.sealed = False
+            self._lock.release()
 
     async def async_flush_and_stop(self, timeout: float) -> None:
         """Write what the server takes within `timeout`, then persist the rest to the spool."""
