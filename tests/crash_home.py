@@ -146,8 +146,6 @@ class Run:
 
     first: int  # its first event number
     rate: float
-    started_at: float = 0.0
-    killed_at: float | None = None
     progress: int = 0  # events fired, as far as the progress file says
     peak_rss_mb: float = 0.0
 
@@ -250,18 +248,18 @@ class CrashHome:
             CONFIGURATION_YAML.format(rate=rate, first=run.first)
         )
         (self.config_dir / PROGRESS).unlink(missing_ok=True)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "homeassistant", "--config", str(self.config_dir), "--skip-pip"],
-            # Its own directory: the repository's custom_components must not shadow the
-            # config directory's (Python puts the working directory first on its path).
-            cwd=self.config_dir,
-            stdout=(self.config_dir / "stdout.log").open("ab"),
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # kill() reaches the whole process group
-            env={**os.environ, "TZ": "UTC"},
-        )
-        run.started_at = time.time()
+        with (self.config_dir / "stdout.log").open("ab") as output:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "homeassistant", "--config", str(self.config_dir), "--skip-pip"],
+                # Its own directory: the repository's custom_components must not shadow the
+                # config directory's (Python puts the working directory first on its path).
+                cwd=self.config_dir,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # kill() reaches the whole process group
+                env={**os.environ, "TZ": "UTC"},
+            )
         deadline = time.monotonic() + timeout
         while wait and self.read_progress() is None:
             if self.process.poll() is not None:
@@ -287,7 +285,6 @@ class CrashHome:
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(30)
         self.process = None
-        self.run.killed_at = killed_at
         self.run.progress = self.read_progress() or self.run.first
         return killed_at
 
@@ -313,10 +310,6 @@ class CrashHome:
                 last = path.read_text(errors="replace").splitlines()[-lines:]
                 text += f"--- {name}\n" + "\n".join(last) + "\n"
         return text
-
-    def log(self) -> str:
-        path = self.config_dir / "home-assistant.log"
-        return path.read_text(errors="replace") if path.exists() else ""
 
     def spool_has_segments(self) -> bool:
         return any(self.spool_dir.glob("*.seg"))

@@ -4,8 +4,9 @@ Each round (a full batch waiting, or the flush interval) writes the oldest batch
 the server accepts them; a failure leaves every batch where it is and the retry policy
 says when to try again. Meanwhile memory stays bounded: beyond `max_queue_size` points
 the oldest batches go to the disk spool, and while the server fails nothing stays in
-memory longer than the loss window (what a crash may cost). The parts, in the order data flows: listener ->
-buffer -> serializer -> backlog -> delivery -> influx_api (docs/architecture.md).
+memory longer than the loss window (what a crash may cost). The parts, in the order data
+flows: listener -> buffer -> serializer -> backlog -> delivery -> influx_api
+(docs/architecture.md).
 """
 
 from __future__ import annotations
