@@ -32,6 +32,7 @@ from custom_components.influxdb_ingest.settings import WriterSettings
 from custom_components.influxdb_ingest.writer import BatchWriter
 
 ENTITIES = 200
+_TICKS = 10  # per simulated second
 CONTEXT = Context(id="wear")
 
 
@@ -58,7 +59,7 @@ class Target:
         self.stored += body.count(b"\n")
 
 
-def _event(number: int, fired: float) -> Event[Any]:
+def event(number: int, fired: float) -> Event[Any]:
     entity_id = f"sensor.power_{number % ENTITIES}"
     when = dt.datetime.fromtimestamp(fired, dt.UTC)
     attributes = {
@@ -134,17 +135,16 @@ async def measure(
     wear = Wear(rate, seconds)
     storage_before = _storage_bytes_written()
     start = clock.now
-    next_round = start
+    next_round = 0
     number = 0
-    step = 0.1  # events arrive in tenths of a second, rounds when the loop would run them
-    while clock.now < start + seconds:
-        for _ in range(round(rate * step)):
-            writer.backlog.add(_event(number, clock.now))
+    for tick in range(round(seconds * _TICKS)):  # events in tenths of a second
+        clock.now = start + tick / _TICKS
+        for _ in range(round(rate / _TICKS)):
+            writer.backlog.add(event(number, clock.now))
             number += 1
-        if clock.now >= next_round:
+        if tick >= next_round:  # a round when the loop would run one
             await writer.write_due()
-            next_round = clock.now + writer.round_interval
-        clock.now += step
+            next_round = tick + round(writer.round_interval * _TICKS)
     spool = writer.backlog.spool
     wear.points = number
     wear.outage_syncs, wear.outage_bytes = spool.syncs, spool.bytes_written

@@ -281,3 +281,39 @@ async def test_a_healthy_target_gets_points_each_round_and_nothing_is_spooled(
         clock.advance(1.0)
     assert writer.spool.points == 0
     assert writer.spool.size_bytes == 0
+
+
+async def test_live_points_wait_behind_a_long_replay_no_longer_than_the_loss_window(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """Each write of the replay takes 2 s, and live events keep coming while it lasts."""
+    clock.now = START.timestamp()
+    down = ScriptedClient([CannotConnect("refused")] * 1000)
+    writer = _writer(tmp_path, down, clock, wall_clock=clock, batch_size=10)
+    await writer.async_open()
+    for second in range(20):  # an outage, spilled window by window
+        _fire_now(writer, clock, 10, second * 10)
+        await writer.write_due()
+        clock.advance(1.0)
+    assert writer.spool.points > 150
+    ages: list[float] = []
+    fired = [200]
+
+    class SlowServer(ScriptedClient):
+        async def write(self, body: bytes, timeout: float) -> None:
+            since = writer.backlog.oldest_in_memory_since
+            ages.append(0.0 if since is None else clock.now - since)
+            clock.advance(2.0)
+            if writer.spool.points:  # live events while the replay lasts
+                _fire_now(writer, clock, 2, fired[0])
+                fired[0] += 2
+            await super().write(body, timeout)
+
+    slow = SlowServer()
+    writer.delivery.client = slow  # type: ignore[assignment]  # duck-typed like the scripted client
+    clock.advance(300)
+    await writer.write_due()  # the whole replay, then the live points
+    assert len(ages) > 15
+    assert max(ages) <= 5.0
+    assert sorted(slow.stored) == sorted(set(slow.stored))
+    assert len(slow.stored) == fired[0]

@@ -4,8 +4,9 @@ Each round (a full batch waiting, or the flush interval) writes the oldest batch
 the server accepts them; a failure leaves every batch where it is and the retry policy
 says when to try again. Meanwhile memory stays bounded: beyond `max_queue_size` points
 the oldest batches go to the disk spool, and while the server fails nothing stays in
-memory longer than the loss window (what a crash may cost). The parts, in the order data flows: listener ->
-buffer -> serializer -> backlog -> delivery -> influx_api (docs/architecture.md).
+memory longer than the loss window (what a crash may cost). The parts, in the order data
+flows: listener -> buffer -> serializer -> backlog -> delivery -> influx_api
+(docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -79,8 +80,10 @@ class BatchWriter:
             open_seconds=settings.circuit_open_seconds,
             clock=clock,
         )
-        # One round at a time: the loop, the flush action and stopping share the backlog.
+        # One round at a time: the loop, the flush action and stopping share the backlog;
+        # a backup holds it while sealed.
         self._lock = asyncio.Lock()
+        self.sealed = False
 
     @property
     def client(self) -> InfluxClient:
@@ -158,14 +161,23 @@ class BatchWriter:
                     return
                 except InfluxError as err:
                     self._record_failure(err)
-            # Waiting for the next attempt: full batches only, so spooled records stay big,
-            # unless the oldest point would outstay the loss window before the next round.
+            # Waiting for the next attempt: full batches only, so spooled records stay big.
             await self.backlog.fill_all()
-            if self._window_ends_before_next_round():
-                self.backlog.close_batch()
-                await self.backlog.spill(0)
-            else:
-                await self.backlog.spill(self.settings.max_queue_size)
+            await self._keep_memory_bounded()
+
+    async def _keep_memory_bounded(self) -> None:
+        """Spill beyond `max_queue_size`, and everything once the oldest would outstay the loss window.
+
+        The window matters while the server fails (nothing is written) and while a long
+        replay keeps live points waiting behind the spool: a whole window's points then go
+        to disk in one spill (one sync), not a sync per point or per round.
+        """
+        if self._window_ends_before_next_round():
+            await self.backlog.fill_all()
+            self.backlog.close_batch()
+            await self.backlog.spill(0)
+        else:
+            await self.backlog.spill(self.settings.max_queue_size)
 
     @property
     def round_interval(self) -> float:
@@ -177,11 +189,11 @@ class BatchWriter:
     def _window_ends_before_next_round(self) -> bool:
         """Whether the oldest point in memory would wait longer than the loss window by the next round.
 
-        Only asked while the server fails: a whole window's points then go to disk in one
-        spill (one sync), not a sync per point or per round.
+        Only while the server fails or a replay is ahead of the live points: a healthy
+        server with nothing spooled gets them within the flush interval instead.
         """
         since = self.backlog.oldest_in_memory_since
-        if since is None:
+        if since is None or not (self.policy.consecutive_failures or len(self.spool)):
             return False
         return self._wall_clock() + self.round_interval - since >= self.settings.loss_window
 
@@ -199,8 +211,8 @@ class BatchWriter:
     async def _write_backlog(self) -> None:
         """Write the oldest batches, a few requests at once, until nothing is left."""
         while True:
-            # A long replay must not let live events pile up in memory beyond the limit.
-            await self.backlog.spill(self.settings.max_queue_size)
+            # A long replay must not keep live events in memory beyond the limits.
+            await self._keep_memory_bounded()
             batches = await self.backlog.oldest(self._in_flight())
             if not batches:
                 return
@@ -276,6 +288,36 @@ class BatchWriter:
         if self.stats.problem is not None:
             self.stats.problem = None
             _LOGGER.info("Writing to InfluxDB again; %d points waiting", self.points_waiting)
+
+    async def async_seal(self, timeout: float) -> None:
+        """Hold the spool still for a backup: nothing in memory, nothing written, until `unseal`.
+
+        What the server takes within `timeout` is written, the rest spilled (synced), so the
+        backup holds every point not yet in InfluxDB and no half-written record. Until
+        `unseal` no round runs: new events wait in memory (up to `max_queue_size`), as the
+        recorder queues them while it locks its database for a backup.
+        """
+        await self._lock.acquire()
+        try:
+            with contextlib.suppress(TimeoutError, InfluxError):
+                async with asyncio.timeout(timeout):
+                    await self.backlog.fill_all()
+                    self.backlog.close_batch()
+                    if self.policy.due():
+                        await self._write_backlog()
+            await self.backlog.fill_all()
+            self.backlog.close_batch()
+            await self.backlog.spill(0)
+        except BaseException:
+            self._lock.release()
+            raise
+        self.sealed = True
+
+    def unseal(self) -> None:
+        """The backup is done: rounds run again (a no-op when not sealed)."""
+        if self.sealed:
+            self.sealed = False
+            self._lock.release()
 
     async def async_flush_and_stop(self, timeout: float) -> None:
         """Write what the server takes within `timeout`, then persist the rest to the spool."""
