@@ -65,4 +65,5 @@ async def async_get_config_entry_diagnostics(
             for measurement, fields in writer.healer.server_types.items()
         },
         "stats": writer.stats.as_dict(),
+        "backfill": entry.runtime_data.backfill.as_diagnostics(),
     }
