@@ -262,8 +262,9 @@ class BackfillManager:
     ) -> tuple[list[str], int]:
         """Windows from `position` on, until two batches' worth of lines or the lane's end.
 
-        Sparse windows are gathered, so requests stay full; memory holds two batches and one
-        window at most. Returns the lines and where they end.
+        Sparse windows are gathered, so requests stay full. With the lines being written
+        meanwhile, memory holds four batches and one window at most. Returns the lines and
+        where they end.
         """
         lines: list[str] = []
         while len(lines) < self._writer.settings.batch_size * 2 and position < lane.end_ns:
