@@ -288,6 +288,7 @@ async def test_diagnostics_redact_every_secret(
         "spool",
         "learned_server_types",
         "stats",
+        "backfill",
     }
 
 
