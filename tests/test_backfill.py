@@ -13,6 +13,7 @@ import logging
 import time
 from typing import Any
 
+import aiohttp
 from homeassistant import config_entries
 from homeassistant.components import persistent_notification
 from homeassistant.components.recorder import Recorder
@@ -487,3 +488,44 @@ async def test_a_copy_waiting_for_its_source_shows_without_credentials(
     assert hass.states.get("sensor.test_backfill_progress").attributes["status"] == "waiting"
     assert await backfill.async_cancel()
     assert backfill.progress.status is JobStatus.CANCELLED
+
+
+async def test_copied_points_the_target_refuses_are_dead_lettered_the_rest_stored(
+    hass: HomeAssistant, influxdb_v1: InfluxDB1Server, influxdb3: InfluxDB3StandIn, old_database: str
+) -> None:
+    # Another tool stored `note` as an integer in the new database: the old string cannot go there.
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{influxdb3.url}/api/v3/write_lp?db=home",
+            data=b"W,domain=sensor,entity_id=power note=7i 1\n",
+            headers={"Authorization": "Bearer test-token"},
+        ) as answer,
+    ):
+        assert answer.status == 204
+    entry = await setup_entry(
+        hass,
+        {
+            "api_version": "3",
+            "url": influxdb3.url,
+            "database": "home",
+            "token": "test-token",
+            "verify_ssl": True,
+        },
+    )
+    connection = {
+        "url": influxdb_v1.url,
+        "database": old_database,
+        "username": ADMIN_USER,
+        "password": ADMIN_PASSWORD,
+    }
+    assert (await start_copy(hass, entry, **connection))["reason"] == "copy_started"
+    await wait_for(lambda: not entry.runtime_data.backfill.busy, timeout=60)
+    writer = entry.runtime_data.writer
+    assert writer.stats.points_dead_lettered == 1
+    dead = await hass.async_add_executor_job(writer.dead_letter_path.read_text)
+    assert "W,domain=sensor,entity_id=power count=3i," in dead  # with the server's reason
+    assert "invalid column type for column 'note'" in dead
+    # Everything else of the old database is there (and the other tool's point).
+    stored = sum(len(influxdb3.rows("home", table)) for table in influxdb3.store.databases["home"])
+    assert stored == len(OLD_LINES) + 1000 - 1 + 1
