@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 import datetime as dt
+import logging
 import time
 from typing import Any
 
+import aiohttp
 from homeassistant import config_entries
 from homeassistant.components import persistent_notification
 from homeassistant.components.recorder import Recorder
@@ -21,13 +23,14 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.components.recorder.common import async_wait_recording_done
 
 from custom_components.influxdb_ingest import backfill_job
-from custom_components.influxdb_ingest.backfill_job import JobStatus, SourceKind
+from custom_components.influxdb_ingest.backfill_job import BackfillJob, JobStatus, SourceKind
 from custom_components.influxdb_ingest.const import DOMAIN
 from custom_components.influxdb_ingest.data import InfluxDBIngestConfigEntry
 from custom_components.influxdb_ingest.statistics_source import STATISTICS_MEASUREMENT
@@ -40,6 +43,12 @@ from .standin_influxdb3 import InfluxDB3StandIn
 ENTITIES = ("sensor.power", "sensor.temperature", "switch.heater")
 # Fields Home Assistant's history API cannot give back (recorder_source.py says why).
 _NOT_IN_HISTORY = ("context_id", "context_parent_id", "context_user_id")
+
+
+@pytest.fixture(autouse=True)
+def quiet_sql() -> None:
+    """The recorder's SQL at INFO would bury a failure's own log."""
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
 
 @pytest.fixture(autouse=True)
@@ -303,6 +312,12 @@ async def test_setup_offers_the_history_and_the_job_starts_when_the_entry_loads(
     await entry.runtime_data.writer.async_flush()
     assert await count_all(query, database) == 20 * len(ENTITIES)
 
+    sensor = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{entry.entry_id}_backfill_progress")
+    progress = hass.states.get(sensor)
+    assert progress.state == "100.0"
+    assert progress.attributes["status"] == "finished"
+    assert progress.attributes["points_written"] == 20 * len(ENTITIES)
+
     await hass.config_entries.async_reload(entry.entry_id)  # the offer is taken once
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
@@ -457,3 +472,60 @@ async def test_the_copy_form_says_what_is_wrong_with_the_old_database(
     result = await start_copy(hass, entry, url=f"http://127.0.0.1:{free_port()}", database=old_database)
     assert result["errors"] == {"base": "cannot_connect"}
     assert not entry.runtime_data.backfill.busy
+
+
+async def test_a_copy_waiting_for_its_source_shows_without_credentials(
+    hass: HomeAssistant, v1_config: dict[str, Any]
+) -> None:
+    entry = await setup_entry(hass, v1_config)
+    backfill = entry.runtime_data.backfill
+    connection = {"url": f"http://127.0.0.1:{free_port()}", "database": "old", "password": "old-secret"}
+    backfill.enqueue(BackfillJob(SourceKind.INFLUXDB1, 0, time.time_ns(), connection=connection))
+    await wait_for(lambda: backfill.progress.status is JobStatus.WAITING)  # retrying the source
+    described = backfill.as_diagnostics()
+    assert described["jobs"][0]["connection"] == {"database": "old"}
+    assert "old-secret" not in str(described)
+    assert hass.states.get("sensor.test_backfill_progress").attributes["status"] == "waiting"
+    assert await backfill.async_cancel()
+    assert backfill.progress.status is JobStatus.CANCELLED
+
+
+async def test_copied_points_the_target_refuses_are_dead_lettered_the_rest_stored(
+    hass: HomeAssistant, influxdb_v1: InfluxDB1Server, influxdb3: InfluxDB3StandIn, old_database: str
+) -> None:
+    # Another tool stored `note` as an integer in the new database: the old string cannot go there.
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{influxdb3.url}/api/v3/write_lp?db=home",
+            data=b"W,domain=sensor,entity_id=power note=7i 1\n",
+            headers={"Authorization": "Bearer test-token"},
+        ) as answer,
+    ):
+        assert answer.status == 204
+    entry = await setup_entry(
+        hass,
+        {
+            "api_version": "3",
+            "url": influxdb3.url,
+            "database": "home",
+            "token": "test-token",
+            "verify_ssl": True,
+        },
+    )
+    connection = {
+        "url": influxdb_v1.url,
+        "database": old_database,
+        "username": ADMIN_USER,
+        "password": ADMIN_PASSWORD,
+    }
+    assert (await start_copy(hass, entry, **connection))["reason"] == "copy_started"
+    await wait_for(lambda: not entry.runtime_data.backfill.busy, timeout=60)
+    writer = entry.runtime_data.writer
+    assert writer.stats.points_dead_lettered == 1
+    dead = await hass.async_add_executor_job(writer.dead_letter_path.read_text)
+    assert "W,domain=sensor,entity_id=power count=3i," in dead  # with the server's reason
+    assert "invalid column type for column 'note'" in dead
+    # Everything else of the old database is there (and the other tool's point).
+    stored = sum(len(influxdb3.rows("home", table)) for table in influxdb3.store.databases["home"])
+    assert stored == len(OLD_LINES) + 1000 - 1 + 1

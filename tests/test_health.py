@@ -290,6 +290,7 @@ async def test_diagnostics_redact_every_secret(
         "columns",
         "stats",
         "sample_lines",
+        "backfill",
     }
 
 

@@ -175,6 +175,17 @@ class BackfillManager:
             error=self._last.get("error"),
         )
 
+    def as_diagnostics(self) -> dict[str, Any]:
+        """The queue and the last outcome, without the source's credentials."""
+        jobs = []
+        for job in self._jobs:
+            described = job.as_dict()
+            if job.connection is not None:
+                described["connection"] = {"database": job.connection.get("database")}
+            described["lanes"] = len(job.lanes) if job.lanes is not None else None
+            jobs.append(described)
+        return {"jobs": jobs, "last": self._last, "status": self.progress.status.value}
+
     @callback
     def async_add_listener(self, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
         """Call `listener` when the progress changes (at most every few seconds while running)."""
@@ -251,8 +262,9 @@ class BackfillManager:
     ) -> tuple[list[str], int]:
         """Windows from `position` on, until two batches' worth of lines or the lane's end.
 
-        Sparse windows are gathered, so requests stay full; memory holds two batches and one
-        window at most. Returns the lines and where they end.
+        Sparse windows are gathered, so requests stay full. With the lines being written
+        meanwhile, memory holds four batches and one window at most. Returns the lines and
+        where they end.
         """
         lines: list[str] = []
         while len(lines) < self._writer.settings.batch_size * 2 and position < lane.end_ns:

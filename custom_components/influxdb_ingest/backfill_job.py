@@ -17,7 +17,7 @@ from typing import Any, Protocol
 NS = 1_000_000_000
 # The first window of a lane; it then adapts to hold about `POINTS_PER_WINDOW` points.
 FIRST_WINDOW_NS = 600 * NS
-POINTS_PER_WINDOW = 20_000
+POINTS_PER_WINDOW = 5_000
 _MIN_WINDOW_NS = NS // 1000
 
 

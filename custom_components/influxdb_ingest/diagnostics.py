@@ -77,4 +77,5 @@ async def async_get_config_entry_diagnostics(
         "columns": writer.columns.as_dict(),
         "stats": writer.stats.as_dict(),
         "sample_lines": LinePreview(hass, entry.options).samples(),
+        "backfill": entry.runtime_data.backfill.as_diagnostics(),
     }

@@ -24,8 +24,9 @@ from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Context, Event, EventOrigin, HomeAssistant, State
 from homeassistant.helpers.recorder import get_instance, session_scope
 from homeassistant.util import dt as dt_util
+from sqlalchemy.exc import SQLAlchemyError
 
-from .backfill_job import NS, BackfillJob, Chunk, Lane
+from .backfill_job import NS, BackfillJob, Chunk, Lane, SourceError
 
 type Serialize = Callable[[Event[Any]], str | None]
 
@@ -36,6 +37,21 @@ _MAX_WINDOW_NS = 3600 * NS
 # The history API keeps rows strictly inside (start, end): it is asked this much wider and
 # the rows are cut to [start, end) here, so windows neither overlap nor leave gaps.
 _MARGIN_SECONDS = 0.001
+
+
+async def on_recorder[T](hass: HomeAssistant, read: Callable[..., T], *args: Any) -> T:
+    """Run a read on the recorder's executor once its database is ready.
+
+    A database that is not there, or fails a read, is a SourceError: the job waits and
+    tries again.
+    """
+    recorder = get_instance(hass)
+    if not await asyncio.shield(recorder.async_db_ready):
+        raise SourceError("the recorder's database is not available")
+    try:
+        return await recorder.async_add_executor_job(read, *args)
+    except SQLAlchemyError as err:
+        raise SourceError(f"the recorder could not read its database: {err}") from err
 
 
 def _recorded_entity_ids(hass: HomeAssistant) -> list[str]:
@@ -65,7 +81,7 @@ class RecorderStates:
 
     async def async_open(self, job: BackfillJob) -> list[Lane]:
         """Find the recorded entities the job selects: the entry's filters, narrowed by the job."""
-        recorded = await get_instance(self._hass).async_add_executor_job(_recorded_entity_ids, self._hass)
+        recorded = await on_recorder(self._hass, _recorded_entity_ids, self._hass)
         wanted = set(job.entity_ids) if job.entity_ids else None
         self._entity_ids = sorted(
             entity_id
@@ -76,7 +92,9 @@ class RecorderStates:
 
     async def async_read(self, lane: Lane, start_ns: int, end_ns: int) -> Chunk:
         """The lines of the states recorded in `[start_ns, end_ns)`."""
-        per_entity = await get_instance(self._hass).async_add_executor_job(self._read, start_ns, end_ns)
+        if not self._entity_ids:  # resumed, and none of them is recorded any more
+            return Chunk([], 0, end_ns)
+        per_entity = await on_recorder(self._hass, self._read, start_ns, end_ns)
         lines: list[str] = []
         rows = 0
         slice_ends = time.perf_counter() + _SLICE_SECONDS

@@ -4,8 +4,8 @@ Home Assistant keeps raw states for days but hourly statistics (mean/min/max for
 measurements, state/sum for counters) for ever, so these reach years back. Read through
 the recorder's statistics API on its executor; one point per statistic and hour, at the
 start of the hour, in the unit Home Assistant shows (docs/schema.md). Statistics of
-entities follow the entry's filters; external statistics (`source:id`, imported by
-integrations) are copied only when a job names them.
+entities follow the entry's filters (and a job's entities); external statistics
+(`source:id`, imported by integrations) are not copied.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Any, Literal
 
 from homeassistant.components.recorder.statistics import list_statistic_ids, statistics_during_period
 from homeassistant.core import HomeAssistant, valid_entity_id
-from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
 
 from .backfill_job import NS, POINTS_PER_WINDOW, BackfillJob, Chunk, Lane
 from .line_protocol import format_fields, format_head
+from .recorder_source import on_recorder
 
 STATISTICS_MEASUREMENT = "home_assistant_statistics"
 _FIELDS: tuple[Literal["mean", "min", "max", "state", "sum"], ...] = ("mean", "min", "max", "state", "sum")
@@ -39,16 +39,14 @@ class RecorderStatistics:
 
     async def async_open(self, job: BackfillJob) -> list[Lane]:
         """Find the statistics the job selects and their units."""
-        listed: list[dict[str, Any]] = await get_instance(self._hass).async_add_executor_job(
-            list_statistic_ids, self._hass
-        )
+        listed: list[dict[str, Any]] = await on_recorder(self._hass, list_statistic_ids, self._hass)
         wanted = set(job.entity_ids) if job.entity_ids else None
         self._heads = {}
         for metadata in listed:
             statistic_id: str = metadata["statistic_id"]
+            if not (valid_entity_id(statistic_id) and self._selected(statistic_id)):
+                continue  # external, or left out by the entry's filters
             if wanted is not None and statistic_id not in wanted:
-                continue
-            if wanted is None and not (valid_entity_id(statistic_id) and self._selected(statistic_id)):
                 continue
             tags = {**self._static_tags, "statistic_id": statistic_id}
             if unit := metadata.get("display_unit_of_measurement"):
@@ -64,7 +62,10 @@ class RecorderStatistics:
 
     async def async_read(self, lane: Lane, start_ns: int, end_ns: int) -> Chunk:
         """The lines of the hours starting in `[start_ns, end_ns)`."""
-        found = await get_instance(self._hass).async_add_executor_job(
+        if not self._heads:  # resumed, and none of them is recorded any more
+            return Chunk([], 0, end_ns)
+        found = await on_recorder(
+            self._hass,
             statistics_during_period,
             self._hass,
             dt_util.utc_from_timestamp(start_ns / NS),
