@@ -38,7 +38,6 @@ from homeassistant.helpers.selector import (
     TextSelectorType,
 )
 import voluptuous as vol
-from yarl import URL
 
 from .backfill import recorder_loaded
 from .const import (
@@ -84,6 +83,7 @@ from .influx_api import (
     OrgNotFound,
     SSLFailure,
     TargetNotFound,
+    is_valid_url,
 )
 from .migrate import async_builtin_yaml, builtin_entry, entry_data_from_builtin, options_from_builtin_yaml
 from .normalize_builtin import MEASUREMENT_ATTRS
@@ -127,14 +127,6 @@ _SCHEMAS: dict[ApiVersion, Any] = {
         }
     ),
 }
-
-
-def _valid_url(url: str) -> bool:
-    try:
-        parsed = URL(url)
-    except ValueError:
-        return False
-    return parsed.scheme in ("http", "https") and bool(parsed.host) and not parsed.user
 
 
 async def async_validate_target(client: InfluxClient) -> str | None:
@@ -245,7 +237,7 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
     async def _async_validate(self, data: dict[str, Any]) -> tuple[InfluxTarget | None, dict[str, str]]:
         """Check the URL, then prove write access; return the target or the form errors."""
         data[CONF_URL] = str(data[CONF_URL]).strip().rstrip("/")
-        if not _valid_url(data[CONF_URL]):
+        if not is_valid_url(data[CONF_URL]):
             return None, {CONF_URL: "invalid_url"}
         target = InfluxTarget.from_config(data)
         session = async_get_clientsession(self.hass, verify_ssl=target.verify_ssl)
@@ -262,7 +254,7 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             data = {CONF_API_VERSION: api_version.value, **user_input}
             data[CONF_URL] = str(data[CONF_URL]).strip().rstrip("/")
-            if _valid_url(data[CONF_URL]):
+            if is_valid_url(data[CONF_URL]):
                 await self.async_set_unique_id(InfluxTarget.from_config(data).unique_id)
                 self._abort_if_unique_id_configured()
             target, errors = await self._async_validate(data)

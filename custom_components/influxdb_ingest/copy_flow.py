@@ -17,11 +17,11 @@ from homeassistant.const import CONF_PASSWORD, CONF_URL, CONF_USERNAME, CONF_VER
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import TextSelector, TextSelectorConfig, TextSelectorType
 import voluptuous as vol
-from yarl import URL
 
 from .backfill_job import BackfillJob, SourceAuthFailed, SourceError, SourceKind, SourceNotFound
 from .const import CONF_DATABASE
 from .influx1_source import InfluxDB1Database
+from .influx_api import is_valid_url
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -42,14 +42,6 @@ _SCHEMA: Any = vol.Schema(
 )
 
 
-def _valid_url(url: str) -> bool:
-    try:
-        parsed = URL(url)
-    except ValueError:
-        return False
-    return parsed.scheme in ("http", "https") and bool(parsed.host) and not parsed.user
-
-
 class CopyFromInfluxDB1Flow(ConfigSubentryFlow):
     """Ask for the old database, check it answers, queue the copy."""
 
@@ -61,7 +53,7 @@ class CopyFromInfluxDB1Flow(ConfigSubentryFlow):
         errors: dict[str, str] = {}
         if user_input is not None:
             connection = {**user_input, CONF_URL: str(user_input[CONF_URL]).strip().rstrip("/")}
-            if not _valid_url(connection[CONF_URL]):
+            if not is_valid_url(connection[CONF_URL]):
                 errors[CONF_URL] = "invalid_url"
             elif (error := await self._async_check(connection)) is not None:
                 errors["base"] = error

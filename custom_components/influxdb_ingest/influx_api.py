@@ -39,6 +39,15 @@ _GZIP_LEVEL = 1
 _GZIP_SLICE = 256 * 1024
 
 
+def is_valid_url(url: str) -> bool:
+    """An http(s) URL with a host and no credentials in it (they go in their own fields)."""
+    try:
+        parsed = URL(url)
+    except ValueError:
+        return False
+    return parsed.scheme in ("http", "https") and bool(parsed.host) and not parsed.user
+
+
 class InfluxError(Exception):
     """Base of every failure talking to InfluxDB."""
 
