@@ -29,7 +29,7 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.components.recorder.common import async_wait_recording_done
 
-from custom_components.influxdb_ingest import backfill_job
+from custom_components.influxdb_ingest import backfill_job, recorder_source
 from custom_components.influxdb_ingest.backfill_job import BackfillJob, JobStatus, SourceKind
 from custom_components.influxdb_ingest.const import DOMAIN
 from custom_components.influxdb_ingest.data import InfluxDBIngestConfigEntry
@@ -142,7 +142,7 @@ async def slow_job_through(
     hass: HomeAssistant, proxy: FaultProxy, database: str, monkeypatch: pytest.MonkeyPatch
 ) -> InfluxDBIngestConfigEntry:
     """900 recorded states and an entry behind the proxy, whose writes are slowed: a job of ~15 writes."""
-    monkeypatch.setattr(backfill_job, "POINTS_PER_WINDOW", 30)
+    monkeypatch.setattr(recorder_source, "_STATES_PER_READ", 30)
     await record_history(hass, 300)
     entry = await setup_entry(hass, v1_entry_data(proxy.url, database), {"batch_size": 30})
     proxy.inject(*[Delay(0.05)] * 200)

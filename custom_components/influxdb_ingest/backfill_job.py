@@ -15,7 +15,8 @@ import time
 from typing import Any, Protocol
 
 NS = 1_000_000_000
-# The first window of a lane; it then adapts to hold about `POINTS_PER_WINDOW` points.
+# The first window of a lane; it then adapts to hold about `POINTS_PER_WINDOW` points
+# (or the lane's own number).
 FIRST_WINDOW_NS = 600 * NS
 POINTS_PER_WINDOW = 5_000
 _MIN_WINDOW_NS = NS // 1000
@@ -50,6 +51,9 @@ class Lane:
     # The longest window the source reads at once: windows grow over empty stretches, and
     # must not land on dense data too wide to hold in memory.
     max_window_ns: int
+    # The points a window should hold (0: POINTS_PER_WINDOW); a source whose reads hold
+    # Home Assistant's interpreter asks for smaller ones.
+    points_per_window: int = 0
 
 
 @dataclass(slots=True)
@@ -117,10 +121,10 @@ class BackfillJob:
         return min(lane.end_ns, start_ns + min(self.window_ns, lane.max_window_ns))
 
     def window_read(self, lane: Lane, start_ns: int, end_ns: int, rows: int) -> None:
-        """Size the next window by the rows this one held: about POINTS_PER_WINDOW, at most 4x change."""
+        """Size the next window by the rows this one held: about the lane's points, at most 4x change."""
         span = end_ns - start_ns
         if span > 0:
-            wanted = span * POINTS_PER_WINDOW // max(rows, 1)
+            wanted = span * (lane.points_per_window or POINTS_PER_WINDOW) // max(rows, 1)
             self.window_ns = max(_MIN_WINDOW_NS, min(lane.max_window_ns, span * 4, max(span // 4, wanted)))
 
     def written(self, end_ns: int, points: int) -> None:

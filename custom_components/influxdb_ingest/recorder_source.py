@@ -31,7 +31,14 @@ from .backfill_job import NS, BackfillJob, Chunk, Lane, SourceError
 type Serialize = Callable[[Event[Any]], str | None]
 
 # The longest the loop serializes before it lets others run (seconds).
-_SLICE_SECONDS = 0.001
+_SLICE_SECONDS = 0.0005
+# The states a read should hold. A read builds them in Home Assistant's process, holding
+# the interpreter lock: 250 take the recorder's thread about 1.5 ms here, so the event
+# loop never waits long for it. Fewer cost throughput (each read costs 0.5 ms more),
+# more cost loop lag (docs/performance.md, "Backfill").
+_STATES_PER_READ = 250
+# Decoded attributes kept across reads (see `_share_attributes`); cleared past this many.
+_ATTRIBUTES_KEPT = 4096
 # The widest window read at once: a busy hour of a big home is tens of thousands of states.
 _MAX_WINDOW_NS = 3600 * NS
 # The history API keeps rows strictly inside (start, end): it is asked this much wider and
@@ -78,6 +85,7 @@ class RecorderStates:
         self._entity_ids: list[str] = []
         self._previous: dict[str, State] = {}  # per entity: the old state of its next change
         self._context = _no_context()
+        self._attributes: dict[str, dict[str, Any]] = {}  # recorded JSON -> decoded, across reads
 
     async def async_open(self, job: BackfillJob) -> list[Lane]:
         """Find the recorded entities the job selects: the entry's filters, narrowed by the job."""
@@ -88,7 +96,9 @@ class RecorderStates:
             for entity_id in recorded
             if (wanted is None or entity_id in wanted) and self._selected(entity_id)
         )
-        return [Lane("states", job.start_ns, job.end_ns, _MAX_WINDOW_NS)] if self._entity_ids else []
+        if not self._entity_ids:
+            return []
+        return [Lane("states", job.start_ns, job.end_ns, _MAX_WINDOW_NS, _STATES_PER_READ)]
 
     async def async_read(self, lane: Lane, start_ns: int, end_ns: int) -> Chunk:
         """The lines of the states recorded in `[start_ns, end_ns)`."""
@@ -101,6 +111,7 @@ class RecorderStates:
         for entity_id, states in per_entity:
             previous = self._previous.get(entity_id)
             for state in states:
+                self._share_attributes(state)
                 event: Event[Any] = Event(
                     EVENT_STATE_CHANGED,
                     {"entity_id": entity_id, "old_state": previous, "new_state": state},
@@ -118,6 +129,20 @@ class RecorderStates:
             if previous is not None:
                 self._previous[entity_id] = previous
         return Chunk(lines, rows, end_ns)
+
+    def _share_attributes(self, state: State) -> None:
+        """Give equal recorded attributes one decoded object across reads, not just within one.
+
+        The history API's states decode their attributes on first use, through a cache
+        keyed by the recorded JSON that lives for one read. Handing them a cache that
+        lives for the job lets the serializer see the same object again for unchanged
+        attributes and reuse its formatted line parts (it does so for live events), which
+        halves the loop's work per state. States of another kind are left as they are.
+        """
+        if isinstance(getattr(state, "attr_cache", None), dict):
+            if len(self._attributes) >= _ATTRIBUTES_KEPT:
+                self._attributes.clear()
+            state.attr_cache = self._attributes  # type: ignore[attr-defined]
 
     def _read(self, start_ns: int, end_ns: int) -> list[tuple[str, list[State]]]:
         """Every recorded state in the window, per entity, oldest first (recorder executor)."""

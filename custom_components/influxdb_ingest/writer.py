@@ -239,25 +239,23 @@ class BatchWriter:
     async def async_write_backfill(self, lines: list[str]) -> None:
         """Write lines of history between two live rounds, through the same delivery.
 
-        Sent as batches of `batch_size`, as many at once as a live round would. Refused
+        Sent as batches of `batch_size`, one request at a time: a server on the same machine
+        (the add-on) then stores history on one core and leaves the other to Home Assistant,
+        which measurably keeps the event loop's lag down (docs/performance.md). Refused
         points are healed or dead-lettered like live ones; a retryable failure is recorded
         like a live one (the retry policy says when to try again) and raised. The caller
         keeps the lines and sends them again: its source still holds them, so history
         never takes the disk spool's room from live points.
         """
         size = self.settings.batch_size
-        batches = [lines[start : start + size] for start in range(0, len(lines), size)]
         async with self._lock:
             self.policy.probing()
-            for start in range(0, len(batches), self._in_flight()):
-                group = batches[start : start + self._in_flight()]
-                outcomes = await asyncio.gather(
-                    *(self.delivery.deliver(batch) for batch in group), return_exceptions=True
-                )
-                if failure := next((item for item in outcomes if isinstance(item, BaseException)), None):
-                    if isinstance(failure, InfluxError):
-                        self._record_failure(failure)
-                    raise failure
+            for start in range(0, len(lines), size):
+                try:
+                    await self.delivery.deliver(lines[start : start + size])
+                except InfluxError as err:
+                    self._record_failure(err)
+                    raise
                 self._record_success()
 
     def _in_flight(self) -> int:
