@@ -150,6 +150,9 @@ class InfluxDB3StandIn(StandIn):
     then look like `/api/v3/write_lp` ones. `truncate_original_line=True` gives the newest
     `WriteLineError` serializer (influxdb3_types/src/write.rs), which cuts `original_line` to
     20 bytes. `internal_db`: newer 3.x lists an `_internal` database, not counted in the limit.
+    `rejected_listed_at_most`: a partial write's answer lists only the first rejected lines,
+    as the documentation says it may ("up to 100 points": docs.influxdata.com/influxdb3/core/
+    write-data/troubleshoot); the source read (write_buffer `write_lp`) lists every one.
     """
 
     token: str = "test-token"
@@ -167,6 +170,7 @@ class InfluxDB3StandIn(StandIn):
     v2_write_errors: bool = True
     truncate_original_line: bool = False
     internal_db: bool = True
+    rejected_listed_at_most: int | None = None
     version: str = "3.5.0"
     cluster_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
 
@@ -404,7 +408,7 @@ class InfluxDB3StandIn(StandIn):
         for point, time_ns in good:
             self.store.put(db, point, time_ns)
         if errors:
-            return _Failure("partial", PARTIAL_WRITE, errors), bool(good)
+            return _Failure("partial", PARTIAL_WRITE, errors[: self.rejected_listed_at_most]), bool(good)
         if not good:
             return _Failure("empty", EMPTY_WRITE), False
         return None, True

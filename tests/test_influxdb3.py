@@ -157,6 +157,32 @@ async def test_a_line_the_server_refuses_for_good_is_dead_lettered_the_rest_stor
     assert len(influxdb3.bodies) == 2  # the batch, then the one healed line; nothing else again
 
 
+async def test_a_cut_list_of_refused_lines_loses_none_it_left_out(
+    hass: HomeAssistant, influxdb3: InfluxDB3StandIn
+) -> None:
+    # The documentation's cap on the list ("up to 100 points"), which the source does not have.
+    influxdb3.rejected_listed_at_most = 100
+    await _write_as_another_tool(
+        f"{influxdb3.url}/api/v3/write_lp?db=home",
+        {"Authorization": "Bearer test-token"},
+        f"{MEASUREMENT},entity_id=sensor.other state=1.0 1\n",  # `state` as a float
+    )
+    entry = await setup_entry(hass, _v3(influxdb3), {"batch_size": 500})
+    writer = entry.runtime_data.writer
+    # 150 states that cannot be floats, then 150 that can: the first answer names 100.
+    for number in range(150):
+        hass.states.async_set(f"switch.pump_{number}", "on")
+    for number in range(150):
+        hass.states.async_set(f"sensor.level_{number}", str(number))
+    await hass.config_entries.async_unload(entry.entry_id)
+
+    assert writer.stats.points_dead_lettered == 150
+    assert writer.stats.points_written == 150
+    stored = [row for row in influxdb3.rows("home", MEASUREMENT) if row["entity_id"] != "sensor.other"]
+    assert len(stored) == 150
+    assert writer.dead_letter_path.read_text().count("switch.pump_") == 150
+
+
 async def test_the_column_limit_is_reported_with_a_repair_and_nothing_is_lost(
     hass: HomeAssistant, issue_registry: ir.IssueRegistry
 ) -> None:

@@ -21,7 +21,14 @@ import time
 from .backlog import RunInExecutor
 from .dead_letter import append_dead_letters
 from .heal import TypeHealer
-from .influx_api import LIMIT_MESSAGES, InfluxClient, PayloadTooLarge, RejectedLine, WriteRejected
+from .influx_api import (
+    LIMIT_MESSAGES,
+    REJECTED_LISTED_AT_MOST,
+    InfluxClient,
+    PayloadTooLarge,
+    RejectedLine,
+    WriteRejected,
+)
 from .log_throttle import LogThrottle
 from .stats import WriterStats
 
@@ -92,12 +99,18 @@ class Delivery:
             await self._narrow_down(lines, str(err))
 
     async def _settle_named(self, lines: list[str], rejected: tuple[RejectedLine, ...]) -> None:
-        """InfluxDB 3 stored every line but those it names: heal or dead-letter those."""
+        """InfluxDB 3 stored every line but those it names: heal or dead-letter those.
+
+        A list as long as the documented cap may have been cut: the lines after the last
+        one named are sent again (where they were stored, an overwrite), so no line is
+        counted as written that the server may have refused without naming it.
+        """
         refused = {refusal.line_number - 1: refusal.message for refusal in rejected}
         if not all(0 <= index < len(lines) for index in refused):
             await self._narrow_down(lines, rejected[0].message)
             return
-        self._count_written(len(lines) - len(refused))
+        unknown = lines[max(refused) + 1 :] if len(refused) >= REJECTED_LISTED_AT_MOST else []
+        self._count_written(len(lines) - len(refused) - len(unknown))
         again: list[str] = []
         for index, message in sorted(refused.items()):
             line = lines[index]
@@ -109,8 +122,8 @@ class Delivery:
             if message.startswith(LIMIT_MESSAGES):
                 self._stats.limit_refusal = message
             await self._dead_letter([line], message)
-        if again:
-            await self.deliver(again)
+        if again or unknown:
+            await self.deliver(again + unknown)
 
     def _learnt(self, message: str) -> None:
         _LOGGER.warning("Converting to the type InfluxDB already holds: %s", message)

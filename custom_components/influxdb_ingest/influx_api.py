@@ -84,6 +84,12 @@ class UnsupportedEncoding(InfluxError):
     """The server or a proxy in front of it refuses the body's encoding (415)."""
 
 
+# A partial write's answer names "up to 100" rejected points, says InfluxDB 3's documentation
+# (docs.influxdata.com/influxdb3/core/write-data/troubleshoot); the Core source we read
+# (influxdb3_write write_buffer `write_lp`) names all of them. Both are handled.
+REJECTED_LISTED_AT_MOST = 100
+
+
 @dataclass(frozen=True, slots=True)
 class RejectedLine:
     """One line InfluxDB 3 names in a partial write: the rest of the request was stored."""

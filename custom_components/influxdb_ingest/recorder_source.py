@@ -2,14 +2,13 @@
 
 Read through the recorder's own history API on the recorder's executor, a window at a
 time. Each recorded state becomes the `state_changed` event Home Assistant fired for it:
-fired at the state's `last_updated` (the time live events carry), with the entity's
-previous recorded state as old state, and handed to the entry's serializer, so a
-backfilled point lands on the series and timestamp of its live twin and overwrites it.
+fired at the state's `last_updated` (the time live events carry) and handed to the
+entry's serializer, so a backfilled point lands on the series and timestamp of its live
+twin and overwrites it. The events carry no old state: no layout writes anything from it.
 
 What the history API does not return is not invented: context ids (the points carry none;
-a live twin keeps its own, since InfluxDB merges the fields of a point written twice),
-the attributes Home Assistant leaves out of the recorder, and the old state of an
-entity's first change in a job (its duration in state is then not written either).
+a live twin keeps its own, since InfluxDB merges the fields of a point written twice) and
+the attributes Home Assistant leaves out of the recorder.
 """
 
 from __future__ import annotations
@@ -33,10 +32,10 @@ type Serialize = Callable[[Event[Any]], str | None]
 # The longest the loop serializes before it lets others run (seconds).
 _SLICE_SECONDS = 0.0005
 # The states a read should hold. A read builds them in Home Assistant's process, holding
-# the interpreter lock: 250 take the recorder's thread about 1.5 ms here, so the event
-# loop never waits long for it. Fewer cost throughput (each read costs 0.5 ms more),
-# more cost loop lag (docs/performance.md, "Backfill").
-_STATES_PER_READ = 250
+# the interpreter lock: 200 take the recorder's thread about 1.5 ms here, so the event
+# loop never waits long for it. Fewer cost throughput (a read costs 0.5 ms however few
+# it holds), more cost loop lag (docs/performance.md, "Backfill").
+_STATES_PER_READ = 200
 # Decoded attributes kept across reads (see `_share_attributes`); cleared past this many.
 _ATTRIBUTES_KEPT = 4096
 # The widest window read at once: a busy hour of a big home is tens of thousands of states.
@@ -83,7 +82,6 @@ class RecorderStates:
         self._serialize = serialize
         self._selected = selected
         self._entity_ids: list[str] = []
-        self._previous: dict[str, State] = {}  # per entity: the old state of its next change
         self._context = _no_context()
         self._attributes: dict[str, dict[str, Any]] = {}  # recorded JSON -> decoded, across reads
 
@@ -109,25 +107,21 @@ class RecorderStates:
         rows = 0
         slice_ends = time.perf_counter() + _SLICE_SECONDS
         for entity_id, states in per_entity:
-            previous = self._previous.get(entity_id)
             for state in states:
                 self._share_attributes(state)
                 event: Event[Any] = Event(
                     EVENT_STATE_CHANGED,
-                    {"entity_id": entity_id, "old_state": previous, "new_state": state},
+                    {"entity_id": entity_id, "old_state": None, "new_state": state},
                     EventOrigin.local,
                     state.last_updated_timestamp,
                     self._context,
                 )
                 if (line := self._serialize(event)) is not None:
                     lines.append(line + "\n")
-                previous = state
                 rows += 1
                 if not rows % 16 and time.perf_counter() > slice_ends:
                     await asyncio.sleep(0)  # a slice at a time: the loop stays responsive
                     slice_ends = time.perf_counter() + _SLICE_SECONDS
-            if previous is not None:
-                self._previous[entity_id] = previous
         return Chunk(lines, rows, end_ns)
 
     def _share_attributes(self, state: State) -> None:
