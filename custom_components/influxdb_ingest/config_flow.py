@@ -10,29 +10,12 @@ from homeassistant.config_entries import (
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryFlow,
-    OptionsFlowWithReload,
 )
 from homeassistant.const import CONF_PASSWORD, CONF_TOKEN, CONF_URL, CONF_USERNAME, CONF_VERIFY_SSL
 from homeassistant.core import callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.helpers.selector import (
-    AreaSelector,
-    AreaSelectorConfig,
-    DeviceSelector,
-    DeviceSelectorConfig,
-    EntitySelector,
-    EntitySelectorConfig,
-    FloorSelector,
-    FloorSelectorConfig,
-    LabelSelector,
-    LabelSelectorConfig,
-    NumberSelector,
-    NumberSelectorConfig,
-    NumberSelectorMode,
-    ObjectSelector,
-    SelectSelector,
-    SelectSelectorConfig,
     TextSelector,
     TextSelectorConfig,
     TextSelectorType,
@@ -54,23 +37,6 @@ from .const import (
 )
 from .copy_flow import SUBENTRY_INFLUXDB1_COPY, CopyFromInfluxDB1Flow
 from .data import InfluxDBIngestConfigEntry
-from .filters import (
-    CONF_EXCLUDE_AREAS,
-    CONF_EXCLUDE_DEVICES,
-    CONF_EXCLUDE_DOMAINS,
-    CONF_EXCLUDE_ENTITIES,
-    CONF_EXCLUDE_FLOORS,
-    CONF_EXCLUDE_GLOBS,
-    CONF_EXCLUDE_LABELS,
-    CONF_INCLUDE_AREAS,
-    CONF_INCLUDE_DEVICES,
-    CONF_INCLUDE_DOMAINS,
-    CONF_INCLUDE_ENTITIES,
-    CONF_INCLUDE_FLOORS,
-    CONF_INCLUDE_GLOBS,
-    CONF_INCLUDE_LABELS,
-    CONF_INCLUDE_OWN,
-)
 from .influx_api import (
     CannotConnect,
     DatabaseLimit,
@@ -86,9 +52,7 @@ from .influx_api import (
     is_valid_url,
 )
 from .migrate import async_builtin_yaml, builtin_entry, entry_data_from_builtin, options_from_builtin_yaml
-from .normalize_builtin import MEASUREMENT_ATTRS
-from .preview import LinePreview, NoLine, as_code_block
-from .settings import WriterSettings
+from .options_flow import IngestOptionsFlow, number_box
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -306,7 +270,7 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
             return self.async_create_entry(title=title, data={**data, **user_input}, options=options)
         schema: Any = vol.Schema(
             {
-                vol.Required(CONF_HISTORY_DAYS, default=0): _number(0, 3650, 1, "d"),
+                vol.Required(CONF_HISTORY_DAYS, default=0): number_box(0, 3650, 1, "d"),
                 vol.Required(CONF_HISTORY_STATISTICS, default=False): bool,
             }
         )
@@ -365,125 +329,4 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
             data_schema=self.add_suggested_values_to_schema(schema, suggested),
             errors=errors,
             description_placeholders={"title": entry.title},
-        )
-
-
-_MULTIPLE_TEXT = TextSelector(TextSelectorConfig(multiple=True))
-# Extra tags from the registries (docs/schema.md), and device_info: manufacturer, model, firmware fields.
-ENRICHMENTS = ("area_id", "device_id", "area", "floor", "device", "labels", "platform", "unit", "device_info")
-_ENTITIES = EntitySelector(EntitySelectorConfig(multiple=True))
-_AREAS = AreaSelector(AreaSelectorConfig(multiple=True))
-_FLOORS = FloorSelector(FloorSelectorConfig(multiple=True))
-_DEVICES = DeviceSelector(DeviceSelectorConfig(multiple=True))
-_LABELS = LabelSelector(LabelSelectorConfig(multiple=True))
-
-
-def _domains() -> SelectSelector:
-    return SelectSelector(SelectSelectorConfig(options=[], multiple=True, custom_value=True, sort=True))
-
-
-def _number(minimum: float, maximum: float, step: float, unit: str) -> NumberSelector:
-    return NumberSelector(
-        NumberSelectorConfig(
-            min=minimum, max=maximum, step=step, unit_of_measurement=unit, mode=NumberSelectorMode.BOX
-        )
-    )
-
-
-class IngestOptionsFlow(OptionsFlowWithReload):
-    """What to record and how to write it; applied by reloading the entry (no restart)."""
-
-    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Change the options, or see the line an entity produces with them."""
-        return self.async_show_menu(step_id="init", menu_options=["settings", "preview"])
-
-    async def async_step_preview(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Pick an entity, see the exact line its current state produces with the saved options."""
-        errors: dict[str, str] = {}
-        line = ""
-        if user_input is not None:
-            result = LinePreview(self.hass, self.config_entry.options).line(user_input["entity_id"])
-            if isinstance(result, NoLine):
-                errors["entity_id"] = result.value
-            else:
-                line = as_code_block(result)
-        schema: Any = vol.Schema({vol.Required("entity_id"): EntitySelector()})
-        return self.async_show_form(
-            step_id="preview",
-            data_schema=self.add_suggested_values_to_schema(schema, user_input or {}),
-            errors=errors,
-            description_placeholders={"line": line},
-        )
-
-    async def async_step_settings(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """One form with every option."""
-        if user_input is not None:
-            return self.async_create_entry(data=user_input)
-        defaults = WriterSettings()
-        schema: Any = vol.Schema(
-            {
-                vol.Optional("layout", default=defaults.layout): SelectSelector(
-                    SelectSelectorConfig(options=["default", "builtin"], translation_key="layout")
-                ),
-                vol.Optional("measurement_attr", default=defaults.measurement_attr): SelectSelector(
-                    SelectSelectorConfig(options=list(MEASUREMENT_ATTRS), translation_key="measurement_attr")
-                ),
-                vol.Optional("default_measurement"): _TEXT,
-                vol.Optional("override_measurement"): _TEXT,
-                vol.Optional("enrich", default=[]): SelectSelector(
-                    SelectSelectorConfig(
-                        options=list(ENRICHMENTS),
-                        multiple=True,
-                        translation_key="enrich",
-                    )
-                ),
-                vol.Optional("tags", default=[]): _MULTIPLE_TEXT,
-                vol.Optional("tags_attributes", default=[]): _MULTIPLE_TEXT,
-                vol.Optional("record_unavailable", default=defaults.record_unavailable): bool,
-                vol.Optional("attributes_json", default=defaults.attributes_json): bool,
-                vol.Optional("context_id", default=defaults.context_id): bool,
-                vol.Optional("max_columns", default=defaults.max_columns): _number(0, 499, 1, "columns"),
-                vol.Optional("event_types", default=[]): _MULTIPLE_TEXT,
-                vol.Optional("overrides", default={}): ObjectSelector(),
-                vol.Optional(CONF_INCLUDE_DOMAINS, default=[]): _domains(),
-                vol.Optional(CONF_INCLUDE_ENTITIES, default=[]): _ENTITIES,
-                vol.Optional(CONF_INCLUDE_GLOBS, default=[]): _MULTIPLE_TEXT,
-                vol.Optional(CONF_EXCLUDE_DOMAINS, default=[]): _domains(),
-                vol.Optional(CONF_EXCLUDE_ENTITIES, default=[]): _ENTITIES,
-                vol.Optional(CONF_EXCLUDE_GLOBS, default=[]): _MULTIPLE_TEXT,
-                vol.Optional(CONF_INCLUDE_AREAS, default=[]): _AREAS,
-                vol.Optional(CONF_INCLUDE_FLOORS, default=[]): _FLOORS,
-                vol.Optional(CONF_INCLUDE_DEVICES, default=[]): _DEVICES,
-                vol.Optional(CONF_INCLUDE_LABELS, default=[]): _LABELS,
-                vol.Optional(CONF_EXCLUDE_AREAS, default=[]): _AREAS,
-                vol.Optional(CONF_EXCLUDE_FLOORS, default=[]): _FLOORS,
-                vol.Optional(CONF_EXCLUDE_DEVICES, default=[]): _DEVICES,
-                vol.Optional(CONF_EXCLUDE_LABELS, default=[]): _LABELS,
-                vol.Optional("include_attributes", default=[]): _MULTIPLE_TEXT,
-                vol.Optional("ignore_attributes", default=[]): _MULTIPLE_TEXT,
-                vol.Optional(CONF_INCLUDE_OWN, default=False): bool,
-                vol.Optional("snapshot_minutes", default=defaults.snapshot_minutes): _number(
-                    0, 1440, 1, "min"
-                ),
-                vol.Optional("batch_size", default=defaults.batch_size): _number(1, 50_000, 1, "points"),
-                vol.Optional("flush_interval", default=defaults.flush_interval): _number(0.1, 300, 0.1, "s"),
-                vol.Optional("max_queue_size", default=defaults.max_queue_size): _number(
-                    1_000, 10_000_000, 1_000, "points"
-                ),
-                vol.Optional("loss_window", default=defaults.loss_window): _number(1, 300, 1, "s"),
-                vol.Optional("spool_max_mb", default=defaults.spool_max_bytes // 2**20): _number(
-                    1, 1_000_000, 1, "MB"
-                ),
-                vol.Optional("spool_max_days", default=defaults.spool_max_age / 86_400): _number(
-                    1, 3650, 1, "d"
-                ),
-                vol.Optional("retry_max_delay", default=defaults.retry_max_delay): _number(5, 86_400, 1, "s"),
-                vol.Optional("compression", default=defaults.compression): SelectSelector(
-                    SelectSelectorConfig(options=["auto", "gzip", "none"], translation_key="compression")
-                ),
-            }
-        )
-        return self.async_show_form(
-            step_id="settings",
-            data_schema=self.add_suggested_values_to_schema(schema, self.config_entry.options),
         )
