@@ -138,6 +138,30 @@ async def test_states_backfill_into_influxdb3_and_twice_stores_the_same(
     assert {table: influxdb3.rows("home", table) for table in influxdb3.store.databases["home"]} == stored
 
 
+async def test_backfilled_states_keep_to_the_column_budget_as_their_live_twins_did(
+    recorder_mock: Recorder, hass: HomeAssistant, influxdb3: InfluxDB3StandIn
+) -> None:
+    target = {"api_version": "3", "url": influxdb3.url, "token": "test-token", "verify_ssl": True}
+    live = await setup_entry(hass, {**target, "database": "live"}, {"max_columns": 16})
+    wide = {f"key_{index}": index for index in range(30)}  # more attributes than the budget holds
+    for number in range(5):
+        hass.states.async_set("sensor.wide", str(number), wide, timestamp=time.time() - 600 + number)
+    await async_wait_recording_done(hass)
+    await live.runtime_data.writer.async_flush()
+
+    entry = await setup_entry(hass, {**target, "database": "backfilled"}, {"max_columns": 16})
+    await run_backfill(hass, entry, days=1)
+
+    def stored(database: str) -> dict[str, list[dict[str, Any]]]:
+        tables = influxdb3.store.databases[database]
+        return {table: without(influxdb3.rows(database, table), _NOT_IN_HISTORY) for table in tables}
+
+    live_rows = stored("live")
+    assert sum(map(len, live_rows.values())) == 5
+    assert all("attributes_overflow" in row for rows in live_rows.values() for row in rows)
+    assert stored("backfilled") == live_rows
+
+
 async def slow_job_through(
     hass: HomeAssistant, proxy: FaultProxy, database: str, monkeypatch: pytest.MonkeyPatch
 ) -> InfluxDBIngestConfigEntry:

@@ -1,21 +1,16 @@
-"""History on day one: jobs that write old data through the writer, in the gaps of the live stream.
+"""History on day one: an entry's backfill jobs, queued, run, shown and saved.
 
-One job runs at a time per entry; others queue behind it. A job reads one window of its
-source at a time (bounded memory), hands the lines to the writer only while no live batch
-or spooled point waits and the target is not being waited out (`backfill_may_write`), and
-moves its cursor past the window once the writer has it stored. Failures take the live
-paths: refused points are healed or dead-lettered, a retryable failure is recorded by the
-writer's retry policy and the same lines are sent again once it says so. The queue and the
-cursor are saved in a Store, so a restart resumes at the last saved window; cancelling
-drops the queue. Progress shows as an entity, the end as a persistent notification.
+One job runs at a time per entry; others queue behind it (`backfill_run.py` runs one).
+The queue and each job's cursor are saved in a Store, so a restart resumes at the last
+saved window; cancelling drops the queue. Progress shows as an entity, the end as a
+persistent notification.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 import contextlib
-from functools import partial
 import logging
 import time
 from typing import Any
@@ -32,14 +27,13 @@ from .backfill_job import (
     BackfillProgress,
     HistorySource,
     JobStatus,
-    Lane,
     SourceError,
     SourceKind,
 )
+from .backfill_run import JobRun
 from .const import CONF_HISTORY_DAYS, CONF_HISTORY_STATISTICS, DOMAIN
 from .filters import EntitySelection
 from .influx1_source import InfluxDB1Database
-from .influx_api import InfluxError
 from .log_throttle import LogThrottle
 from .metadata import EntityMetadata
 from .recorder_source import RecorderStates
@@ -52,13 +46,8 @@ _LOGGER = logging.getLogger(__name__)
 
 # Seconds between saves of the cursor while a job runs (a restart repeats at most this much).
 _SAVE_DELAY = 5.0
-# How often a job looks for a gap in the live stream while there is none.
-_GAP_POLL = 0.05
 # The progress entity is updated at most this often (each update is a recorded state).
 _PROGRESS_INTERVAL = 5.0
-# A source that cannot be read is tried again this many times, waiting longer each time.
-_SOURCE_RETRIES = 5
-_SOURCE_RETRY_DELAY = 10.0
 # What "everything" means for statistics, which Home Assistant keeps for ever.
 STATISTICS_YEARS = 10
 
@@ -220,36 +209,11 @@ class BackfillManager:
             self._notify(force=True)
 
     async def _run_job(self, job: BackfillJob) -> tuple[JobStatus, str | None]:
-        """Copy a job's windows one after another; how it ended and why."""
+        """Run a job to its end; how it ended and why."""
         self._status = JobStatus.RUNNING
         self._notify(force=True)
-        source = self._source(job)
-        mark = time.monotonic()
         try:
-            lanes = await self._with_retries(partial(source.async_open, job))
-            if job.lanes is None:
-                job.lanes = lanes
-            reading: asyncio.Future[tuple[list[str], int]] | None = None
-            try:
-                while (lane := job.current_lane()) is not None:
-                    lines, end = await (reading or self._read(source, job, lane, job.position(lane)))
-                    # The next lines are read while these are written: the loop serializes
-                    # while the server stores.
-                    reading = None
-                    if end < lane.end_ns:
-                        reading = asyncio.ensure_future(self._read(source, job, lane, end))
-                    await self._write(lines)
-                    job.written(end, len(lines))
-                    now = time.monotonic()
-                    job.seconds_running += now - mark
-                    mark = now
-                    self._store.async_delay_save(self._data, _SAVE_DELAY)
-                    self._notify()
-            finally:
-                if reading is not None:
-                    reading.cancel()
-                    with contextlib.suppress(BaseException):
-                        await reading
+            await JobRun(self._writer, self._source(job), job, self._set_status, self._moved).async_run()
         except SourceError as err:
             return JobStatus.FAILED, str(err)
         except Exception as err:  # a bug must not end silently: logged, shown, the queue goes on
@@ -257,53 +221,10 @@ class BackfillManager:
             return JobStatus.FAILED, f"{type(err).__name__}: {err}"
         return JobStatus.FINISHED, None
 
-    async def _read(
-        self, source: HistorySource, job: BackfillJob, lane: Lane, position: int
-    ) -> tuple[list[str], int]:
-        """Windows from `position` on, until two batches' worth of lines or the lane's end.
-
-        Sparse windows are gathered, so requests stay full. With the lines being written
-        meanwhile, memory holds four batches and one window at most. Returns the lines and
-        where they end.
-        """
-        lines: list[str] = []
-        while len(lines) < self._writer.settings.batch_size * 2 and position < lane.end_ns:
-            end = job.window_end(lane, position)
-            chunk = await self._with_retries(partial(source.async_read, lane, position, end))
-            job.window_read(lane, position, chunk.end_ns, chunk.rows)
-            lines.extend(chunk.lines)
-            position = chunk.end_ns
-        return lines, position
-
-    async def _with_retries[T](self, read: Callable[[], Awaitable[T]]) -> T:
-        """Read from the source, waiting and trying again a few times when it fails."""
-        for attempt in range(_SOURCE_RETRIES + 1):
-            try:
-                return await read()
-            except SourceError as err:
-                if attempt == _SOURCE_RETRIES:
-                    raise
-                _LOGGER.warning("Backfill source unavailable (%s); trying again", err)
-                self._set_status(JobStatus.WAITING)
-                await asyncio.sleep(_SOURCE_RETRY_DELAY * 2**attempt)
-                self._set_status(JobStatus.RUNNING)
-        raise AssertionError("unreachable")
-
-    async def _write(self, lines: list[str]) -> None:
-        """Hand the lines to the writer, two batches at a time, only in gaps of the live stream."""
-        step = self._writer.settings.batch_size * 2
-        for start in range(0, len(lines), step):
-            part = lines[start : start + step]
-            while True:
-                while not self._writer.backfill_may_write():  # noqa: ASYNC110  # a cheap check of the writer
-                    await asyncio.sleep(_GAP_POLL)
-                try:
-                    await self._writer.async_write_backfill(part)
-                    break
-                except InfluxError:
-                    self._set_status(JobStatus.WAITING)  # the writer's retry policy says when
-            self._set_status(JobStatus.RUNNING)
-            await asyncio.sleep(0)  # a live round waiting for the writer goes first
+    def _moved(self) -> None:
+        """A job's cursor moved: save it soon, show the progress."""
+        self._store.async_delay_save(self._data, _SAVE_DELAY)
+        self._notify()
 
     def _source(self, job: BackfillJob) -> HistorySource:
         selected = EntitySelection(self._hass, self._entry.options)
@@ -318,8 +239,12 @@ class BackfillManager:
         return RecorderStates(self._hass, self._serializer(), selected)
 
     def _serializer(self) -> Callable[[Event[Any]], str | None]:
-        """The entry's layout, in a serializer of the job's own; a failing event is counted, not fatal."""
-        serializer = make_serializer(self._writer.settings, self._lookup_metadata)
+        """The entry's layout, in a serializer of the job's own; a failing event is counted, not fatal.
+
+        It keeps to the writer's column budget, the live one: a backfilled point puts the
+        attributes that do not fit into `attributes_overflow` exactly as its live twin did.
+        """
+        serializer = make_serializer(self._writer.settings, self._lookup_metadata, self._writer.columns)
         stats = self._writer.stats
 
         def serialize(event: Event[Any]) -> str | None:

@@ -36,8 +36,9 @@ _SLICE_SECONDS = 0.0005
 # loop never waits long for it. Fewer cost throughput (a read costs 0.5 ms however few
 # it holds), more cost loop lag (docs/performance.md, "Backfill").
 _STATES_PER_READ = 200
-# Decoded attributes kept across reads (see `_share_attributes`); cleared past this many.
-_ATTRIBUTES_KEPT = 4096
+# Decoded attributes kept across reads (see `_share_attributes`), cleared past this many:
+# a big home's entities' attributes, bounded even where attributes change every time.
+_ATTRIBUTES_KEPT = 2048
 # The widest window read at once: a busy hour of a big home is tens of thousands of states.
 _MAX_WINDOW_NS = 3600 * NS
 # The history API keeps rows strictly inside (start, end): it is asked this much wider and
@@ -131,7 +132,8 @@ class RecorderStates:
         keyed by the recorded JSON that lives for one read. Handing them a cache that
         lives for the job lets the serializer see the same object again for unchanged
         attributes and reuse its formatted line parts (it does so for live events), which
-        halves the loop's work per state. States of another kind are left as they are.
+        cuts the loop's work per state by about a third. States of another kind are left
+        as they are.
         """
         if isinstance(getattr(state, "attr_cache", None), dict):
             if len(self._attributes) >= _ATTRIBUTES_KEPT:
