@@ -20,7 +20,7 @@ from homeassistant.helpers import area_registry as ar, device_registry as dr, en
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.influxdb_ingest.influx_api import InfluxTarget
+from custom_components.influxdb_ingest.influx_target import InfluxTarget
 from custom_components.influxdb_ingest.line_protocol import split_line
 from custom_components.influxdb_ingest.stats import DropReason
 

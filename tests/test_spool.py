@@ -11,7 +11,7 @@ import zlib
 
 import pytest
 
-from custom_components.influxdb_ingest import spool as spool_module
+from custom_components.influxdb_ingest import spool as spool_module, spool_cursor
 from custom_components.influxdb_ingest.spool import DiskSpool, SpoolCorrupt, encode_lines
 
 DAY = 86_400.0
@@ -138,7 +138,7 @@ def test_one_spill_is_one_sync_of_the_data_and_the_new_segment_is_synced_in_its_
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     synced: list[str] = []
-    real_sync = spool_module._sync_data
+    real_sync = spool_module.sync_data
     real_fsync = os.fsync
 
     def sync_data(descriptor: int) -> None:
@@ -149,7 +149,8 @@ def test_one_spill_is_one_sync_of_the_data_and_the_new_segment_is_synced_in_its_
         synced.append(os.readlink(f"/proc/self/fd/{descriptor}").rsplit("/", 1)[-1])
         real_fsync(descriptor)
 
-    monkeypatch.setattr(spool_module, "_sync_data", sync_data)
+    monkeypatch.setattr(spool_module, "sync_data", sync_data)  # the segments'
+    monkeypatch.setattr(spool_cursor, "sync_data", sync_data)  # the cursor's
     monkeypatch.setattr(spool_module.os, "fsync", fsync)
     spool = _spool(tmp_path)
     spool.append([(encode_lines([f"m v={n} {n}\n"]), 1, float(n)) for n in range(10)])
@@ -179,7 +180,7 @@ def test_an_append_the_disk_refuses_leaves_nothing_behind(
         raise OSError(28, "No space left on device")
 
     with monkeypatch.context() as patched:
-        patched.setattr(spool_module, "_sync_data", disk_full)
+        patched.setattr(spool_module, "sync_data", disk_full)
         with pytest.raises(OSError, match="No space"):
             _append(spool, ["m v=2 2\n", "m v=3 3\n"], created=2.0)
     assert spool.points == 1

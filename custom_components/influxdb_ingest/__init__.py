@@ -16,7 +16,8 @@ from .const import DOMAIN
 from .coordinator import IngestCoordinator
 from .data import InfluxDBIngestConfigEntry, IngestRuntime
 from .filters import EntitySelection
-from .influx_api import InfluxClient, InfluxTarget
+from .influx_api import InfluxClient
+from .influx_target import InfluxTarget
 from .listener import async_listen_events
 from .metadata import MetadataLookup
 from .normalize_builtin import BUILTIN_DOMAIN_DEVICE_CLASS, DOMAIN_DEVICE_CLASS

@@ -43,14 +43,13 @@ from .influx_api import (
     DatabaseMissing,
     InfluxClient,
     InfluxError,
-    InfluxTarget,
     InvalidAuth,
     NoWritePermission,
     OrgNotFound,
     SSLFailure,
     TargetNotFound,
-    is_valid_url,
 )
+from .influx_target import InfluxTarget, is_valid_url
 from .migrate import async_builtin_yaml, builtin_entry, entry_data_from_builtin, options_from_builtin_yaml
 from .options_flow import IngestOptionsFlow, number_box
 

@@ -21,7 +21,7 @@ import voluptuous as vol
 from .backfill_job import BackfillJob, SourceAuthFailed, SourceError, SourceKind, SourceNotFound
 from .const import CONF_DATABASE
 from .influx1_source import InfluxDB1Database
-from .influx_api import is_valid_url
+from .influx_target import is_valid_url
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -9,25 +9,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-import ipaddress
+from dataclasses import dataclass
 import json
 import logging
 import re
-from typing import Any
 import zlib
 
 import aiohttp
 from yarl import URL
 
-from .const import (
-    CONF_API_VERSION,
-    CONF_BUCKET,
-    CONF_DATABASE,
-    CONF_ORG,
-    CONF_RETENTION_POLICY,
-    ApiVersion,
-)
+from .const import ApiVersion
+from .influx_target import InfluxTarget
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -37,15 +29,6 @@ _MAX_MESSAGE = 500
 _GZIP_LEVEL = 1
 # Compressed a slice at a time, yielding to the event loop in between.
 _GZIP_SLICE = 256 * 1024
-
-
-def is_valid_url(url: str) -> bool:
-    """An http(s) URL with a host and no credentials in it (they go in their own fields)."""
-    try:
-        parsed = URL(url)
-    except ValueError:
-        return False
-    return parsed.scheme in ("http", "https") and bool(parsed.host) and not parsed.user
 
 
 class InfluxError(Exception):
@@ -127,102 +110,6 @@ class ServerBusy(CannotConnect):
     def __init__(self, message: str, retry_after: float | None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
-
-
-@dataclass(frozen=True, slots=True)
-class InfluxTarget:
-    """Where and how to write: built from a config entry's data."""
-
-    api_version: ApiVersion
-    url: str
-    database: str = ""
-    retention_policy: str = ""
-    org: str = ""
-    bucket: str = ""
-    username: str = field(default="", repr=False)
-    password: str = field(default="", repr=False)
-    token: str = field(default="", repr=False)
-    verify_ssl: bool = True
-
-    @classmethod
-    def from_config(cls, data: Mapping[str, Any]) -> InfluxTarget:
-        """Build a target from config entry data (keys from const and homeassistant.const)."""
-        return cls(
-            api_version=ApiVersion(data[CONF_API_VERSION]),
-            url=str(data["url"]).rstrip("/"),
-            database=data.get(CONF_DATABASE, ""),
-            retention_policy=data.get(CONF_RETENTION_POLICY, ""),
-            org=data.get(CONF_ORG, ""),
-            bucket=data.get(CONF_BUCKET, ""),
-            username=data.get("username", ""),
-            password=data.get("password", ""),
-            token=data.get("token", ""),
-            verify_ssl=data.get("verify_ssl", True),
-        )
-
-    @property
-    def unique_id(self) -> str:
-        """Identifies the target so the same one cannot be added twice."""
-        url = URL(self.url)
-        where = f"{url.scheme}://{url.host}:{url.port}{url.path.rstrip('/')}"
-        match self.api_version:
-            case ApiVersion.V1:
-                name = f"{self.database}/{self.retention_policy}"
-            case ApiVersion.V2:
-                name = f"{self.org}/{self.bucket}"
-            case ApiVersion.V3:
-                name = self.database
-        return f"v{self.api_version}|{where}|{name}"
-
-    @property
-    def is_loopback(self) -> bool:
-        """Whether the server runs on this machine (then compressing only costs CPU)."""
-        host = URL(self.url).host or ""
-        if host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return False
-
-    @property
-    def title(self) -> str:
-        """A short human name: what is written where."""
-        name = self.bucket if self.api_version is ApiVersion.V2 else self.database
-        return f"{name} @ {URL(self.url).host}"
-
-    @property
-    def write_url(self) -> URL:
-        """The write endpoint with its non-secret query parameters."""
-        base = URL(self.url)
-        match self.api_version:
-            case ApiVersion.V1:
-                query = {"db": self.database, "precision": "ns"}
-                if self.retention_policy:
-                    query["rp"] = self.retention_policy
-                return base / "write" % query
-            case ApiVersion.V2:
-                return (
-                    base
-                    / "api/v2/write"
-                    % {
-                        "org": self.org,
-                        "bucket": self.bucket,
-                        "precision": "ns",
-                    }
-                )
-            case ApiVersion.V3:
-                return base / "api/v3/write_lp" % {"db": self.database, "precision": "nanosecond"}
-
-    @property
-    def headers(self) -> dict[str, str]:
-        """Authorization for the API: Basic for v1 users, Token or Bearer for tokens."""
-        if self.token:
-            scheme = "Bearer" if self.api_version is ApiVersion.V3 else "Token"
-            return {"Authorization": f"{scheme} {self.token}"}
-        if self.username or self.password:
-            return {"Authorization": aiohttp.encode_basic_auth(self.username, self.password)}
-        return {}
 
 
 def _parse(body: str) -> tuple[str, tuple[RejectedLine, ...]]:

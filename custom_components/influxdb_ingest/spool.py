@@ -34,6 +34,8 @@ from pathlib import Path
 import struct
 import zlib
 
+from .spool_cursor import read_cursor, sync_data, write_cursor
+
 _LOGGER = logging.getLogger(__name__)
 
 _MAGIC = b"IIS2"  # payload compressed with zlib: line protocol shrinks about tenfold
@@ -42,12 +44,6 @@ _COMPRESS_LEVEL = 1
 _HEADER = struct.Struct("<4sIIId")  # magic, payload bytes, crc32, points, created (epoch s)
 _LENGTH = struct.Struct("<I")
 _SEGMENT_SUFFIX = ".seg"
-_CURSOR = "cursor"
-# Fixed width, so an update overwrites it in place: "<segment> <offset> <crc32 of both>".
-_CURSOR_FORMAT = "{:012d} {:012d} {:08x}\n"
-
-# Data (and the file size) to the disk; the inode's times need not be.
-_sync_data = getattr(os, "fdatasync", os.fsync)
 
 # What `append` takes per batch: its encoded lines (`encode_lines`), points, creation time.
 type SpoolEntry = tuple[bytes, int, float]
@@ -159,7 +155,7 @@ class DiskSpool:
     def open(self) -> SpoolDamage:
         """Index the segments left by a previous run, cutting off torn records."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        cursor_segment, cursor_offset = self._read_cursor()
+        cursor_segment, cursor_offset = read_cursor(self.directory)
         damage = SpoolDamage()
         numbers = sorted(
             int(path.stem) for path in self.directory.glob(f"*{_SEGMENT_SUFFIX}") if path.stem.isdigit()
@@ -249,7 +245,7 @@ class DiskSpool:
         with append.segment.path.open("ab") as file:
             file.write(append.data)
             file.flush()
-            _sync_data(file.fileno())
+            sync_data(file.fileno())
         self.syncs += 1
         self.bytes_written += len(append.data)
 
@@ -361,53 +357,12 @@ class DiskSpool:
     def _path(self, number: int) -> Path:
         return self.directory / f"{number:012d}{_SEGMENT_SUFFIX}"
 
-    def _read_cursor(self) -> tuple[int, int]:
-        """Where reading resumes; (0, 0), the oldest segment kept, when there is no valid cursor."""
-        try:
-            text = (self.directory / _CURSOR).read_text()
-        except OSError:
-            return 0, 0
-        if (cursor := _parse_cursor(text)) is None:
-            # A torn cursor: replaying from the start resends stored points, which
-            # InfluxDB overwrites; nothing is lost.
-            _LOGGER.warning("Spool: the cursor is unreadable (%r); replaying from the oldest record", text)
-            return 0, 0
-        return cursor
-
     def _write_cursor(self, segment: int, offset: int) -> None:
-        """Overwrite the cursor in place and sync it (one sector: no rename, one sync)."""
-        data = _CURSOR_FORMAT.format(segment, offset, _cursor_crc(segment, offset)).encode()
-        path = self.directory / _CURSOR
-        created = not path.exists()
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
-        try:
-            os.pwrite(descriptor, data, 0)  # longer than any cursor an older version wrote
-            _sync_data(descriptor)
-        finally:
-            os.close(descriptor)
+        written, created = write_cursor(self.directory, segment, offset)
         self.syncs += 1
-        self.bytes_written += len(data)
+        self.bytes_written += written
         if created:
             self._sync_directory()
-
-
-def _cursor_crc(segment: int, offset: int) -> int:
-    return zlib.crc32(f"{segment} {offset}".encode())
-
-
-def _parse_cursor(text: str) -> tuple[int, int] | None:
-    """(segment, offset) from a cursor file, or None when it is torn."""
-    fields = text.split()
-    if not 2 <= len(fields) <= 3:
-        return None
-    try:
-        segment, offset = int(fields[0]), int(fields[1])
-        # Older versions renamed "<segment> <offset>\n" into place: never torn, and shorter.
-        if len(fields) == 2:
-            return (segment, offset) if len(text) < len(_CURSOR_FORMAT.format(0, 0, 0)) else None
-        return (segment, offset) if int(fields[2], 16) == _cursor_crc(segment, offset) else None
-    except ValueError:
-        return None
 
 
 class SpoolCorrupt(Exception):
