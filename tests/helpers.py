@@ -56,6 +56,16 @@ def v1_entry_data(url: str, database: str) -> dict[str, Any]:
     }
 
 
+def v3_entry_data(url: str, database: str = "home") -> dict[str, Any]:
+    """Entry data for the InfluxDB 3 stand-in (its default admin token)."""
+    return {"api_version": "3", "url": url, "database": database, "token": "test-token", "verify_ssl": True}
+
+
+def v1_source(url: str, database: str) -> dict[str, Any]:
+    """What the "Copy from InfluxDB 1.x" form takes for the real 1.x server (admin credentials)."""
+    return {"url": url, "database": database, "username": ADMIN_USER, "password": ADMIN_PASSWORD}
+
+
 async def count_points(query: Callable[..., Any], db: str) -> int:
     """How many points of MEASUREMENT the database holds (`query` is the conftest fixture)."""
     rows = await query(f"SELECT count(state) FROM {MEASUREMENT}", db)

@@ -36,7 +36,7 @@ from custom_components.influxdb_ingest.data import InfluxDBIngestConfigEntry
 from custom_components.influxdb_ingest.statistics_source import STATISTICS_MEASUREMENT
 
 from .fault_proxy import Delay, FaultProxy
-from .helpers import setup_entry, v1_entry_data, wait_for
+from .helpers import setup_entry, v1_entry_data, v1_source, v3_entry_data, wait_for
 from .servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server, free_port
 from .standin_influxdb3 import InfluxDB3StandIn
 
@@ -123,13 +123,7 @@ async def test_states_backfill_into_influxdb3_and_twice_stores_the_same(
     await record_history(hass, 30)
     entry = await setup_entry(
         hass,
-        {
-            "api_version": "3",
-            "url": influxdb3.url,
-            "database": "home",
-            "token": "test-token",
-            "verify_ssl": True,
-        },
+        v3_entry_data(influxdb3.url),
     )
     await run_backfill(hass, entry, days=1)
     stored = {table: influxdb3.rows("home", table) for table in influxdb3.store.databases["home"]}
@@ -141,15 +135,14 @@ async def test_states_backfill_into_influxdb3_and_twice_stores_the_same(
 async def test_backfilled_states_keep_to_the_column_budget_as_their_live_twins_did(
     recorder_mock: Recorder, hass: HomeAssistant, influxdb3: InfluxDB3StandIn
 ) -> None:
-    target = {"api_version": "3", "url": influxdb3.url, "token": "test-token", "verify_ssl": True}
-    live = await setup_entry(hass, {**target, "database": "live"}, {"max_columns": 16})
+    live = await setup_entry(hass, v3_entry_data(influxdb3.url, "live"), {"max_columns": 16})
     wide = {f"key_{index}": index for index in range(30)}  # more attributes than the budget holds
     for number in range(5):
         hass.states.async_set("sensor.wide", str(number), wide, timestamp=time.time() - 600 + number)
     await async_wait_recording_done(hass)
     await live.runtime_data.writer.async_flush()
 
-    entry = await setup_entry(hass, {**target, "database": "backfilled"}, {"max_columns": 16})
+    entry = await setup_entry(hass, v3_entry_data(influxdb3.url, "backfilled"), {"max_columns": 16})
     await run_backfill(hass, entry, days=1)
 
     def stored(database: str) -> dict[str, list[dict[str, Any]]]:
@@ -402,20 +395,9 @@ async def test_an_influxdb1_database_is_copied_into_influxdb3_with_its_types(
     monkeypatch.setattr(backfill_job, "POINTS_PER_WINDOW", 100)
     entry = await setup_entry(
         hass,
-        {
-            "api_version": "3",
-            "url": influxdb3.url,
-            "database": "home",
-            "token": "test-token",
-            "verify_ssl": True,
-        },
+        v3_entry_data(influxdb3.url),
     )
-    connection = {
-        "url": influxdb_v1.url,
-        "database": old_database,
-        "username": ADMIN_USER,
-        "password": ADMIN_PASSWORD,
-    }
+    connection = v1_source(influxdb_v1.url, old_database)
     result = await start_copy(hass, entry, **connection)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "copy_started"
@@ -460,12 +442,7 @@ async def test_an_influxdb1_copy_into_influxdb1_twice_stores_the_same_count(
     old_database: str,
 ) -> None:
     entry = await setup_entry(hass, v1_config)
-    connection = {
-        "url": influxdb_v1.url,
-        "database": old_database,
-        "username": ADMIN_USER,
-        "password": ADMIN_PASSWORD,
-    }
+    connection = v1_source(influxdb_v1.url, old_database)
     old_count = await count_all(query, old_database)
     for _ in range(2):
         assert (await start_copy(hass, entry, **connection))["reason"] == "copy_started"
@@ -529,20 +506,9 @@ async def test_copied_points_the_target_refuses_are_dead_lettered_the_rest_store
         assert answer.status == 204
     entry = await setup_entry(
         hass,
-        {
-            "api_version": "3",
-            "url": influxdb3.url,
-            "database": "home",
-            "token": "test-token",
-            "verify_ssl": True,
-        },
+        v3_entry_data(influxdb3.url),
     )
-    connection = {
-        "url": influxdb_v1.url,
-        "database": old_database,
-        "username": ADMIN_USER,
-        "password": ADMIN_PASSWORD,
-    }
+    connection = v1_source(influxdb_v1.url, old_database)
     assert (await start_copy(hass, entry, **connection))["reason"] == "copy_started"
     await wait_for(lambda: not entry.runtime_data.backfill.busy, timeout=60)
     writer = entry.runtime_data.writer

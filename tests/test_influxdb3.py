@@ -19,19 +19,9 @@ import pytest
 
 from custom_components.influxdb_ingest.const import DOMAIN
 
-from .helpers import MEASUREMENT, setup_entry, wait_for
+from .helpers import MEASUREMENT, setup_entry, v3_entry_data, wait_for
 from .standin_influxdb2 import InfluxDB2StandIn
 from .standin_influxdb3 import InfluxDB3StandIn
-
-
-def _v3(server: InfluxDB3StandIn, database: str = "home") -> dict[str, Any]:
-    return {
-        "api_version": "3",
-        "url": server.url,
-        "database": database,
-        "token": "test-token",
-        "verify_ssl": True,
-    }
 
 
 def _v2(server: InfluxDB2StandIn) -> dict[str, Any]:
@@ -88,7 +78,7 @@ async def test_the_database_limit_is_said_when_creating_one(hass: HomeAssistant)
 
 
 async def test_states_arrive_with_stable_types(hass: HomeAssistant, influxdb3: InfluxDB3StandIn) -> None:
-    entry = await setup_entry(hass, _v3(influxdb3))
+    entry = await setup_entry(hass, v3_entry_data(influxdb3.url))
     hass.states.async_set("sensor.temperature", "21.5", {"unit_of_measurement": "°C"})
     hass.states.async_set("sensor.temperature", "22")
     hass.states.async_set("light.kitchen", "on", {"brightness": 200})
@@ -115,7 +105,7 @@ async def test_a_partial_write_resends_only_the_refused_lines_healed(
         {"Authorization": "Bearer test-token"},
         f'{MEASUREMENT},entity_id=sensor.other value="12" 1\n',
     )
-    entry = await setup_entry(hass, _v3(influxdb3), {"batch_size": 100})
+    entry = await setup_entry(hass, v3_entry_data(influxdb3.url), {"batch_size": 100})
     writer = entry.runtime_data.writer
     hass.states.async_set("sensor.power", "100")
     hass.states.async_set("switch.pump", "on")
@@ -142,7 +132,7 @@ async def test_a_line_the_server_refuses_for_good_is_dead_lettered_the_rest_stor
         {"Authorization": "Bearer test-token"},
         f"{MEASUREMENT},entity_id=sensor.other state=1.0 1\n",  # `state` as a float
     )
-    entry = await setup_entry(hass, _v3(influxdb3))
+    entry = await setup_entry(hass, v3_entry_data(influxdb3.url))
     writer = entry.runtime_data.writer
     hass.states.async_set("sensor.level", "7")
     hass.states.async_set("switch.pump", "on")
@@ -167,7 +157,7 @@ async def test_a_cut_list_of_refused_lines_loses_none_it_left_out(
         {"Authorization": "Bearer test-token"},
         f"{MEASUREMENT},entity_id=sensor.other state=1.0 1\n",  # `state` as a float
     )
-    entry = await setup_entry(hass, _v3(influxdb3), {"batch_size": 500})
+    entry = await setup_entry(hass, v3_entry_data(influxdb3.url), {"batch_size": 500})
     writer = entry.runtime_data.writer
     # 150 states that cannot be floats, then 150 that can: the first answer names 100.
     for number in range(150):
@@ -190,7 +180,7 @@ async def test_the_column_limit_is_reported_with_a_repair_and_nothing_is_lost(
     server.store.databases["home"] = {}
     await server.start()
     try:
-        entry = await setup_entry(hass, _v3(server))
+        entry = await setup_entry(hass, v3_entry_data(server.url))
         writer = entry.runtime_data.writer
         hass.states.async_set("sensor.small", "1")
         hass.states.async_set("sensor.wide", "2", {f"key_{index}": index for index in range(20)})
@@ -210,7 +200,7 @@ async def test_the_default_column_budget_keeps_a_wide_home_within_the_limit_and_
     hass: HomeAssistant, influxdb3: InfluxDB3StandIn, issue_registry: ir.IssueRegistry
 ) -> None:
     """600 attribute keys over 30 entities: InfluxDB 3 Core would refuse the 500th column."""
-    entry = await setup_entry(hass, _v3(influxdb3))
+    entry = await setup_entry(hass, v3_entry_data(influxdb3.url))
     writer = entry.runtime_data.writer
     for entity in range(30):
         keys = range(entity * 20, entity * 20 + 20)
@@ -241,7 +231,7 @@ async def test_gzip_writes_are_decoded_by_the_server(
     server = standin()
     if isinstance(server, InfluxDB3StandIn):
         server.store.databases["home"] = {}
-        data, database = _v3(server), "home"
+        data, database = v3_entry_data(server.url), "home"
     else:
         data, database = _v2(server), "test-bucket"
     await server.start()
@@ -285,7 +275,7 @@ async def test_a_target_refusing_gzip_gets_plain_writes(hass: HomeAssistant) -> 
     server.store.databases["home"] = {}
     await server.start()
     try:
-        entry = await setup_entry(hass, _v3(server), {"compression": "gzip"})
+        entry = await setup_entry(hass, v3_entry_data(server.url), {"compression": "gzip"})
         client = entry.runtime_data.writer.client
         assert client.gzip
         for value in range(10):

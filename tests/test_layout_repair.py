@@ -25,18 +25,8 @@ from custom_components.influxdb_ingest.repairs import (
 )
 from custom_components.influxdb_ingest.settings import WriterSettings
 
-from .helpers import setup_entry, wait_for
+from .helpers import setup_entry, v3_entry_data, wait_for
 from .standin_influxdb3 import InfluxDB3StandIn
-
-
-def _v3(server: InfluxDB3StandIn) -> dict[str, Any]:
-    return {
-        "api_version": "3",
-        "url": server.url,
-        "database": "home",
-        "token": "test-token",
-        "verify_ssl": True,
-    }
 
 
 @pytest.mark.parametrize(
@@ -67,7 +57,9 @@ async def test_the_fix_sets_the_default_measurement_and_unitless_entities_share_
     hass: HomeAssistant, influxdb3: InfluxDB3StandIn
 ) -> None:
     assert await async_setup_component(hass, "repairs", {})
-    entry = await setup_entry(hass, _v3(influxdb3), {"layout": "builtin", "flush_interval": 0.1})
+    entry = await setup_entry(
+        hass, v3_entry_data(influxdb3.url), {"layout": "builtin", "flush_interval": 0.1}
+    )
     issue_id = f"{TABLE_PER_UNITLESS_ENTITY}_{entry.entry_id}"
     issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
     assert issue is not None
@@ -97,7 +89,9 @@ async def test_the_fix_sets_the_default_measurement_and_unitless_entities_share_
 async def test_a_table_per_entity_is_said_until_the_options_change(
     hass: HomeAssistant, influxdb3: InfluxDB3StandIn
 ) -> None:
-    entry = await setup_entry(hass, _v3(influxdb3), {"layout": "builtin", "measurement_attr": "entity_id"})
+    entry = await setup_entry(
+        hass, v3_entry_data(influxdb3.url), {"layout": "builtin", "measurement_attr": "entity_id"}
+    )
     issue_id = f"{TABLE_PER_ENTITY}_{entry.entry_id}"
     issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
     assert issue is not None
@@ -116,7 +110,7 @@ async def test_a_table_per_entity_is_said_until_the_options_change(
 async def test_removing_the_entry_removes_its_warning(
     hass: HomeAssistant, influxdb3: InfluxDB3StandIn
 ) -> None:
-    entry = await setup_entry(hass, _v3(influxdb3), {"layout": "builtin"})
+    entry = await setup_entry(hass, v3_entry_data(influxdb3.url), {"layout": "builtin"})
     issue_id = f"{TABLE_PER_UNITLESS_ENTITY}_{entry.entry_id}"
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
     assert await hass.config_entries.async_remove(entry.entry_id)

@@ -22,7 +22,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.influxdb_ingest.data import InfluxDBIngestConfigEntry
 from custom_components.influxdb_ingest.preview import SAMPLE_DOMAINS, LinePreview, NoLine, as_code_block
 
-from .helpers import setup_entry
+from .helpers import setup_entry, v3_entry_data
 from .standin_influxdb3 import InfluxDB3StandIn
 
 # The demo's image_processing platform (set up from YAML, not from its config entry) polls
@@ -35,14 +35,7 @@ async def _demo_written(
 ) -> tuple[InfluxDBIngestConfigEntry, set[str], set[str]]:
     """Load the entry, then the demo; return the entry, the lines written and the entities
     whose one and only state change was their first state."""
-    data = {
-        "api_version": "3",
-        "url": server.url,
-        "database": "home",
-        "token": "test-token",
-        "verify_ssl": True,
-    }
-    entry = await setup_entry(hass, data, options)
+    entry = await setup_entry(hass, v3_entry_data(server.url), options)
     changes: Counter[str] = Counter()
     first: set[str] = set()
 
