@@ -97,7 +97,10 @@ async def test_backfilled_states_are_their_live_twins_and_a_second_run_adds_noth
     hass: HomeAssistant,
     influxdb_v1: InfluxDB1Server,
     query: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Small reads: decoded attributes (kept for the job) and line parts are reused across them.
+    monkeypatch.setattr(recorder_source, "_STATES_PER_READ", 25)
     influxdb_v1.query('CREATE DATABASE "live_twin"', method="POST")
     influxdb_v1.query('CREATE DATABASE "backfilled"', method="POST")
     live = await setup_entry(hass, v1_entry_data(influxdb_v1.url, "live_twin"))
