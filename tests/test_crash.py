@@ -87,6 +87,15 @@ def assert_only_the_newest_lost(home: CrashHome, run: Run, kept: set[int]) -> in
     return loss.lost
 
 
+def save_kill_figures(
+    scenario: str, fired: int, stored: list[int], lost: int, peak_mb: float, notes: str
+) -> None:
+    """A kill scenario's row for docs/reliability.md: duplicates counted in what the server
+    stored; nothing is dead-lettered in these scenarios."""
+    duplicates = len(stored) - len(set(stored))
+    Figures(scenario, "InfluxDB 1.6", fired, len(stored), duplicates, 0, lost, peak_mb, notes).save()
+
+
 @pytest.mark.parametrize("rate", [20, 1000])
 def test_kill_9_during_an_outage_loses_at_most_the_loss_window(
     home: CrashHome, influxdb: InfluxDB1Server, rate: int
@@ -108,20 +117,17 @@ def test_kill_9_during_an_outage_loses_at_most_the_loss_window(
     stored = replay_all(home, influxdb, kept)
     assert sorted(stored) == sorted(kept)  # everything kept lands, exactly once
     newest_kept = max(run.block(kept))
-    Figures(
+    save_kill_figures(
         f"7. kill -9 of Home Assistant during an InfluxDB outage at {rate} changes/s, restart with"
         " InfluxDB back",
-        "InfluxDB 1.6",
         home.loss(run, kept).fired,
-        len(stored),
-        len(stored) - len(set(stored)),
-        0,
+        stored,
         lost,
         run.peak_rss_mb,
         f"lost the newest {lost} ({lost / rate:.1f} s; window {WINDOW:g} s, newest kept fired"
         f" {killed_at - fired_at(influxdb, DB, newest_kept):.1f} s before the kill);"
         f" {len(spool.numbers)} replayed from the spool",
-    ).save()
+    )
 
 
 def test_kill_9_while_healthy_loses_only_what_was_not_yet_written(
@@ -140,18 +146,15 @@ def test_kill_9_while_healthy_loses_only_what_was_not_yet_written(
     stored = replay_all(home, influxdb, kept)
     assert sorted(stored) == sorted(kept)
     newest_kept = max(run.block(kept))
-    Figures(
+    save_kill_figures(
         f"8. kill -9 of Home Assistant while InfluxDB is healthy ({rate} changes/s)",
-        "InfluxDB 1.6",
         home.loss(run, kept).fired,
-        len(stored),
-        len(stored) - len(set(stored)),
-        0,
+        stored,
         lost,
         run.peak_rss_mb,
         f"lost the newest {lost} ({lost / rate:.1f} s: not yet written, flush interval 1 s; newest"
         f" stored fired {killed_at - fired_at(influxdb, DB, newest_kept):.1f} s before the kill)",
-    ).save()
+    )
 
 
 def test_kills_at_random_moments_of_spills_and_replays_lose_only_the_newest(
@@ -186,18 +189,15 @@ def test_kills_at_random_moments_of_spills_and_replays_lose_only_the_newest(
         home.stop()
     assert sorted(stored) == sorted(kept)
     lives = home.runs[:-1]  # the last one only replayed
-    Figures(
+    save_kill_figures(
         f"9. kill -9 at random moments of spills and of replays, {REPEATS} times each",
-        "InfluxDB 1.6",
         sum(home.loss(run, kept).fired for run in lives),
-        len(stored),
-        len(stored) - len(set(stored)),
-        0,
+        stored,
         sum(home.loss(run, kept).lost for run in lives),
         max(run.peak_rss_mb for run in home.runs),
         f"only the newest of each life lost, each <= rate x window; {interrupted} replays"
         f" interrupted with records left; {torn} torn records cut off at restart; seed {seed}",
-    ).save()
+    )
 
 
 def _kill_soon_after(home: CrashHome, condition: Callable[[], bool], delay: float) -> None:

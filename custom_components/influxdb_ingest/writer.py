@@ -173,8 +173,7 @@ class BatchWriter:
         to disk in one spill (one sync), not a sync per point or per round.
         """
         if self._window_ends_before_next_round():
-            await self.backlog.fill_all()
-            self.backlog.close_batch()
+            await self._batch_all()
             await self.backlog.spill(0)
         else:
             await self.backlog.spill(self.settings.max_queue_size)
@@ -200,8 +199,7 @@ class BatchWriter:
     async def async_flush(self) -> None:
         """Write everything now, ignoring any retry wait; raise InfluxError on failure."""
         async with self._lock:
-            await self.backlog.fill_all()
-            self.backlog.close_batch()
+            await self._batch_all()
             try:
                 await self._write_backlog()
             except InfluxError as err:
@@ -299,17 +297,24 @@ class BatchWriter:
         try:
             with contextlib.suppress(TimeoutError, InfluxError):
                 async with asyncio.timeout(timeout):
-                    await self.backlog.fill_all()
-                    self.backlog.close_batch()
-                    if self.policy.due():
-                        await self._write_backlog()
-            await self.backlog.fill_all()
-            self.backlog.close_batch()
+                    await self._write_all_now()
+            await self._batch_all()
             await self.backlog.spill(0)
         except BaseException:
             self._lock.release()
             raise
         self.sealed = True
+
+    async def _batch_all(self) -> None:
+        """Serialize every waiting event and close the batch being filled."""
+        await self.backlog.fill_all()
+        self.backlog.close_batch()
+
+    async def _write_all_now(self) -> None:
+        """Everything waiting, in batches, written if the retry policy allows a try now."""
+        await self._batch_all()
+        if self.policy.due():
+            await self._write_backlog()
 
     def unseal(self) -> None:
         """The backup is done: rounds run again (a no-op when not sealed)."""
@@ -321,14 +326,10 @@ class BatchWriter:
         """Write what the server takes within `timeout`, then persist the rest to the spool."""
         with contextlib.suppress(TimeoutError, InfluxError):
             async with asyncio.timeout(timeout), self._lock:
-                await self.backlog.fill_all()
-                self.backlog.close_batch()
-                if self.policy.due():
-                    await self._write_backlog()
+                await self._write_all_now()
         # Whatever the timeout interrupted is still in the backlog (an event leaves the
         # buffer only as a line): serialize what is left and spool everything.
-        await self.backlog.fill_all()
-        self.backlog.close_batch()
+        await self._batch_all()
         if waiting := self.backlog.points_in_memory:
             _LOGGER.info("Spooling %d unwritten points to disk for the next start", waiting)
         await self.backlog.spill(0)
