@@ -26,10 +26,10 @@ from homeassistant.helpers.recorder import async_initialize_recorder, get_instan
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.influxdb_ingest.backfill_job import JobStatus
 from custom_components.influxdb_ingest.const import DOMAIN
 from custom_components.influxdb_ingest.data import InfluxDBIngestConfigEntry
-from tests.servers import InfluxDB1Server
+from custom_components.influxdb_ingest.history.backfill_job import JobStatus
+from tests.support.servers import InfluxDB1Server
 
 from .bench import (
     ENTITIES,

@@ -33,14 +33,14 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from benchmarks.demo_house import demo_house
 from benchmarks.harness import home_assistant
-from custom_components.influxdb_ingest.cached_lines import BuiltinLines, DefaultLines
 from custom_components.influxdb_ingest.const import DEFAULT_MEASUREMENT
-from custom_components.influxdb_ingest.entity_rules import NO_RULES
-from custom_components.influxdb_ingest.influx_api import gzip_body
-from custom_components.influxdb_ingest.metadata import NO_METADATA
-from custom_components.influxdb_ingest.normalize import DefaultLayout
-from custom_components.influxdb_ingest.normalize_builtin import BuiltinLayout
-from tests.servers import InfluxDB1Server
+from custom_components.influxdb_ingest.lines.cached_lines import BuiltinLines, DefaultLines
+from custom_components.influxdb_ingest.lines.entity_rules import NO_RULES
+from custom_components.influxdb_ingest.lines.metadata import NO_METADATA
+from custom_components.influxdb_ingest.lines.normalize import DefaultLayout
+from custom_components.influxdb_ingest.lines.normalize_builtin import BuiltinLayout
+from custom_components.influxdb_ingest.target.influx_api import gzip_body
+from tests.support.servers import InfluxDB1Server
 
 ENTITIES = 200
 VARIANTS = ("bare", "noop_listener", "builtin", "ours_default", "ours_builtin_layout")

@@ -23,11 +23,11 @@ from homeassistant.core import Event, EventStateChangedData, State
 from homeassistant.setup import async_setup_component
 
 from benchmarks.harness import home_assistant
-from custom_components.influxdb_ingest.metadata import MetadataLookup
-from custom_components.influxdb_ingest.normalize import parse_number
-from custom_components.influxdb_ingest.serializer import make_serializer
-from custom_components.influxdb_ingest.settings import WriterSettings
-from tests.servers import InfluxDB1Server
+from custom_components.influxdb_ingest.lines.metadata import MetadataLookup
+from custom_components.influxdb_ingest.lines.normalize import parse_number
+from custom_components.influxdb_ingest.pipeline.serializer import make_serializer
+from custom_components.influxdb_ingest.pipeline.settings import WriterSettings
+from tests.support.servers import InfluxDB1Server
 
 # The writer sends 5000 points per request, two requests at once.
 _BATCH = 5000

@@ -40,11 +40,11 @@ import time
 from typing import Any
 import zlib
 
-from custom_components.influxdb_ingest import spool as segment_log
-from custom_components.influxdb_ingest.metadata import NO_METADATA
-from custom_components.influxdb_ingest.serializer import make_serializer
-from custom_components.influxdb_ingest.settings import WriterSettings
-from custom_components.influxdb_ingest.spool import (
+from custom_components.influxdb_ingest.lines.metadata import NO_METADATA
+from custom_components.influxdb_ingest.pipeline import spool as segment_log
+from custom_components.influxdb_ingest.pipeline.serializer import make_serializer
+from custom_components.influxdb_ingest.pipeline.settings import WriterSettings
+from custom_components.influxdb_ingest.pipeline.spool import (
     DiskSpool,
     SpoolDamage,
     SpoolEntry,

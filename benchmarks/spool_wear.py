@@ -26,10 +26,10 @@ from typing import Any
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Context, Event, State
 
-from custom_components.influxdb_ingest.influx_api import CannotConnect
-from custom_components.influxdb_ingest.metadata import NO_METADATA
-from custom_components.influxdb_ingest.settings import WriterSettings
-from custom_components.influxdb_ingest.writer import BatchWriter
+from custom_components.influxdb_ingest.lines.metadata import NO_METADATA
+from custom_components.influxdb_ingest.pipeline.settings import WriterSettings
+from custom_components.influxdb_ingest.pipeline.writer import BatchWriter
+from custom_components.influxdb_ingest.target.influx_api import CannotConnect
 
 ENTITIES = 200
 _TICKS = 10  # per simulated second

@@ -20,11 +20,11 @@ from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotEx
 import pytest_socket
 from syrupy.assertion import SnapshotAssertion
 
-from .fault_proxy import FaultProxy
-from .helpers import v1_entry_data
-from .servers import InfluxDB1Server, VictoriaMetricsServer
-from .standin_influxdb2 import InfluxDB2StandIn
-from .standin_influxdb3 import InfluxDB3StandIn
+from .support.fault_proxy import FaultProxy
+from .support.helpers import v1_entry_data
+from .support.servers import InfluxDB1Server, VictoriaMetricsServer
+from .support.standin_influxdb2 import InfluxDB2StandIn
+from .support.standin_influxdb3 import InfluxDB3StandIn
 
 _database_names = itertools.count()
 
@@ -84,7 +84,7 @@ def victoria_metrics(tmp_path_factory: pytest.TempPathFactory) -> Generator[Vict
 
 @pytest.fixture
 async def influxdb2(hass: HomeAssistant) -> AsyncGenerator[InfluxDB2StandIn]:
-    """The InfluxDB 2.x stand-in (tests/standin_influxdb2.py) on a free loopback port."""
+    """The InfluxDB 2.x stand-in (tests/support/standin_influxdb2.py) on a free loopback port."""
     server = InfluxDB2StandIn()
     await server.start()
     yield server
@@ -93,7 +93,7 @@ async def influxdb2(hass: HomeAssistant) -> AsyncGenerator[InfluxDB2StandIn]:
 
 @pytest.fixture
 async def influxdb3_empty(hass: HomeAssistant) -> AsyncGenerator[InfluxDB3StandIn]:
-    """The InfluxDB 3 Core stand-in (tests/standin_influxdb3.py), no database yet."""
+    """The InfluxDB 3 Core stand-in (tests/support/standin_influxdb3.py), no database yet."""
     server = InfluxDB3StandIn()
     await server.start()
     yield server
@@ -109,7 +109,7 @@ def influxdb3(influxdb3_empty: InfluxDB3StandIn) -> InfluxDB3StandIn:
 
 @pytest.fixture
 async def fault_proxy(hass: HomeAssistant, influxdb_v1: InfluxDB1Server) -> AsyncGenerator[FaultProxy]:
-    """A FaultProxy (tests/fault_proxy.py) in front of the real InfluxDB 1.x."""
+    """A FaultProxy (tests/support/fault_proxy.py) in front of the real InfluxDB 1.x."""
     proxy = FaultProxy(upstream=influxdb_v1.url)
     await proxy.start()
     yield proxy

@@ -14,12 +14,12 @@ from typing import Any
 
 from homeassistant.core import Context, HomeAssistant
 
-from custom_components.influxdb_ingest.entity_rules import NO_RULES, EntityRules, EntityRulesResolver
-from custom_components.influxdb_ingest.normalize import recorded_attributes
-from custom_components.influxdb_ingest.normalize_builtin import BuiltinLayout, builtin_point
-from custom_components.influxdb_ingest.settings import WriterSettings
+from custom_components.influxdb_ingest.lines.entity_rules import NO_RULES, EntityRules, EntityRulesResolver
+from custom_components.influxdb_ingest.lines.normalize import recorded_attributes
+from custom_components.influxdb_ingest.lines.normalize_builtin import BuiltinLayout, builtin_point
+from custom_components.influxdb_ingest.pipeline.settings import WriterSettings
 
-from .helpers import setup_entry, state_change, wait_for
+from .support.helpers import setup_entry, state_change, wait_for
 
 _event = partial(state_change, fired=dt.datetime(2026, 1, 1, tzinfo=dt.UTC), context=Context(id="ctx"))
 ATTRIBUTES = {"friendly_name": "Bath", "temperature": 21.5, "current_temperature": 20.0, "icon": "mdi:x"}

@@ -29,16 +29,16 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.components.recorder.common import async_wait_recording_done
 
-from custom_components.influxdb_ingest import backfill_job, recorder_source
-from custom_components.influxdb_ingest.backfill_job import BackfillJob, JobStatus, SourceKind
 from custom_components.influxdb_ingest.const import DOMAIN
 from custom_components.influxdb_ingest.data import InfluxDBIngestConfigEntry
-from custom_components.influxdb_ingest.statistics_source import STATISTICS_MEASUREMENT
+from custom_components.influxdb_ingest.history import backfill_job, recorder_source
+from custom_components.influxdb_ingest.history.backfill_job import BackfillJob, JobStatus, SourceKind
+from custom_components.influxdb_ingest.history.statistics_source import STATISTICS_MEASUREMENT
 
-from .fault_proxy import Delay, FaultProxy
-from .helpers import setup_entry, v1_entry_data, v1_source, v3_entry_data, wait_for
-from .servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server, free_port
-from .standin_influxdb3 import InfluxDB3StandIn
+from .support.fault_proxy import Delay, FaultProxy
+from .support.helpers import setup_entry, v1_entry_data, v1_source, v3_entry_data, wait_for
+from .support.servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server, free_port
+from .support.standin_influxdb3 import InfluxDB3StandIn
 
 ENTITIES = ("sensor.power", "sensor.temperature", "switch.heater")
 # Fields Home Assistant's history API cannot give back (recorder_source.py says why).

@@ -22,10 +22,10 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from custom_components.influxdb_ingest.const import DOMAIN
 
-from .crash_home import read_spool, stored_numbers
-from .helpers import setup_entry, wait_for
-from .reliability import Figures
-from .servers import InfluxDB1Server
+from .support.crash_home import read_spool, stored_numbers
+from .support.helpers import setup_entry, wait_for
+from .support.reliability import Figures
+from .support.servers import InfluxDB1Server
 
 DB = "backup"
 OPTIONS = {

@@ -15,8 +15,8 @@ from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from .helpers import setup_entry, wait_for
-from .servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server
+from .support.helpers import setup_entry, wait_for
+from .support.servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server
 
 # A realistic mix: units, device classes, text and numeric states, digit tails, lists,
 # None, booleans, a reserved `time` attribute, non-finite numbers, unknown/unavailable.

@@ -9,14 +9,14 @@ from typing import Any
 from homeassistant.core import Context, Event, EventStateChangedData, State
 from hypothesis import given, settings, strategies as st
 
-from custom_components.influxdb_ingest.cached_lines import BuiltinLines, DefaultLines
-from custom_components.influxdb_ingest.entity_rules import NO_RULES, EntityRules
-from custom_components.influxdb_ingest.line_protocol import point_to_line
-from custom_components.influxdb_ingest.metadata import EntityMetadata
-from custom_components.influxdb_ingest.normalize import DefaultLayout, state_change_to_point
-from custom_components.influxdb_ingest.normalize_builtin import BuiltinLayout, builtin_point
+from custom_components.influxdb_ingest.lines.cached_lines import BuiltinLines, DefaultLines
+from custom_components.influxdb_ingest.lines.entity_rules import NO_RULES, EntityRules
+from custom_components.influxdb_ingest.lines.line_protocol import point_to_line
+from custom_components.influxdb_ingest.lines.metadata import EntityMetadata
+from custom_components.influxdb_ingest.lines.normalize import DefaultLayout, state_change_to_point
+from custom_components.influxdb_ingest.lines.normalize_builtin import BuiltinLayout, builtin_point
 
-from .helpers import ATTRIBUTE_KEYS, ATTRIBUTE_VALUES, STATES, state_changed_event
+from .support.helpers import ATTRIBUTE_KEYS, ATTRIBUTE_VALUES, STATES, state_changed_event
 
 T0 = dt.datetime(2026, 11, 22, 10, 0, 0, tzinfo=dt.UTC)
 LAYOUTS = (

@@ -7,8 +7,8 @@ from typing import Any
 
 from homeassistant.core import HomeAssistant
 
-from .fault_proxy import FaultProxy, Status
-from .helpers import count_points, setup_entry, v1_entry_data, wait_for
+from .support.fault_proxy import FaultProxy, Status
+from .support.helpers import count_points, setup_entry, v1_entry_data, wait_for
 
 
 def _through(proxy: FaultProxy, database: str) -> dict[str, Any]:

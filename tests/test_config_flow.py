@@ -13,9 +13,9 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.influxdb_ingest.const import DOMAIN
 
-from .servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server, VictoriaMetricsServer, free_port
-from .standin_influxdb2 import InfluxDB2StandIn
-from .standin_influxdb3 import InfluxDB3StandIn
+from .support.servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server, VictoriaMetricsServer, free_port
+from .support.standin_influxdb2 import InfluxDB2StandIn
+from .support.standin_influxdb3 import InfluxDB3StandIn
 
 
 @pytest.fixture(autouse=True)
@@ -213,7 +213,7 @@ async def test_unexpected_answer_is_unknown_and_logged_without_secret(
     hass: HomeAssistant, caplog: pytest.LogCaptureFixture
 ) -> None:
     with patch(
-        "custom_components.influxdb_ingest.influx_api.InfluxClient.check_write_access",
+        "custom_components.influxdb_ingest.target.influx_api.InfluxClient.check_write_access",
         side_effect=RuntimeError("boom"),
     ):
         result = await _submit(

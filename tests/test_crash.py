@@ -1,6 +1,6 @@
 """Hard crashes: `kill -9` of a real Home Assistant process, against the real InfluxDB 1.x.
 
-Home Assistant runs as a subprocess (tests/crash_home.py) with the integration's default
+Home Assistant runs as a subprocess (tests/support/crash_home.py) with the integration's default
 loss window (5 s) and flush interval (1 s); a component inside it fires numbered state
 changes. After each kill the spool is read from a copy as the next start finds it, and
 what InfluxDB stored is queried; after the last restart everything must have landed
@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from .crash_home import CrashHome, Run, fired_at, read_spool, stored_numbers
-from .reliability import Figures
-from .servers import InfluxDB1Server
+from .support.crash_home import CrashHome, Run, fired_at, read_spool, stored_numbers
+from .support.reliability import Figures
+from .support.servers import InfluxDB1Server
 
 DB = "crash"
 WINDOW = 5.0  # the default loss window, which the entry keeps

@@ -20,12 +20,12 @@ from homeassistant.helpers import area_registry as ar, device_registry as dr, en
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.influxdb_ingest.influx_target import InfluxTarget
-from custom_components.influxdb_ingest.line_protocol import split_line
-from custom_components.influxdb_ingest.stats import DropReason
+from custom_components.influxdb_ingest.lines.line_protocol import split_line
+from custom_components.influxdb_ingest.pipeline.stats import DropReason
+from custom_components.influxdb_ingest.target.influx_target import InfluxTarget
 
-from .helpers import MEASUREMENT, count_points, setup_entry, wait_for
-from .servers import InfluxDB1Server, VictoriaMetricsServer, free_port
+from .support.helpers import MEASUREMENT, count_points, setup_entry, wait_for
+from .support.servers import InfluxDB1Server, VictoriaMetricsServer, free_port
 
 
 def nanoseconds(moment: dt.datetime) -> int:

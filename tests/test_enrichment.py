@@ -15,7 +15,7 @@ from homeassistant.helpers import (
 )
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from .helpers import MEASUREMENT, setup_entry, wait_for
+from .support.helpers import MEASUREMENT, setup_entry, wait_for
 
 ALL = ["area_id", "device_id", "area", "floor", "device", "labels", "platform", "unit", "device_info"]
 

@@ -10,8 +10,8 @@ import aiohttp
 from homeassistant.core import HomeAssistant
 import pytest
 
-from .fault_proxy import Delay, FaultProxy, Forward, Reset, Status
-from .servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server, free_port
+from .support.fault_proxy import Delay, FaultProxy, Forward, Reset, Status
+from .support.servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server, free_port
 
 AUTH = {"Authorization": aiohttp.encode_basic_auth(ADMIN_USER, ADMIN_PASSWORD)}
 CLIENT_DISCONNECTED = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from hypothesis import given, strategies as st
 import pytest
 
-from custom_components.influxdb_ingest.heal import TypeHealer, convert_value
-from custom_components.influxdb_ingest.line_protocol import join_line, point_to_line, split_line
-from custom_components.influxdb_ingest.point import Point
-from custom_components.influxdb_ingest.retry import CircuitState, RetryPolicy
+from custom_components.influxdb_ingest.lines.line_protocol import join_line, point_to_line, split_line
+from custom_components.influxdb_ingest.lines.point import Point
+from custom_components.influxdb_ingest.pipeline.retry import CircuitState, RetryPolicy
+from custom_components.influxdb_ingest.target.heal import TypeHealer, convert_value
 
 CONFLICT = (
     'HTTP 400: partial write: field type conflict: input field "attr_dynamics" on measurement'

@@ -25,8 +25,8 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.influxdb_ingest.const import DOMAIN
 
-from .helpers import count_points, wait_for
-from .servers import ADMIN_PASSWORD, InfluxDB1Server, free_port
+from .support.helpers import count_points, wait_for
+from .support.servers import ADMIN_PASSWORD, InfluxDB1Server, free_port
 
 ENTRY_ID = "01JHEALTHTESTENTRY000000"
 

@@ -12,7 +12,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.influxdb_ingest.const import DOMAIN
 
-from .servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server
+from .support.servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server
 
 BUILTIN_YAML = {
     "influxdb": {

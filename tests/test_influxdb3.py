@@ -1,4 +1,4 @@
-"""InfluxDB 3 Core, end to end against the stand-in built from its source (tests/standin_influxdb3.py).
+"""InfluxDB 3 Core, end to end against the stand-in built from its source.
 
 Setup that does not create a misspelt database, writes with the server's types, partial
 writes settled with what the server names, 3.x type conflicts healed, limits reported,
@@ -19,9 +19,9 @@ import pytest
 
 from custom_components.influxdb_ingest.const import DOMAIN
 
-from .helpers import MEASUREMENT, setup_entry, v3_entry_data, wait_for
-from .standin_influxdb2 import InfluxDB2StandIn
-from .standin_influxdb3 import InfluxDB3StandIn
+from .support.helpers import MEASUREMENT, setup_entry, v3_entry_data, wait_for
+from .support.standin_influxdb2 import InfluxDB2StandIn
+from .support.standin_influxdb3 import InfluxDB3StandIn
 
 
 def _v2(server: InfluxDB2StandIn) -> dict[str, Any]:

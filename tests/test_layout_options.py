@@ -9,17 +9,17 @@ from typing import Any
 
 from homeassistant.core import Context, Event, HomeAssistant
 
-from custom_components.influxdb_ingest.entity_rules import EntityRulesResolver
-from custom_components.influxdb_ingest.metadata import EntityMetadata
-from custom_components.influxdb_ingest.normalize import (
+from custom_components.influxdb_ingest.lines.entity_rules import EntityRulesResolver
+from custom_components.influxdb_ingest.lines.metadata import EntityMetadata
+from custom_components.influxdb_ingest.lines.normalize import (
     DefaultLayout,
     bus_event_to_point,
     state_change_to_point,
 )
-from custom_components.influxdb_ingest.normalize_builtin import BuiltinLayout, builtin_point
-from custom_components.influxdb_ingest.settings import WriterSettings
+from custom_components.influxdb_ingest.lines.normalize_builtin import BuiltinLayout, builtin_point
+from custom_components.influxdb_ingest.pipeline.settings import WriterSettings
 
-from .helpers import MEASUREMENT, setup_entry, state_change, wait_for
+from .support.helpers import MEASUREMENT, setup_entry, state_change, wait_for
 
 RULES = EntityRulesResolver(
     ignore_attributes=frozenset({"entity_picture"}),

@@ -1,6 +1,6 @@
 """The built-in compatible layout on InfluxDB 3: a table per entity is warned about, with the fix offered.
 
-InfluxDB 3 Core creates at most 2000 tables (tests/standin_influxdb3.py); the built-in
+InfluxDB 3 Core creates at most 2000 tables (tests/support/standin_influxdb3.py); the built-in
 layout names a unitless entity's table after the entity (or every entity's, with
 `measurement_attr: entity_id`). A default measurement lets them share one table.
 """
@@ -18,15 +18,15 @@ from homeassistant.setup import async_setup_component
 import pytest
 
 from custom_components.influxdb_ingest.const import DOMAIN
+from custom_components.influxdb_ingest.pipeline.settings import WriterSettings
 from custom_components.influxdb_ingest.repairs import (
     TABLE_PER_ENTITY,
     TABLE_PER_UNITLESS_ENTITY,
     table_per_entity_issue,
 )
-from custom_components.influxdb_ingest.settings import WriterSettings
 
-from .helpers import setup_entry, v3_entry_data, wait_for
-from .standin_influxdb3 import InfluxDB3StandIn
+from .support.helpers import setup_entry, v3_entry_data, wait_for
+from .support.standin_influxdb3 import InfluxDB3StandIn
 
 
 @pytest.mark.parametrize(

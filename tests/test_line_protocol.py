@@ -5,17 +5,17 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings, strategies as st
 import pytest
 
-from custom_components.influxdb_ingest.line_protocol import (
+from custom_components.influxdb_ingest.lines.line_protocol import (
     escape_field_key,
     escape_measurement,
     escape_string_field,
     escape_tag,
     point_to_line,
 )
-from custom_components.influxdb_ingest.point import FieldValue, Point
+from custom_components.influxdb_ingest.lines.point import FieldValue, Point
 
-from .helpers import stored_name
-from .servers import InfluxDB1Server
+from .support.helpers import stored_name
+from .support.servers import InfluxDB1Server
 
 
 @pytest.mark.parametrize(

@@ -11,11 +11,11 @@ from typing import Any
 from homeassistant.core import Context
 import pytest
 
-from custom_components.influxdb_ingest.columns import ColumnBudget
 from custom_components.influxdb_ingest.const import SNAPSHOT_MARKER
-from custom_components.influxdb_ingest.entity_rules import EntityRules
-from custom_components.influxdb_ingest.metadata import EntityMetadata
-from custom_components.influxdb_ingest.normalize import (
+from custom_components.influxdb_ingest.lines.columns import ColumnBudget
+from custom_components.influxdb_ingest.lines.entity_rules import EntityRules
+from custom_components.influxdb_ingest.lines.metadata import EntityMetadata
+from custom_components.influxdb_ingest.lines.normalize import (
     STATE_FIELDS,
     DefaultLayout,
     attribute_field,
@@ -24,7 +24,7 @@ from custom_components.influxdb_ingest.normalize import (
     state_change_to_point,
 )
 
-from .helpers import state_change
+from .support.helpers import state_change
 
 LAYOUT = DefaultLayout("m")
 T0 = dt.datetime(2026, 11, 22, 10, 0, 0, 123456, tzinfo=dt.UTC)

@@ -11,8 +11,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.influxdb_ingest.const import DOMAIN
 
-from .helpers import MEASUREMENT, count_points, setup_entry, wait_for
-from .servers import ADMIN_PASSWORD, InfluxDB1Server
+from .support.helpers import MEASUREMENT, count_points, setup_entry, wait_for
+from .support.servers import ADMIN_PASSWORD, InfluxDB1Server
 
 
 async def test_options_filter_entities_and_attributes_without_restart(

@@ -20,10 +20,15 @@ from pytest_homeassistant_custom_component.components.diagnostics import get_dia
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.influxdb_ingest.data import InfluxDBIngestConfigEntry
-from custom_components.influxdb_ingest.preview import SAMPLE_DOMAINS, LinePreview, NoLine, as_code_block
+from custom_components.influxdb_ingest.pipeline.preview import (
+    SAMPLE_DOMAINS,
+    LinePreview,
+    NoLine,
+    as_code_block,
+)
 
-from .helpers import setup_entry, v3_entry_data
-from .standin_influxdb3 import InfluxDB3StandIn
+from .support.helpers import setup_entry, v3_entry_data
+from .support.standin_influxdb3 import InfluxDB3StandIn
 
 # The demo's image_processing platform (set up from YAML, not from its config entry) polls
 # and cannot be unloaded: its timer outlives each test, as Home Assistant's own demo does.

@@ -22,9 +22,9 @@ from typing import Any
 from homeassistant.core import Event, HomeAssistant
 from hypothesis import given, settings, strategies as st
 
-from custom_components.influxdb_ingest.normalize import attribute_text, to_json, user_tag_key
+from custom_components.influxdb_ingest.lines.normalize import attribute_text, to_json, user_tag_key
 
-from .helpers import (
+from .support.helpers import (
     ATTRIBUTE_KEYS,
     ATTRIBUTE_VALUES,
     MEASUREMENT,
@@ -34,8 +34,8 @@ from .helpers import (
     setup_entry,
     wait_for,
 )
-from .servers import InfluxDB1Server
-from .standin_influxdb3 import InfluxDB3StandIn
+from .support.servers import InfluxDB1Server
+from .support.standin_influxdb3 import InfluxDB3StandIn
 
 # Keys named like the layout's own tags, fields and prefixes, and those the options below use.
 LAYOUT_NAMES = st.sampled_from(

@@ -16,12 +16,12 @@ from homeassistant.core import HomeAssistant
 from hypothesis import given, settings, strategies as st
 import pytest
 
-from custom_components.influxdb_ingest.metadata import EntityMetadata
-from custom_components.influxdb_ingest.normalize import DefaultLayout, state_change_to_point
-from custom_components.influxdb_ingest.normalize_builtin import BuiltinLayout, builtin_point
-from custom_components.influxdb_ingest.point import Point
+from custom_components.influxdb_ingest.lines.metadata import EntityMetadata
+from custom_components.influxdb_ingest.lines.normalize import DefaultLayout, state_change_to_point
+from custom_components.influxdb_ingest.lines.normalize_builtin import BuiltinLayout, builtin_point
+from custom_components.influxdb_ingest.lines.point import Point
 
-from .helpers import (
+from .support.helpers import (
     ATTRIBUTE_KEYS,
     ATTRIBUTE_VALUES,
     STATES,

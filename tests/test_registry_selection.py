@@ -22,9 +22,9 @@ from homeassistant.helpers import (
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.influxdb_ingest.filters import EntitySelection
+from custom_components.influxdb_ingest.pipeline.filters import EntitySelection
 
-from .helpers import MEASUREMENT, setup_entry, wait_for
+from .support.helpers import MEASUREMENT, setup_entry, wait_for
 
 ENTITIES = ("sensor.meter_power", "sensor.meter_voltage", "light.lamp", "switch.plug", "sensor.unregistered")
 

@@ -1,5 +1,5 @@
 """Zero loss: fault scenarios streamed through Home Assistant into the real InfluxDB 1.x,
-and the same scenarios into the InfluxDB 3 Core stand-in (tests/standin_influxdb3.py).
+and the same scenarios into the InfluxDB 3 Core stand-in (tests/support/standin_influxdb3.py).
 
 Every scenario counts what landed from what the server stored; `scripts/reliability` runs
 them and writes the figures to docs/reliability.md.
@@ -22,12 +22,12 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_test_home_assistant
 
 from custom_components.influxdb_ingest.const import DOMAIN
-from custom_components.influxdb_ingest.stats import DropReason, WriterStats
+from custom_components.influxdb_ingest.pipeline.stats import DropReason, WriterStats
 
-from .fault_proxy import Delay, FaultProxy, Forward, Reset, Status
-from .helpers import MEASUREMENT, setup_entry, wait_for
-from .reliability import Figures, InfluxDB1Target, InfluxDB3Target, ScenarioServer
-from .servers import InfluxDB1Server
+from .support.fault_proxy import Delay, FaultProxy, Forward, Reset, Status
+from .support.helpers import MEASUREMENT, setup_entry, wait_for
+from .support.reliability import Figures, InfluxDB1Target, InfluxDB3Target, ScenarioServer
+from .support.servers import InfluxDB1Server
 
 # Short timings so outages are seconds, not minutes; the mechanisms are the same.
 FAST = {
@@ -258,7 +258,7 @@ async def test_a_damaged_spool_record_is_dropped_and_counted_the_rest_lands(
 
 @contextlib.asynccontextmanager
 async def proxy_in_front_of(server: ScenarioServer) -> AsyncGenerator[FaultProxy]:
-    """`server`, started, behind a FaultProxy (tests/fault_proxy.py)."""
+    """`server`, started, behind a FaultProxy (tests/support/fault_proxy.py)."""
     await server.start()
     proxy = FaultProxy(upstream=server.url)
     await proxy.start()

@@ -18,15 +18,15 @@ import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.influxdb_ingest.const import SNAPSHOT_MARKER
-from custom_components.influxdb_ingest.filters import EntitySelection
-from custom_components.influxdb_ingest.metadata import NO_METADATA
-from custom_components.influxdb_ingest.serializer import make_serializer
-from custom_components.influxdb_ingest.settings import WriterSettings
-from custom_components.influxdb_ingest.snapshots import async_enqueue_snapshot
-from custom_components.influxdb_ingest.stats import DropReason
+from custom_components.influxdb_ingest.lines.metadata import NO_METADATA
+from custom_components.influxdb_ingest.pipeline.filters import EntitySelection
+from custom_components.influxdb_ingest.pipeline.serializer import make_serializer
+from custom_components.influxdb_ingest.pipeline.settings import WriterSettings
+from custom_components.influxdb_ingest.pipeline.snapshots import async_enqueue_snapshot
+from custom_components.influxdb_ingest.pipeline.stats import DropReason
 
-from .helpers import count_points, setup_entry, state_changed_event, v1_entry_data, wait_for
-from .servers import free_port
+from .support.helpers import count_points, setup_entry, state_changed_event, v1_entry_data, wait_for
+from .support.servers import free_port
 
 
 async def test_a_snapshot_is_each_selected_entitys_current_state_marked_and_fired_now(

@@ -11,8 +11,8 @@ import zlib
 
 import pytest
 
-from custom_components.influxdb_ingest import spool as spool_module, spool_cursor
-from custom_components.influxdb_ingest.spool import DiskSpool, SpoolCorrupt, encode_lines
+from custom_components.influxdb_ingest.pipeline import spool as spool_module, spool_cursor
+from custom_components.influxdb_ingest.pipeline.spool import DiskSpool, SpoolCorrupt, encode_lines
 
 DAY = 86_400.0
 

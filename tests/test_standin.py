@@ -1,8 +1,8 @@
 """The InfluxDB 2.x and 3.x stand-ins answer as the real servers' source says they do.
 
 Each test names the behaviour it pins; the source it comes from is cited next to the code
-that reproduces it in tests/standin_influxdb3.py, tests/standin_influxdb2.py and
-tests/standin_core.py.
+that reproduces it in tests/support/standin_influxdb3.py, tests/support/standin_influxdb2.py and
+tests/support/standin_core.py.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import aiohttp
 from homeassistant.core import HomeAssistant
 import pytest
 
-from .helpers import wait_for
-from .standin_core import Point, parse_lines_v3, parse_points_v2
-from .standin_influxdb2 import InfluxDB2StandIn
-from .standin_influxdb3 import InfluxDB3StandIn
+from .support.helpers import wait_for
+from .support.standin_core import Point, parse_lines_v3, parse_points_v2
+from .support.standin_influxdb2 import InfluxDB2StandIn
+from .support.standin_influxdb3 import InfluxDB3StandIn
 
 BEARER = {"Authorization": "Bearer test-token"}
 TOKEN = {"Authorization": "Token test-token"}

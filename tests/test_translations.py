@@ -34,10 +34,10 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.influxdb_ingest import async_migrate_entry
 from custom_components.influxdb_ingest.config_flow import InfluxDBIngestConfigFlow
 from custom_components.influxdb_ingest.const import DOMAIN
+from custom_components.influxdb_ingest.lines.normalize_builtin import MEASUREMENT_ATTRS
 from custom_components.influxdb_ingest.migrate import options_from_builtin_yaml
-from custom_components.influxdb_ingest.normalize_builtin import MEASUREMENT_ATTRS
 
-from .helpers import wait_for
+from .support.helpers import wait_for
 
 INTEGRATION = Path(__file__).parent.parent / "custom_components" / DOMAIN
 STRINGS = INTEGRATION / "strings.json"

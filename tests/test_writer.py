@@ -5,8 +5,8 @@ from __future__ import annotations
 from homeassistant.core import HomeAssistant
 import pytest
 
-from .helpers import setup_entry, wait_for
-from .standin_influxdb2 import InfluxDB2StandIn
+from .support.helpers import setup_entry, wait_for
+from .support.standin_influxdb2 import InfluxDB2StandIn
 
 
 def _v2(server: InfluxDB2StandIn) -> dict[str, object]:

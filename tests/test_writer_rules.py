@@ -15,20 +15,20 @@ from typing import Any
 
 import pytest
 
-from custom_components.influxdb_ingest.influx_api import (
+from custom_components.influxdb_ingest.lines.metadata import NO_METADATA
+from custom_components.influxdb_ingest.pipeline.retry import CircuitState
+from custom_components.influxdb_ingest.pipeline.settings import WriterSettings
+from custom_components.influxdb_ingest.pipeline.stats import Problem
+from custom_components.influxdb_ingest.pipeline.writer import BatchWriter
+from custom_components.influxdb_ingest.target.influx_api import (
     CannotConnect,
     InfluxError,
     PayloadTooLarge,
     ServerBusy,
     WriteRejected,
 )
-from custom_components.influxdb_ingest.metadata import NO_METADATA
-from custom_components.influxdb_ingest.retry import CircuitState
-from custom_components.influxdb_ingest.settings import WriterSettings
-from custom_components.influxdb_ingest.stats import Problem
-from custom_components.influxdb_ingest.writer import BatchWriter
 
-from .helpers import state_change
+from .support.helpers import state_change
 
 START = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 

@@ -11,21 +11,21 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
-from .backfill import BackfillManager, async_forget_jobs
 from .const import DOMAIN
 from .coordinator import IngestCoordinator
 from .data import InfluxDBIngestConfigEntry, IngestRuntime
-from .filters import EntitySelection
-from .influx_api import InfluxClient
-from .influx_target import InfluxTarget
-from .listener import async_listen_events
-from .metadata import MetadataLookup
-from .normalize_builtin import BUILTIN_DOMAIN_DEVICE_CLASS, DOMAIN_DEVICE_CLASS
+from .history.backfill import BackfillManager, async_forget_jobs
+from .lines.metadata import MetadataLookup
+from .lines.normalize_builtin import BUILTIN_DOMAIN_DEVICE_CLASS, DOMAIN_DEVICE_CLASS
+from .pipeline.filters import EntitySelection
+from .pipeline.listener import async_listen_events
+from .pipeline.settings import WriterSettings
+from .pipeline.snapshots import async_track_snapshots
+from .pipeline.writer import BatchWriter
 from .repairs import async_delete_layout_issue, async_update_issues, async_update_layout_issue
 from .services import async_register_services
-from .settings import WriterSettings
-from .snapshots import async_track_snapshots
-from .writer import BatchWriter
+from .target.influx_api import InfluxClient
+from .target.influx_target import InfluxTarget
 
 PLATFORMS = [Platform.BINARY_SENSOR, Platform.SENSOR]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)

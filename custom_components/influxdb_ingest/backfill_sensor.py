@@ -10,10 +10,10 @@ from homeassistant.components.sensor import SensorEntity, SensorEntityDescriptio
 from homeassistant.const import PERCENTAGE
 from homeassistant.util import dt as dt_util
 
-from .backfill import BackfillManager
-from .backfill_job import JobStatus
 from .coordinator import IngestCoordinator
 from .entity import IngestEntity
+from .history.backfill import BackfillManager
+from .history.backfill_job import JobStatus
 
 BACKFILL_PROGRESS = SensorEntityDescription(
     key="backfill_progress",

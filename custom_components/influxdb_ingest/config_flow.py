@@ -22,7 +22,6 @@ from homeassistant.helpers.selector import (
 )
 import voluptuous as vol
 
-from .backfill import recorder_loaded
 from .const import (
     CONF_API_VERSION,
     CONF_BUCKET,
@@ -37,7 +36,10 @@ from .const import (
 )
 from .copy_flow import SUBENTRY_INFLUXDB1_COPY, CopyFromInfluxDB1Flow
 from .data import InfluxDBIngestConfigEntry
-from .influx_api import (
+from .history.backfill import recorder_loaded
+from .migrate import async_builtin_yaml, builtin_entry, entry_data_from_builtin, options_from_builtin_yaml
+from .options_flow import IngestOptionsFlow, number_box
+from .target.influx_api import (
     CannotConnect,
     DatabaseLimit,
     DatabaseMissing,
@@ -49,9 +51,7 @@ from .influx_api import (
     SSLFailure,
     TargetNotFound,
 )
-from .influx_target import InfluxTarget, is_valid_url
-from .migrate import async_builtin_yaml, builtin_entry, entry_data_from_builtin, options_from_builtin_yaml
-from .options_flow import IngestOptionsFlow, number_box
+from .target.influx_target import InfluxTarget, is_valid_url
 
 _LOGGER = logging.getLogger(__name__)
 

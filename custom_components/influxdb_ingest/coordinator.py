@@ -18,7 +18,7 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
 from .const import DOMAIN
 from .health import HealthSnapshot, take_snapshot
-from .writer import BatchWriter
+from .pipeline.writer import BatchWriter
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import TextSelector, TextSelectorConfig, TextSelectorType
 import voluptuous as vol
 
-from .backfill_job import BackfillJob, SourceAuthFailed, SourceError, SourceKind, SourceNotFound
 from .const import CONF_DATABASE
-from .influx1_source import InfluxDB1Database
-from .influx_target import is_valid_url
+from .history.backfill_job import BackfillJob, SourceAuthFailed, SourceError, SourceKind, SourceNotFound
+from .history.influx1_source import InfluxDB1Database
+from .target.influx_target import is_valid_url
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, Event
 
-from .backfill import BackfillManager
 from .coordinator import IngestCoordinator
-from .writer import BatchWriter
+from .history.backfill import BackfillManager
+from .pipeline.writer import BatchWriter
 
 
 @dataclass

@@ -16,7 +16,7 @@ from yarl import URL
 
 from .data import InfluxDBIngestConfigEntry
 from .health import snapshot_as_dict, take_snapshot
-from .preview import LinePreview
+from .pipeline.preview import LinePreview
 
 TO_REDACT = {CONF_PASSWORD, CONF_TOKEN, CONF_USERNAME}
 

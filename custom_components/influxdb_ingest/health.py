@@ -7,11 +7,11 @@ import datetime as dt
 import time
 from typing import TYPE_CHECKING, Any
 
-from .retry import CircuitState
-from .stats import DropReason, Problem
+from .pipeline.retry import CircuitState
+from .pipeline.stats import DropReason, Problem
 
 if TYPE_CHECKING:
-    from .writer import BatchWriter
+    from .pipeline.writer import BatchWriter
 
 
 @dataclass(frozen=True, slots=True)

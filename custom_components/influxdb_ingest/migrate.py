@@ -16,7 +16,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 
 from .const import CONF_API_VERSION, CONF_BUCKET, CONF_DATABASE, CONF_ORG, CONF_RETENTION_POLICY, ApiVersion
-from .normalize_builtin import BUILTIN_DOMAIN_DEVICE_CLASS, DOMAIN_DEVICE_CLASS
+from .lines.normalize_builtin import BUILTIN_DOMAIN_DEVICE_CLASS, DOMAIN_DEVICE_CLASS
 
 BUILTIN_DOMAIN = "influxdb"
 

@@ -27,7 +27,8 @@ from homeassistant.helpers.selector import (
 )
 import voluptuous as vol
 
-from .filters import (
+from .lines.normalize_builtin import MEASUREMENT_ATTRS
+from .pipeline.filters import (
     CONF_EXCLUDE_AREAS,
     CONF_EXCLUDE_DEVICES,
     CONF_EXCLUDE_DOMAINS,
@@ -44,9 +45,8 @@ from .filters import (
     CONF_INCLUDE_LABELS,
     CONF_INCLUDE_OWN,
 )
-from .normalize_builtin import MEASUREMENT_ATTRS
-from .preview import LinePreview, NoLine, as_code_block
-from .settings import WriterSettings
+from .pipeline.preview import LinePreview, NoLine, as_code_block
+from .pipeline.settings import WriterSettings
 
 _TEXT = TextSelector()
 _MULTIPLE_TEXT = TextSelector(TextSelectorConfig(multiple=True))

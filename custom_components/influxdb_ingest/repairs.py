@@ -17,8 +17,8 @@ import voluptuous as vol
 
 from .const import CONF_API_VERSION, DOMAIN, ApiVersion
 from .health import HealthSnapshot
-from .settings import WriterSettings
-from .stats import Problem
+from .pipeline.settings import WriterSettings
+from .pipeline.stats import Problem
 
 # Warn when the spool has used this share of its size budget.
 SPOOL_WARNING_SHARE = 0.8

@@ -21,7 +21,7 @@ from .backfill_sensor import BackfillProgressSensor
 from .data import InfluxDBIngestConfigEntry
 from .entity import IngestEntity
 from .health import HealthSnapshot
-from .retry import CircuitState
+from .pipeline.retry import CircuitState
 
 # Entities only read a snapshot; the coordinator serializes updates.
 PARALLEL_UPDATES = 0

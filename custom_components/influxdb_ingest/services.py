@@ -14,10 +14,10 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonValueType
 import voluptuous as vol
 
-from .backfill import STATISTICS_YEARS, recorder_loaded
-from .backfill_job import NS, BackfillJob, SourceKind
 from .const import DOMAIN
-from .influx_api import InfluxError
+from .history.backfill import STATISTICS_YEARS, recorder_loaded
+from .history.backfill_job import NS, BackfillJob, SourceKind
+from .target.influx_api import InfluxError
 
 if TYPE_CHECKING:
     from .data import InfluxDBIngestConfigEntry

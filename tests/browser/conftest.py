@@ -12,7 +12,7 @@ import socket
 
 import pytest
 
-from ..servers import InfluxDB1Server
+from ..support.servers import InfluxDB1Server
 from .chromium import Chromium
 from .home_assistant import HomeAssistantProcess
 

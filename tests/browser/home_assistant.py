@@ -24,7 +24,7 @@ import urllib.request
 from homeassistant.components.http import config as http_config
 from homeassistant.util import dt as dt_util
 
-from ..servers import free_port
+from ..support.servers import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 USER_NAME = "Ada Lovelace"

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 import re
 
-from ..servers import InfluxDB1Server
+from ..support.servers import InfluxDB1Server
 from .chromium import Chromium
 from .home_assistant import REPO_ROOT, HomeAssistantProcess
 from .page import Page

@@ -17,8 +17,8 @@ from homeassistant.components.recorder.statistics import list_statistic_ids, sta
 from homeassistant.core import HomeAssistant, valid_entity_id
 from homeassistant.util import dt as dt_util
 
+from ..lines.line_protocol import format_fields, format_head
 from .backfill_job import NS, POINTS_PER_WINDOW, BackfillJob, Chunk, Lane
-from .line_protocol import format_fields, format_head
 from .recorder_source import on_recorder
 
 STATISTICS_MEASUREMENT = "home_assistant_statistics"

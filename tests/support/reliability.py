@@ -1,7 +1,7 @@
 """What the reliability scenarios (tests/test_reliability.py) run against, and their figures.
 
 Each scenario runs once against the real InfluxDB 1.x and once against the InfluxDB 3 Core
-stand-in (tests/standin_influxdb3.py): both behind one small interface, `ScenarioServer`,
+stand-in (tests/support/standin_influxdb3.py): both behind one small interface, `ScenarioServer`,
 that starts, crashes and stops the server, writes to it as another tool would and counts
 what it stored. `scripts/reliability` writes the figures to docs/reliability.md.
 """

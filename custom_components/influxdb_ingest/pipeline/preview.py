@@ -16,8 +16,8 @@ from typing import Any
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, State
 
+from ..lines.metadata import MetadataLookup
 from .filters import EntitySelection
-from .metadata import MetadataLookup
 from .serializer import make_serializer
 from .settings import WriterSettings
 

@@ -14,14 +14,14 @@ from typing import Any
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, EventStateChangedData
 
-from .cached_lines import BuiltinLines, DefaultLines
-from .columns import ColumnBudget
-from .entity_rules import EntityRules, EntityRulesResolver
-from .line_protocol import escape_field_key, escape_field_key_v3, point_to_line
-from .metadata import EntityMetadata
-from .normalize import DefaultLayout, bus_event_to_point, is_recorded
-from .normalize_builtin import BuiltinLayout
-from .point import time_fired_ns
+from ..lines.cached_lines import BuiltinLines, DefaultLines
+from ..lines.columns import ColumnBudget
+from ..lines.entity_rules import EntityRules, EntityRulesResolver
+from ..lines.line_protocol import escape_field_key, escape_field_key_v3, point_to_line
+from ..lines.metadata import EntityMetadata
+from ..lines.normalize import DefaultLayout, bus_event_to_point, is_recorded
+from ..lines.normalize_builtin import BuiltinLayout
+from ..lines.point import time_fired_ns
 from .settings import WriterSettings
 
 type LookupMetadata = Callable[[str], EntityMetadata]

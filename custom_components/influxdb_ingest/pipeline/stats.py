@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from .influx_api import DatabaseLimit, InfluxError, InvalidAuth, NoWritePermission, TargetNotFound
+from ..target.influx_api import DatabaseLimit, InfluxError, InvalidAuth, NoWritePermission, TargetNotFound
 
 # Recent error messages kept for diagnostics.
 _RECENT_ERRORS = 10

@@ -17,9 +17,9 @@ from functools import partial
 import logging
 import time
 
+from ..pipeline.writer import BatchWriter
+from ..target.influx_api import InfluxError
 from .backfill_job import BackfillJob, HistorySource, JobStatus, Lane, SourceError
-from .influx_api import InfluxError
-from .writer import BatchWriter
 
 _LOGGER = logging.getLogger(__name__)
 

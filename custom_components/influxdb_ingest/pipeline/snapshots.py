@@ -19,7 +19,7 @@ from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import CALLBACK_TYPE, Context, Event, HomeAssistant, callback
 from homeassistant.helpers.event import async_track_time_interval
 
-from .const import SNAPSHOT_MARKER
+from ..const import SNAPSHOT_MARKER
 
 _LOGGER = logging.getLogger(__name__)
 

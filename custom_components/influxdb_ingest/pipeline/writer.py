@@ -18,12 +18,12 @@ import logging
 from pathlib import Path
 import time
 
+from ..lines.columns import ColumnBudget
+from ..lines.metadata import EntityMetadata
+from ..target.heal import TypeHealer
+from ..target.influx_api import InfluxClient, InfluxError, ServerBusy
 from .backlog import Backlog, RunInExecutor
-from .columns import ColumnBudget
 from .delivery import Delivery
-from .heal import TypeHealer
-from .influx_api import InfluxClient, InfluxError, ServerBusy
-from .metadata import EntityMetadata
 from .retry import RetryPolicy
 from .serializer import make_serializer
 from .settings import WriterSettings

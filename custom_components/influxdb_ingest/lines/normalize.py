@@ -23,8 +23,8 @@ from homeassistant.core import Event, EventStateChangedData, State
 from homeassistant.helpers.json import json_encoder_default
 import orjson
 
+from ..const import SNAPSHOT_MARKER
 from .columns import ColumnBudget
-from .const import SNAPSHOT_MARKER
 from .entity_rules import NO_RULES, EntityRules
 from .metadata import EntityMetadata
 from .point import FieldValue, Point, time_fired_ns

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from .const import DEFAULT_MEASUREMENT
+from ..const import DEFAULT_MEASUREMENT
 
 # InfluxDB 3 Core refuses tables past 500 columns (influxdb3_catalog/src/catalog.rs): half of
 # it leaves room for what the user adds (enrichment, tags, overrides) and for other writers.

@@ -18,7 +18,7 @@ import zlib
 import aiohttp
 from yarl import URL
 
-from .const import ApiVersion
+from ..const import ApiVersion
 from .influx_target import InfluxTarget
 
 _LOGGER = logging.getLogger(__name__)

@@ -34,19 +34,19 @@ from homeassistant import config_entries
 from homeassistant.components.http import config as http_config
 from homeassistant.util import dt as dt_util
 
-from custom_components.influxdb_ingest.spool import DiskSpool, SpoolCorrupt
+from custom_components.influxdb_ingest.pipeline.spool import DiskSpool, SpoolCorrupt
 
 from .helpers import MEASUREMENT
 from .servers import InfluxDB1Server, free_port
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 ENTRY_ID = "01KCRASHTESTENTRY000000000"
 # Event numbers of run i are i * SEQ_BLOCK + n.
 SEQ_BLOCK = 10_000_000
 PROGRESS = "crash_load.progress"
 
 CONFIGURATION_YAML = """\
-# Written by tests/crash_home.py: the integration under test and a load generator, nothing
+# Written by tests/support/crash_home.py: the integration under test and a load generator, nothing
 # that reaches outside this machine.
 homeassistant:
   name: Crash test

@@ -23,8 +23,8 @@ from homeassistant.helpers import (
 )
 from homeassistant.helpers.entityfilter import generate_filter
 
-from .const import DOMAIN
-from .metadata import async_track_registry_updates
+from ..const import DOMAIN
+from ..lines.metadata import async_track_registry_updates
 
 CONF_INCLUDE_DOMAINS = "include_domains"
 CONF_INCLUDE_ENTITIES = "include_entities"

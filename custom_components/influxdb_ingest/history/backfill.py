@@ -21,6 +21,13 @@ from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.storage import Store
 
+from ..const import CONF_HISTORY_DAYS, CONF_HISTORY_STATISTICS, DOMAIN
+from ..lines.metadata import EntityMetadata
+from ..pipeline.filters import EntitySelection
+from ..pipeline.log_throttle import LogThrottle
+from ..pipeline.serializer import make_serializer
+from ..pipeline.stats import DropReason
+from ..pipeline.writer import BatchWriter
 from .backfill_job import (
     NS,
     BackfillJob,
@@ -31,16 +38,9 @@ from .backfill_job import (
     SourceKind,
 )
 from .backfill_run import JobRun
-from .const import CONF_HISTORY_DAYS, CONF_HISTORY_STATISTICS, DOMAIN
-from .filters import EntitySelection
 from .influx1_source import InfluxDB1Database
-from .log_throttle import LogThrottle
-from .metadata import EntityMetadata
 from .recorder_source import RecorderStates
-from .serializer import make_serializer
 from .statistics_source import RecorderStatistics
-from .stats import DropReason
-from .writer import BatchWriter
 
 _LOGGER = logging.getLogger(__name__)
 

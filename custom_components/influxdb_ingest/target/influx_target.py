@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from .const import (
+from ..const import (
     CONF_API_VERSION,
     CONF_BUCKET,
     CONF_DATABASE,

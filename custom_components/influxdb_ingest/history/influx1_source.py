@@ -17,8 +17,8 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
+from ..lines.line_protocol import escape_field_key, escape_string_field, format_float, format_head
 from .backfill_job import NS, BackfillJob, Chunk, Lane, SourceAuthFailed, SourceError, SourceNotFound
-from .line_protocol import escape_field_key, escape_string_field, format_float, format_head
 
 _QUERY_TIMEOUT = 120.0
 # The widest window read at once (the server's max-row-limit, if any, halves it further).

@@ -18,10 +18,8 @@ import logging
 from pathlib import Path
 import time
 
-from .backlog import RunInExecutor
-from .dead_letter import append_dead_letters
-from .heal import TypeHealer
-from .influx_api import (
+from ..target.heal import TypeHealer
+from ..target.influx_api import (
     LIMIT_MESSAGES,
     REJECTED_LISTED_AT_MOST,
     InfluxClient,
@@ -29,6 +27,8 @@ from .influx_api import (
     RejectedLine,
     WriteRejected,
 )
+from .backlog import RunInExecutor
+from .dead_letter import append_dead_letters
 from .log_throttle import LogThrottle
 from .stats import WriterStats
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 
-from .line_protocol import escape_field_key, escape_measurement, join_line, split_line
+from ..lines.line_protocol import escape_field_key, escape_measurement, join_line, split_line
 
 # InfluxDB 1.x/2.x: `partial write: field type conflict: input field "f" on measurement
 # "m" is type string, already exists as type boolean dropped=1`
