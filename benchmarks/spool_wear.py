@@ -144,7 +144,7 @@ async def measure(
             number += 1
         if tick >= next_round:  # a round when the loop would run one
             await writer.write_due()
-            next_round = tick + round(writer.round_interval * _TICKS)
+            next_round = tick + round(writer.memory.round_interval * _TICKS)
     spool = writer.backlog.spool
     wear.points = number
     wear.outage_syncs, wear.outage_bytes = spool.syncs, spool.bytes_written

@@ -40,7 +40,7 @@ async def test_gzip_is_understood_by_the_real_server_directly(
 
     await wait_for(lambda: entry.runtime_data.writer.points_waiting == 0)
     assert await count_points(query, database) == 10
-    assert entry.runtime_data.writer.client.gzip
+    assert entry.runtime_data.writer.delivery.client.gzip
     assert entry.runtime_data.writer.stats.write_errors == 0
 
 
@@ -48,7 +48,7 @@ async def test_automatic_compression_is_off_for_a_server_on_this_machine(
     hass: HomeAssistant, v1_config: dict[str, Any]
 ) -> None:
     entry = await setup_entry(hass, v1_config)
-    assert not entry.runtime_data.writer.client.gzip
+    assert not entry.runtime_data.writer.delivery.client.gzip
 
 
 async def test_a_server_refusing_gzip_gets_plain_writes_and_loses_nothing(
@@ -66,5 +66,5 @@ async def test_a_server_refusing_gzip_gets_plain_writes_and_loses_nothing(
     assert fault_proxy.count("status 415") == 1
     assert fault_proxy.encodings[0] == "gzip"
     assert set(fault_proxy.encodings[1:]) == {""}
-    assert not entry.runtime_data.writer.client.gzip
+    assert not entry.runtime_data.writer.delivery.client.gzip
     assert entry.runtime_data.writer.stats.write_errors == 0  # the fallback is not a failure

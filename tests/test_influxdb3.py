@@ -121,7 +121,7 @@ async def test_a_partial_write_resends_only_the_refused_lines_healed(
     assert states == ["100", "on", "101"]
     assert writer.stats.points_written == 3
     assert writer.stats.points_dead_lettered == 0
-    assert writer.healer.server_types[MEASUREMENT]["value"][0] == "string"  # learnt from 3.x words
+    assert writer.delivery.healer.server_types[MEASUREMENT]["value"][0] == "string"  # learnt from 3.x words
 
 
 async def test_a_line_the_server_refuses_for_good_is_dead_lettered_the_rest_stored(
@@ -237,7 +237,7 @@ async def test_gzip_writes_are_decoded_by_the_server(
     await server.start()
     try:
         entry = await setup_entry(hass, data, {"compression": "gzip"})
-        client = entry.runtime_data.writer.client
+        client = entry.runtime_data.writer.delivery.client
         for value in range(30):
             hass.states.async_set("sensor.gzip", str(value))
         await hass.config_entries.async_unload(entry.entry_id)
@@ -276,7 +276,7 @@ async def test_a_target_refusing_gzip_gets_plain_writes(hass: HomeAssistant) -> 
     await server.start()
     try:
         entry = await setup_entry(hass, v3_entry_data(server.url), {"compression": "gzip"})
-        client = entry.runtime_data.writer.client
+        client = entry.runtime_data.writer.delivery.client
         assert client.gzip
         for value in range(10):
             hass.states.async_set("sensor.plain", str(value))

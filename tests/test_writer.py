@@ -61,7 +61,7 @@ async def test_token_is_sent_in_the_header_not_the_url(
     hass: HomeAssistant, influxdb2: InfluxDB2StandIn
 ) -> None:
     entry = await setup_entry(hass, _v2(influxdb2))
-    assert influxdb2.token not in str(entry.runtime_data.writer.client.target.write_url)
+    assert influxdb2.token not in str(entry.runtime_data.writer.delivery.client.target.write_url)
     hass.states.async_set("sensor.header", "1")
     await hass.config_entries.async_unload(entry.entry_id)
     assert len(_lines(influxdb2)) == 1

@@ -234,7 +234,7 @@ async def test_while_failing_no_point_waits_in_memory_longer_than_the_loss_windo
         fired += 7
         if clock.now >= next_round:
             await writer.write_due()
-            next_round = clock.now + writer.round_interval
+            next_round = clock.now + writer.memory.round_interval
         since = writer.backlog.oldest_in_memory_since
         oldest_ages.append(0.0 if since is None else clock.now - since)
         assert writer.points_in_memory + writer.spool.points == fired
@@ -258,10 +258,10 @@ async def test_rounds_come_at_least_once_per_loss_window_while_failing(tmp_path:
     client = ScriptedClient([CannotConnect("refused")])
     writer = _writer(tmp_path, client, clock, wall_clock=clock, flush_interval=30.0, loss_window=5.0)
     await writer.async_open()
-    assert writer.round_interval == 30.0  # healthy: the flush interval
+    assert writer.memory.round_interval == 30.0  # healthy: the flush interval
     _fire_now(writer, clock, 3, 0)
     await writer.write_due()  # fails
-    assert writer.round_interval == 5.0
+    assert writer.memory.round_interval == 5.0
     # The next round is a whole window away: what is in memory goes to disk now.
     assert writer.points_in_memory == 0
     assert writer.spool.points == 3

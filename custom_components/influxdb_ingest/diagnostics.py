@@ -72,7 +72,7 @@ async def async_get_config_entry_diagnostics(
         },
         "learned_server_types": {
             measurement: {field: kind for field, (kind, _) in fields.items()}
-            for measurement, fields in writer.healer.server_types.items()
+            for measurement, fields in writer.delivery.healer.server_types.items()
         },
         "columns": writer.columns.as_dict(),
         "stats": writer.stats.as_dict(),

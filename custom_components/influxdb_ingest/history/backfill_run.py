@@ -2,7 +2,7 @@
 
 The run reads one window of the source at a time (bounded memory) and reads the next
 while the writer stores the last. It hands lines to the writer only while no live batch
-or spooled point waits and the target is not being waited out (`backfill_may_write`),
+or spooled point waits and the target is not being waited out (`BackfillLane.may_write`),
 and moves the job's cursor past a window once the writer has it stored. A source that
 cannot be read is waited for and tried again; a target that fails is the writer's retry
 policy's business, and the same lines are sent again once it says so.
@@ -111,10 +111,10 @@ class JobRun:
         for start in range(0, len(lines), step):
             part = lines[start : start + step]
             while True:
-                while not self._writer.backfill_may_write():  # noqa: ASYNC110  # a cheap check of the writer
+                while not self._writer.backfill.may_write():  # noqa: ASYNC110  # a cheap check of the writer
                     await asyncio.sleep(_GAP_POLL)
                 try:
-                    await self._writer.async_write_backfill(part)
+                    await self._writer.backfill.write(part)
                     break
                 except InfluxError:
                     self._set_status(JobStatus.WAITING)  # the writer's retry policy says when

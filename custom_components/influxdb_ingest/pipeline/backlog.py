@@ -185,6 +185,11 @@ class Backlog:
             self._batched_points += len(self._filling)
             self._filling = []
 
+    async def batch_all(self) -> None:
+        """Serialize every waiting event and close the batch being filled."""
+        await self.fill_all()
+        self.close_batch()
+
     # Keeping memory bounded.
 
     async def spill(self, keep_in_memory: int) -> None:

@@ -20,15 +20,17 @@ import time
 
 from ..lines.columns import ColumnBudget
 from ..lines.metadata import EntityMetadata
-from ..target.heal import TypeHealer
-from ..target.influx_api import InfluxClient, InfluxError, ServerBusy
+from ..target.influx_api import InfluxClient, InfluxError
+from .backfill_lane import BackfillLane
 from .backlog import Backlog, RunInExecutor
 from .delivery import Delivery
+from .memory_bound import MemoryBound
+from .outcomes import WriteOutcomes
 from .retry import RetryPolicy
 from .serializer import make_serializer
 from .settings import WriterSettings
 from .spool import DiskSpool
-from .stats import Problem, WriterStats
+from .stats import WriterStats
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -51,7 +53,6 @@ class BatchWriter:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
-        self._wall_clock = wall_clock
         self.stats = WriterStats()
         self._wakeup = asyncio.Event()
         self.columns = ColumnBudget(settings.column_budget())
@@ -80,20 +81,17 @@ class BatchWriter:
             open_seconds=settings.circuit_open_seconds,
             clock=clock,
         )
-        # One round at a time: the loop, the flush action and stopping share the backlog;
-        # a backup holds it while sealed.
+        self.memory = MemoryBound(settings, self.policy, self.backlog, wall_clock)
+        self.outcomes = WriteOutcomes(
+            self.policy, self.stats, lambda: self.backlog.points, settings.loss_window
+        )
+        # One round at a time: the loop, the flush action, stopping and the backfill lane
+        # share the backlog and the delivery; a backup holds it while sealed.
         self._lock = asyncio.Lock()
+        self.backfill = BackfillLane(
+            self._lock, self.backlog, self.delivery, self.outcomes, batch_size=settings.batch_size
+        )
         self.sealed = False
-
-    @property
-    def client(self) -> InfluxClient:
-        """The HTTP client of the target."""
-        return self.delivery.client
-
-    @property
-    def healer(self) -> TypeHealer:
-        """What the server's field types taught (diagnostics)."""
-        return self.delivery.healer
 
     @property
     def spool(self) -> DiskSpool:
@@ -131,7 +129,7 @@ class BatchWriter:
         held; a round of writing starts when a batch is full or the flush interval passed.
         """
         loop = asyncio.get_running_loop()
-        next_round = loop.time() + self.round_interval
+        next_round = loop.time() + self.memory.round_interval
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout_at(next_round):
@@ -140,7 +138,7 @@ class BatchWriter:
             await self.backlog.fill_batch()  # the round serializes the rest as it writes
             if not self.backlog.has_full_batch and loop.time() < next_round:
                 continue
-            next_round = loop.time() + self.round_interval
+            next_round = loop.time() + self.memory.round_interval
             try:
                 await self.write_due()
             except Exception:
@@ -160,57 +158,26 @@ class BatchWriter:
                     await self._write_backlog()
                     return
                 except InfluxError as err:
-                    self._record_failure(err)
+                    self.outcomes.failed(err)
             # Waiting for the next attempt: full batches only, so spooled records stay big.
             await self.backlog.fill_all()
-            await self._keep_memory_bounded()
-
-    async def _keep_memory_bounded(self) -> None:
-        """Spill beyond `max_queue_size`, and everything once the oldest would outstay the loss window.
-
-        The window matters while the server fails (nothing is written) and while a long
-        replay keeps live points waiting behind the spool: a whole window's points then go
-        to disk in one spill (one sync), not a sync per point or per round.
-        """
-        if self._window_ends_before_next_round():
-            await self._batch_all()
-            await self.backlog.spill(0)
-        else:
-            await self.backlog.spill(self.settings.max_queue_size)
-
-    @property
-    def round_interval(self) -> float:
-        """Seconds between rounds: the flush interval, or the loss window if shorter while failing."""
-        if self.policy.consecutive_failures:
-            return min(self.settings.flush_interval, self.settings.loss_window)
-        return self.settings.flush_interval
-
-    def _window_ends_before_next_round(self) -> bool:
-        """Whether the oldest point in memory would wait longer than the loss window by the next round.
-
-        Only while the server fails or a replay is ahead of the live points: a healthy
-        server with nothing spooled gets them within the flush interval instead.
-        """
-        since = self.backlog.oldest_in_memory_since
-        if since is None or not (self.policy.consecutive_failures or len(self.spool)):
-            return False
-        return self._wall_clock() + self.round_interval - since >= self.settings.loss_window
+            await self.memory.keep()
 
     async def async_flush(self) -> None:
         """Write everything now, ignoring any retry wait; raise InfluxError on failure."""
         async with self._lock:
-            await self._batch_all()
+            await self.backlog.batch_all()
             try:
                 await self._write_backlog()
             except InfluxError as err:
-                self._record_failure(err)
+                self.outcomes.failed(err)
                 raise
 
     async def _write_backlog(self) -> None:
         """Write the oldest batches, a few requests at once, until nothing is left."""
         while True:
             # A long replay must not keep live events in memory beyond the limits.
-            await self._keep_memory_bounded()
+            await self.memory.keep()
             batches = await self.backlog.oldest(self._in_flight())
             if not batches:
                 return
@@ -224,66 +191,11 @@ class BatchWriter:
             for outcome in outcomes:
                 if isinstance(outcome, BaseException):
                     raise outcome
-            self._record_success()
-
-    def backfill_may_write(self) -> bool:
-        """Whether history may be written now: live points first, backfill in their gaps.
-
-        Not while a full live batch or spooled points wait, nor while a failure is waited
-        out (once the wait is over, a backfill write is as good a probe as a live one).
-        """
-        return not self.backlog.has_full_batch and not self.spool.points and self.policy.due()
-
-    async def async_write_backfill(self, lines: list[str]) -> None:
-        """Write lines of history between two live rounds, through the same delivery.
-
-        Sent as batches of `batch_size`, one request at a time: a server on the same machine
-        (the add-on) then stores history on one core and leaves the other to Home Assistant,
-        which measurably keeps the event loop's lag down (docs/performance.md). Refused
-        points are healed or dead-lettered like live ones; a retryable failure is recorded
-        like a live one (the retry policy says when to try again) and raised. The caller
-        keeps the lines and sends them again: its source still holds them, so history
-        never takes the disk spool's room from live points.
-        """
-        size = self.settings.batch_size
-        async with self._lock:
-            self.policy.probing()
-            for start in range(0, len(lines), size):
-                try:
-                    await self.delivery.deliver(lines[start : start + size])
-                except InfluxError as err:
-                    self._record_failure(err)
-                    raise
-                self._record_success()
+            self.outcomes.succeeded()
 
     def _in_flight(self) -> int:
         """Requests to send at once: InfluxDB stores them in parallel; a failing server gets one."""
         return 1 if self.policy.consecutive_failures else _WRITES_IN_FLIGHT
-
-    def _record_failure(self, err: InfluxError) -> None:
-        self.policy.record_failure(err.retry_after if isinstance(err, ServerBusy) else None)
-        self.stats.write_errors += 1
-        self.stats.last_error = str(err)
-        self.stats.remember_error(str(err))
-        problem = Problem.of(err)
-        if problem is Problem.SERVER_LIMIT:
-            self.stats.limit_refusal = str(err)
-        if self.stats.problem != problem:
-            self.stats.problem = problem
-            _LOGGER.error(
-                "Cannot write to InfluxDB (%s), keeping %d points (each on disk within %g s) and"
-                " retrying: %s",
-                problem,
-                self.points_waiting,
-                self.settings.loss_window,
-                err,
-            )
-
-    def _record_success(self) -> None:
-        self.policy.record_success()
-        if self.stats.problem is not None:
-            self.stats.problem = None
-            _LOGGER.info("Writing to InfluxDB again; %d points waiting", self.points_waiting)
 
     async def async_seal(self, timeout: float) -> None:
         """Hold the spool still for a backup: nothing in memory, nothing written, until `unseal`.
@@ -298,21 +210,16 @@ class BatchWriter:
             with contextlib.suppress(TimeoutError, InfluxError):
                 async with asyncio.timeout(timeout):
                     await self._write_all_now()
-            await self._batch_all()
+            await self.backlog.batch_all()
             await self.backlog.spill(0)
         except BaseException:
             self._lock.release()
             raise
         self.sealed = True
 
-    async def _batch_all(self) -> None:
-        """Serialize every waiting event and close the batch being filled."""
-        await self.backlog.fill_all()
-        self.backlog.close_batch()
-
     async def _write_all_now(self) -> None:
         """Everything waiting, in batches, written if the retry policy allows a try now."""
-        await self._batch_all()
+        await self.backlog.batch_all()
         if self.policy.due():
             await self._write_backlog()
 
@@ -329,7 +236,7 @@ class BatchWriter:
                 await self._write_all_now()
         # Whatever the timeout interrupted is still in the backlog (an event leaves the
         # buffer only as a line): serialize what is left and spool everything.
-        await self._batch_all()
+        await self.backlog.batch_all()
         if waiting := self.backlog.points_in_memory:
             _LOGGER.info("Spooling %d unwritten points to disk for the next start", waiting)
         await self.backlog.spill(0)

@@ -1,0 +1,67 @@
+"""History's way into the writer: lines of a backfill job, written in the gaps of the live stream.
+
+The lane shares the writer's lock, delivery and retry policy, so a live round waits for at
+most one backfill request and a failure of either is waited out by both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..target.influx_api import InfluxError
+from .backlog import Backlog
+from .delivery import Delivery
+from .outcomes import WriteOutcomes
+
+
+class BackfillLane:
+    """Writes history's lines between live rounds; `may_write` says when there is a gap."""
+
+    def __init__(
+        self,
+        lock: asyncio.Lock,
+        backlog: Backlog,
+        delivery: Delivery,
+        outcomes: WriteOutcomes,
+        *,
+        batch_size: int,
+    ) -> None:
+        self._lock = lock
+        self._backlog = backlog
+        self._delivery = delivery
+        self._outcomes = outcomes
+        self._batch_size = batch_size
+
+    def may_write(self) -> bool:
+        """Whether history may be written now: live points first, backfill in their gaps.
+
+        Not while a full live batch or spooled points wait, nor while a failure is waited
+        out (once the wait is over, a backfill write is as good a probe as a live one).
+        """
+        return (
+            not self._backlog.has_full_batch
+            and not self._backlog.spool.points
+            and self._outcomes.policy.due()
+        )
+
+    async def write(self, lines: list[str]) -> None:
+        """Write lines of history between two live rounds, through the same delivery.
+
+        Sent as batches of `batch_size`, one request at a time: a server on the same machine
+        (the add-on) then stores history on one core and leaves the other to Home Assistant,
+        which measurably keeps the event loop's lag down (docs/performance.md). Refused
+        points are healed or dead-lettered like live ones; a retryable failure is recorded
+        like a live one (the retry policy says when to try again) and raised. The caller
+        keeps the lines and sends them again: its source still holds them, so history
+        never takes the disk spool's room from live points.
+        """
+        size = self._batch_size
+        async with self._lock:
+            self._outcomes.policy.probing()
+            for start in range(0, len(lines), size):
+                try:
+                    await self._delivery.deliver(lines[start : start + size])
+                except InfluxError as err:
+                    self._outcomes.failed(err)
+                    raise
+                self._outcomes.succeeded()
