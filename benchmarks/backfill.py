@@ -31,17 +31,8 @@ from custom_components.influxdb_ingest.data import InfluxDBIngestConfigEntry
 from custom_components.influxdb_ingest.history.backfill_job import JobStatus
 from tests.support.servers import InfluxDB1Server
 
-from .bench import (
-    ENTITIES,
-    _attributes,
-    count,
-    home_assistant,
-    loop_lag,
-    profiled,
-    rss_mb,
-    server_rate,
-    stream,
-)
+from .harness import home_assistant
+from .measure import ENTITIES, count, loop_lag, power_attributes, profiled, rss_mb, server_rate, stream
 
 DB = "bench_backfill"
 # State changes per second of the generated history: a million over nine days.
@@ -61,7 +52,7 @@ async def record_states(hass: HomeAssistant, states: int) -> float:
         hass.states.async_set(
             f"sensor.power_{number % ENTITIES}",
             str(number),
-            _attributes(number),
+            power_attributes(number),
             timestamp=first + number * step,
         )
         if number % _RECORD_SLICE == _RECORD_SLICE - 1:
