@@ -23,6 +23,7 @@ from syrupy.assertion import SnapshotAssertion
 from .support.fault_proxy import FaultProxy
 from .support.helpers import v1_entry_data
 from .support.servers import InfluxDB1Server, VictoriaMetricsServer
+from .support.standin3_release import NEWEST
 from .support.standin_influxdb2 import InfluxDB2StandIn
 from .support.standin_influxdb3 import InfluxDB3StandIn
 
@@ -92,9 +93,19 @@ async def influxdb2(hass: HomeAssistant) -> AsyncGenerator[InfluxDB2StandIn]:
 
 
 @pytest.fixture
-async def influxdb3_empty(hass: HomeAssistant) -> AsyncGenerator[InfluxDB3StandIn]:
+def influxdb3_release() -> str:
+    """The InfluxDB 3 release the stand-in answers as: the newest modelled one.
+
+    A test module overrides this fixture to pin a release or to run at several
+    (tests/test_influxdb3.py runs at the oldest and the newest).
+    """
+    return NEWEST
+
+
+@pytest.fixture
+async def influxdb3_empty(hass: HomeAssistant, influxdb3_release: str) -> AsyncGenerator[InfluxDB3StandIn]:
     """The InfluxDB 3 Core stand-in (tests/support/standin_influxdb3.py), no database yet."""
-    server = InfluxDB3StandIn()
+    server = InfluxDB3StandIn(release=influxdb3_release)
     await server.start()
     yield server
     await server.stop()

@@ -15,6 +15,7 @@ Both produce `Point`s; `Store` keeps what was written, typed, so tests can query
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
 import gzip
@@ -38,6 +39,10 @@ I64 = (-(2**63), 2**63 - 1)
 U64 = (0, 2**64 - 1)
 # influxdb_line_protocol/src/lib.rs: STRING_LENGTH_LIMIT_IN_BYTES, MAX_ERROR_CONTEXT_CHARS.
 STRING_LIMIT = 65536
+# The limit and its error text differ by release (standin3_release.py `string_limit`).
+_STRING_LIMIT: ContextVar[tuple[int, str]] = ContextVar(
+    "string_limit", default=(STRING_LIMIT, "String is greater than 64KB")
+)
 _CONTEXT_CHARS = 10
 
 
@@ -115,8 +120,9 @@ def _escaped(s: str, i: int, normal: Callable[[str], bool], escapable: str) -> t
     value = "".join(parts)
     if value.endswith("\\"):
         raise _Hard("Measurements, tag keys and values, and field keys may not end with a backslash")
-    if len(value.encode()) > STRING_LIMIT:
-        raise _Hard("String is greater than 64KB")
+    limit, too_long = _STRING_LIMIT.get()
+    if len(value.encode()) > limit:
+        raise _Hard(too_long)
     return i, value
 
 
@@ -206,8 +212,9 @@ def _string_value(s: str, i: int) -> tuple[int, str]:
     if j >= len(s):
         raise _Soft  # no closing quote
     value = "".join(parts)
-    if len(value.encode()) > STRING_LIMIT:
-        raise _Hard("String is greater than 64KB")
+    limit, too_long = _STRING_LIMIT.get()
+    if len(value.encode()) > limit:
+        raise _Hard(too_long)
     return j + 1, value
 
 
@@ -327,8 +334,17 @@ def _trim_leading(line: str) -> str:
         line = "" if cut < 0 else line[cut:]
 
 
-def parse_lines_v3(text: str) -> list[Point | str]:
-    """lib.rs `parse_lines`: one entry per line that is not blank or a comment; str = error."""
+def parse_lines_v3(text: str, string_limit: tuple[int, str] | None = None) -> list[Point | str]:
+    """lib.rs `parse_lines`: one entry per line that is not blank or a comment; str = error.
+
+    `string_limit`: the longest string in bytes and the error text (64 KiB by default).
+    """
+    if string_limit is not None:
+        token = _STRING_LIMIT.set(string_limit)
+        try:
+            return parse_lines_v3(text)
+        finally:
+            _STRING_LIMIT.reset(token)
     results: list[Point | str] = []
     for raw in _split_lines_v3(text):
         line = _trim_leading(raw)

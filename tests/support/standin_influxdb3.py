@@ -1,7 +1,9 @@
 """A stand-in for InfluxDB 3 Core's HTTP write path (no 3.x server can run on this machine).
 
-Every answer is the real server's, read from its source in influxdata/influxdb (main branch,
-the 3.x line with the `{"code", "message"}` errors on `/api/v2/write`, late 2025):
+`release` picks the release it answers as ("3.5", "3.9", "3.10", "3.11"; the newest by
+default): what differs between them is in standin3_release.py, each behaviour cited to the
+tag it was read at. Every answer is the real server's, read from its source in
+influxdata/influxdb at those tags:
 
 * `influxdb3_server/src/http.rs`: routing, authentication, `read_body`, `write_lp_inner`,
   `create_database`, `show_databases`, `health`, `ping`, and how each error becomes a status
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass, field
 import json
 import time
@@ -28,6 +31,7 @@ import uuid
 
 from aiohttp import web
 
+from .standin3_release import NEWEST, Release, release
 from .standin_core import (
     BOOLEAN,
     FLOAT,
@@ -72,18 +76,17 @@ MALFORMED_AUTH = (
     "'Authorization: <auth-scheme> <token>', supported auth-schemes are Bearer, Token and Basic\"}"
 )
 # influxdb3_authz `ResourceAuthorizationError::Unauthorized` (Enterprise resource tokens).
-FORBIDDEN = '{"error": "unauthorized to perform requested action with the token"}'
+FORBIDDEN_TEXT = "unauthorized to perform requested action with the token"
+FORBIDDEN = f'{{"error": "{FORBIDDEN_TEXT}"}}'
 EMPTY_WRITE = "incoming write was empty"
 PARTIAL_WRITE = "partial write of line protocol occurred"
 # http.rs: a partial write whose rejected lines hit a limit is 422 instead of 400.
 _LIMIT_PREFIXES = ("Update to schema would exceed number of", "Adding a new database would exceed limit of")
 # influxdb3_catalog/src/error.rs: the `CatalogError` texts of the limits and of a type change.
 TOO_MANY_DBS = "Adding a new database would exceed limit of {} databases"
-TOO_MANY_TABLES = "Update to schema would exceed number of tables limit of {} tables"
 TOO_MANY_COLUMNS = "Update to schema would exceed number of columns per table limit of {} columns"
 TOO_MANY_TAGS = "Update to schema would exceed number of tag columns per table limit of {} columns"
 WRONG_TYPE = "invalid column type for column '{}', expected {}, got {}"
-MAX_DB_NAME = 64  # http.rs MAXIMUM_DATABASE_NAME_LENGTH
 INTERNAL_DB = "_internal"
 
 
@@ -100,12 +103,12 @@ def _json(status: int, body: str) -> web.Response:
     return web.Response(status=status, text=body, content_type="application/json")
 
 
-def validate_db_name(name: str) -> str | None:
+def validate_db_name(name: str, max_length: int = 64) -> str | None:
     """http.rs `validate_db_name`: the error text, or None. One `/` (db/rp) is allowed."""
     if not name:
         return "db name cannot be empty"
-    if len(name.encode()) > MAX_DB_NAME:
-        return f"db name too long: max {MAX_DB_NAME}"
+    if len(name.encode()) > max_length:
+        return f"db name too long: max {max_length}"
     invalid_char = (
         "invalid character in database or rp name: must be ASCII, containing only letters, "
         "numbers, underscores, or hyphens"
@@ -142,17 +145,18 @@ class _Failure:
 class InfluxDB3StandIn(StandIn):
     """InfluxDB 3 Core: `/api/v3/write_lp`, `/api/v2/write`, `/write`, databases, health.
 
-    `tokens`: the admin tokens (Core has only admin tokens: docs.influxdata.com/influxdb3/core/
-    admin/tokens). `read_only_token` models an Enterprise database token with read only (Core
-    has no such token), answered 403. `auth=False` is `--without-auth`. `unauthenticated_paths`
-    is `--disable-authz` (e.g. ("/health", "/ping")); by default /health and /ping need a token.
-    `v2_write_errors=False` gives older 3.x (before `V2WriteApiError`): `/api/v2/write` errors
-    then look like `/api/v3/write_lp` ones. `truncate_original_line=True` gives the newest
-    `WriteLineError` serializer (influxdb3_types/src/write.rs), which cuts `original_line` to
-    20 bytes. `internal_db`: newer 3.x lists an `_internal` database, not counted in the limit.
-    `rejected_listed_at_most`: a partial write's answer lists only the first rejected lines,
-    as the documentation says it may ("up to 100 points": docs.influxdata.com/influxdb3/core/
-    write-data/troubleshoot); the source read (write_buffer `write_lp`) lists every one.
+    `release`: the release answered as (standin3_release.py). `tokens`: the admin tokens (Core
+    has only admin tokens: docs.influxdata.com/influxdb3/core/admin/tokens). `read_only_token`
+    models an Enterprise database token with read only (Core has no such token), answered 403
+    (401 on `/api/v2/write` before 3.10). `auth=False` is `--without-auth`.
+    `unauthenticated_paths` is `--disable-authz` (e.g. ("/health", "/ping")); by default /health
+    and /ping need a token. `internal_db`: newer 3.x lists an `_internal` database, not counted
+    in the limit. `rejected_listed_at_most`: a partial write's answer (`/api/v3/write_lp` only)
+    lists only the first rejected lines, as the documentation says it may ("up to 100 points":
+    docs.influxdata.com/influxdb3/core/write-data/troubleshoot); the source read (write_buffer
+    `write_lp`) lists every one. `stopping`: the node is shutting down (3.11: 503 on
+    `/api/v2/write`). `extra_routes`: callables given the aiohttp app after the stand-in's own
+    routes, for endpoints other modules model (a query endpoint, say); `app` is the running app.
     """
 
     token: str = "test-token"
@@ -165,16 +169,25 @@ class InfluxDB3StandIn(StandIn):
     max_databases: int = 5
     max_tables: int = 2000
     max_columns_per_table: int = 500
-    max_tags_per_table: int = 250
+    max_tags_per_table: int | None = None  # None: the release's own limit
     max_request_bytes: int = 10 * 1024 * 1024
-    v2_write_errors: bool = True
-    truncate_original_line: bool = False
     internal_db: bool = True
     rejected_listed_at_most: int | None = None
-    version: str = "3.5.0"
+    release: str = NEWEST
+    version: str = ""  # None given: the release's
+    stopping: bool = False
+    extra_routes: list[Callable[[web.Application], None]] = field(default_factory=list)
     cluster_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    app: web.Application | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.at: Release = release(self.release)
+        self.version = self.version or self.at.version
+        if self.max_tags_per_table is None:
+            self.max_tags_per_table = self.at.max_tags_per_table
 
     def routes(self, app: web.Application) -> None:
+        self.app = app
         app.router.add_post("/api/v3/write_lp", self._write_lp)
         app.router.add_post("/api/v2/write", self._write_v2)
         app.router.add_post("/write", self._write_v1)
@@ -185,6 +198,8 @@ class InfluxDB3StandIn(StandIn):
         app.router.add_get("/api/v3/configure/database", self._list_databases)
         app.router.add_post("/api/v3/configure/database", self._create_database)
         app.on_response_prepare.append(self._headers)
+        for add in self.extra_routes:
+            add(app)
 
     async def _headers(self, _request: web.Request, response: web.StreamResponse) -> None:
         # http.rs `route_request`: every response carries the catalog's uuid.
@@ -231,10 +246,17 @@ class InfluxDB3StandIn(StandIn):
             return _text(401, UNAUTHENTICATED)
         return None
 
-    def _authorized_to_write(self, request: web.Request) -> web.Response | None:
-        if self.auth and self.read_only_token and self._presented_token(request) == self.read_only_token:
+    def _authorized_to_write(self, request: web.Request, style: Style) -> web.Response | None:
+        reader = self.read_only_token
+        if not (self.auth and reader and self._presented_token(request) == reader):
+            return None
+        if style != "v2":
             return _text(403, FORBIDDEN)
-        return None
+        # V2WriteApiError: `unauthorized` with an opaque message before 3.10, then `forbidden`.
+        if self.at.v2_forbidden:
+            message = f"Authorization error: {FORBIDDEN_TEXT}"
+            return _json(403, _compact({"code": "forbidden", "message": message}))
+        return _json(401, _compact({"code": "unauthorized", "message": "unauthorized access"}))
 
     # --- write endpoints ---------------------------------------------------------------------
 
@@ -263,6 +285,8 @@ class InfluxDB3StandIn(StandIn):
 
     async def _write_v2(self, request: web.Request) -> web.Response:
         self.requests += 1
+        if self.stopping and self.at.v2_unavailable_while_stopping:
+            return _json(503, _compact({"code": "unavailable", "message": "server is shutting down"}))
         if denied := self._authenticate(request):
             return denied
         # single_tenant/mod.rs `parse_v2`: only `bucket` names the database; `org` is discarded.
@@ -274,7 +298,8 @@ class InfluxDB3StandIn(StandIn):
         if precision not in _LEGACY_PRECISIONS:
             message = f"failed to deserialize org/bucket/precision in request: unknown variant `{precision}`"
             return self._render("v2", _Failure("params", message))
-        return await self._write(request, bucket, _LEGACY_PRECISIONS[precision], True, "v2")
+        # influxdb3_types/src/http.rs `From<iox_http::write::WriteParams>`: accept_partial false.
+        return await self._write(request, bucket, _LEGACY_PRECISIONS[precision], False, "v2")
 
     async def _write_v1(self, request: web.Request) -> web.Response:
         self.requests += 1
@@ -296,15 +321,15 @@ class InfluxDB3StandIn(StandIn):
         if precision not in _LEGACY_PRECISIONS:
             message = f"failed to deserialize db/rp/precision in request: unknown variant `{precision}`"
             return self._render("v1", _Failure("params", message))
-        return await self._write(request, db, _LEGACY_PRECISIONS[precision], True, "v1")
+        return await self._write(request, db, _LEGACY_PRECISIONS[precision], False, "v1")
 
     async def _write(
         self, request: web.Request, db: str, precision: int, accept_partial: bool, style: Style
     ) -> web.Response:
         """http.rs `write_lp_inner` and `read_body`, then write_buffer `write_lp`."""
-        if problem := validate_db_name(db):
+        if problem := validate_db_name(db, self.at.max_db_name):
             return self._render(style, _Failure("db_name", problem))
-        if denied := self._authorized_to_write(request):
+        if denied := self._authorized_to_write(request, style):
             return denied
         encoding = request.headers.get("Content-Encoding")
         if encoding not in (None, "identity", "gzip"):
@@ -341,11 +366,15 @@ class InfluxDB3StandIn(StandIn):
     def _render(self, style: Style, failure: _Failure) -> web.Response:
         """How each endpoint answers a failure (http.rs `IntoResponse` impls)."""
         kind, message = failure.kind, failure.message
-        if style == "v2" and self.v2_write_errors:
+        if style == "v2":
             # V2WriteApiError::to_code: write-buffer and catalog errors are `invalid`; a partial
             # write is not in its list and falls through to `internal error` (500).
-            code = {"too_large": "request too large", "partial": "internal error"}.get(kind, "invalid")
-            status = {"invalid": 400, "request too large": 413, "internal error": 500}[code]
+            code = "request too large" if kind == "too_large" else "invalid"
+            status = 413 if kind == "too_large" else 400
+            if kind == "parse":  # write_buffer `Error::ParseError` Display
+                data = failure.data if isinstance(failure.data, dict) else {}
+                reason = self.at.v2_parse_message(str(data.get("error_message", "")))
+                message = f"write buffer error: {reason}"  # http.rs `Error::WriteBuffer` Display
             if kind in ("limit", "empty"):
                 message = (
                     f"write buffer error: {'catalog update error: ' if kind == 'limit' else ''}{message}"
@@ -356,19 +385,21 @@ class InfluxDB3StandIn(StandIn):
         if kind == "limit":  # CatalogError::TooMany* -> 422
             return _json(422, _compact({"error": message}))
         if kind == "parse":  # accept_partial=false: the first rejected line, as an object
-            return _json(
-                400, _compact({"error": "parsing failed for write_lp endpoint", "data": failure.data})
-            )
+            return _json(400, _compact({"error": self.at.parse_error, "data": failure.data}))
         if kind == "partial":
             lines = failure.data if isinstance(failure.data, list) else []
             hit = any(line["error_message"].startswith(_LIMIT_PREFIXES) for line in lines)
             return _json(422 if hit else 400, _compact({"error": PARTIAL_WRITE, "data": lines}))
-        # EmptyWrite and InvalidContentEncoding are 400 plain text; RequestSizeExceeded,
-        # InvalidGzip and NonUtf8Body have no arm of their own: 500 plain text.
-        return _text(400 if kind in ("empty", "encoding") else 500, message)
+        # EmptyWrite and InvalidContentEncoding are 400 plain text; RequestSizeExceeded (413),
+        # InvalidGzip and NonUtf8Body (400) have arms of their own since 3.10, 500 before.
+        if kind in ("empty", "encoding"):
+            return _text(400, message)
+        if self.at.request_errors_are_4xx:
+            return _text(413 if kind == "too_large" else 400, message)
+        return _text(500, message)
 
     def _line_error(self, original: str, number: int, message: str) -> dict[str, object]:
-        if self.truncate_original_line:
+        if self.at.truncate_original_line:
             cut = original.encode()[:20].decode(errors="ignore")
             return {"error_message": message, "line_number": number, "original_line": cut}
         return {"original_line": original, "line_number": number, "error_message": message}
@@ -382,23 +413,32 @@ class InfluxDB3StandIn(StandIn):
             # catalog.rs `begin`: a new database over the limit fails the whole write.
             return _Failure("limit", TOO_MANY_DBS.format(self.max_databases)), False
         # The transaction: column kinds of this database's tables, changed as lines are validated
-        # (a line that fails half-way keeps what it added before failing, as the real one does).
+        # (before 3.11 a line that fails half-way keeps what it added before failing).
         tables = {name: dict(table.columns) for name, table in self.store.databases.get(db, {}).items()}
         other_tables = sum(len(t) for name, t in self.store.databases.items() if name != db)
         raw_lines = rust_lines(text)
         good: list[tuple[Point, int]] = []
         errors: list[dict[str, object]] = []
-        for index, parsed in enumerate(parse_lines_v3(text)):
+        for index, parsed in enumerate(parse_lines_v3(text, self.at.string_limit)):
             # validator.rs: a syntax error echoes the `str::lines()` line with the same index
             # (blank and comment lines shift it), a schema error the re-serialized line.
             if isinstance(parsed, str):
                 original = raw_lines[index] if index < len(raw_lines) else ""
                 error = self._line_error(original, index + 1, parsed)
-            elif message := self._validate(tables, parsed, other_tables):
-                error = self._line_error(display_v3(parsed), index + 1, message)
             else:
-                good.append((parsed, _timestamp(parsed.timestamp, precision, now)))
-                continue
+                before = tables.get(parsed.measurement)
+                before = None if before is None else dict(before)
+                message = self._validate(tables, parsed, other_tables)
+                time_ns = _timestamp(parsed.timestamp, precision, now, self.at.refuses_timestamp_overflow)
+                if message is None and isinstance(time_ns, int):
+                    good.append((parsed, time_ns))
+                    continue
+                if not self.at.rejected_line_changes_schema:  # 3.11.2: validated before it changes
+                    if before is None:
+                        tables.pop(parsed.measurement, None)
+                    else:
+                        tables[parsed.measurement] = before
+                error = self._line_error(display_v3(parsed), index + 1, message or str(time_ns))
             if not accept_partial:
                 return _Failure("parse", "", error), False
             errors.append(error)
@@ -417,22 +457,28 @@ class InfluxDB3StandIn(StandIn):
         """validator.rs `validate_and_qualify_v1_line`: table, then tags, fields, and time."""
         columns = tables.get(point.measurement)
         if columns is None:
-            if other_tables + len(tables) >= self.max_tables:
-                return TOO_MANY_TABLES.format(self.max_tables)
+            if (current := other_tables + len(tables)) >= self.max_tables:
+                return self.at.too_many_tables.format(current=current, limit=self.max_tables)
             columns = tables[point.measurement] = {}
         wanted = [(key, TAG) for key, _ in point.tags]
         wanted += [(key, kind) for key, (kind, _) in point.fields]
+        seen_fields: set[str] = set()
         for name, kind in [*wanted, ("time", TIME)]:
             existing = columns.get(name)
-            if existing == kind:
-                continue
-            if existing is not None:
+            if existing is not None and existing != kind:
                 return WRONG_TYPE.format(name, IOX_TYPES[existing], IOX_TYPES[kind])
-            if kind == TAG and list(columns.values()).count(TAG) >= self.max_tags_per_table:
-                return TOO_MANY_TAGS.format(self.max_tags_per_table)
-            if len(columns) >= self.max_columns_per_table:
-                return TOO_MANY_COLUMNS.format(self.max_columns_per_table)
-            columns[name] = kind
+            if existing is None:
+                if kind == TAG and list(columns.values()).count(TAG) >= (self.max_tags_per_table or 0):
+                    return TOO_MANY_TAGS.format(self.max_tags_per_table)
+                # The v2 catalog (to 3.9) counts `time` even before it exists; v3 (3.10) does not.
+                used = sum(k != TIME for k in columns.values()) + self.at.time_counts_as_column
+                if kind != TIME and used >= self.max_columns_per_table:
+                    return TOO_MANY_COLUMNS.format(self.max_columns_per_table)
+                columns[name] = kind
+            if kind not in (TAG, TIME):
+                if name in seen_fields:  # validator.rs: the same column id twice on one line
+                    return f"invalid line protocol - multiple instances of '{name}' field found"
+                seen_fields.add(name)
         return None
 
     # --- databases, health, ping -------------------------------------------------------------
@@ -499,10 +545,19 @@ class InfluxDB3StandIn(StandIn):
         return web.Response(text=_compact(body), content_type="application/json", headers=headers)
 
 
-def _timestamp(timestamp: int | None, precision: int, now: int) -> int:
-    """influxdb3_types/src/write.rs `Precision::to_nanos` (0 stands for `auto`)."""
+_PRECISION_NAMES = {0: "Auto", _SECOND: "Second", _MILLI: "Millisecond", _MICRO: "Microsecond"}
+_PRECISION_NAMES |= {_NANO: "Nanosecond"}
+
+
+def _timestamp(timestamp: int | None, precision: int, now: int, checked: bool = True) -> int | str:
+    """influxdb3_types/src/write.rs `Precision::to_nanos` (0 stands for `auto`); str = error.
+
+    `checked`: since 3.6 a product beyond i64 refuses the line (write.rs v3.10.1:55-57);
+    3.5 multiplies unchecked (validator.rs v3.5.0:406-423), which wraps in a release build.
+    """
     if timestamp is None:  # the ingest time, cut down to the precision
         return now if precision == 0 else now // precision * precision
+    named = _PRECISION_NAMES[precision]
     if precision == 0:  # `guess_precision`: by magnitude
         seconds = abs(timestamp) // _SECOND
         precision = (
@@ -514,4 +569,9 @@ def _timestamp(timestamp: int | None, precision: int, now: int) -> int:
             if seconds < 5_000_000
             else _NANO
         )
-    return timestamp * precision
+    nanos = timestamp * precision
+    if -(2**63) <= nanos < 2**63:
+        return nanos
+    if checked:
+        return f"timestamp, {timestamp}, out of range for precision: {named}"
+    return (nanos + 2**63) % 2**64 - 2**63
