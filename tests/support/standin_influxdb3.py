@@ -103,8 +103,13 @@ def _json(status: int, body: str) -> web.Response:
     return web.Response(status=status, text=body, content_type="application/json")
 
 
-def validate_db_name(name: str, max_length: int = 64) -> str | None:
-    """http.rs `validate_db_name`: the error text, or None. One `/` (db/rp) is allowed."""
+def validate_db_name(name: str, max_length: int = 64, accept_rp: bool | None = None) -> str | None:
+    """http.rs `validate_db_name`: the error text, or None. One `/` (db/rp) is allowed.
+
+    `accept_rp` is 3.5's second argument (http.rs v3.5.0:1789-1831): only `/write` passes
+    true, and then the characters after the first are not checked at all; `/api/v3/write_lp`
+    and `/api/v2/write` refuse a `/`. None: 3.6 and later (v3.6.0:1885-1930), one rule for all.
+    """
     if not name:
         return "db name cannot be empty"
     if len(name.encode()) > max_length:
@@ -113,6 +118,8 @@ def validate_db_name(name: str, max_length: int = 64) -> str | None:
         "invalid character in database or rp name: must be ASCII, containing only letters, "
         "numbers, underscores, or hyphens"
     )
+    if accept_rp is not None:
+        invalid_char = invalid_char.replace(" or rp name", " name")
     bad_rp = (
         "db name with invalid retention policy, if providing a retention policy name, "
         "must be of form '<db_name>/<rp_name>'"
@@ -123,11 +130,11 @@ def validate_db_name(name: str, max_length: int = 64) -> str | None:
             return invalid_char
         if index == 0 and not char.isalnum():
             return "db name did not start with a number or letter"
-        if index and char == "/":
+        if index and char == "/" and accept_rp is not False:
             if slash:
                 return bad_rp
             slash = True
-        elif index and not (char.isalnum() or char in "_-"):
+        elif index and not accept_rp and not (char.isalnum() or char in "_-"):
             return invalid_char
     return bad_rp if name.endswith("/") else None
 
@@ -327,7 +334,8 @@ class InfluxDB3StandIn(StandIn):
         self, request: web.Request, db: str, precision: int, accept_partial: bool, style: Style
     ) -> web.Response:
         """http.rs `write_lp_inner` and `read_body`, then write_buffer `write_lp`."""
-        if problem := validate_db_name(db, self.at.max_db_name):
+        accept_rp = None if self.at.since("3.6") else style == "v1"
+        if problem := validate_db_name(db, self.at.max_db_name, accept_rp):
             return self._render(style, _Failure("db_name", problem))
         if denied := self._authorized_to_write(request, style):
             return denied
@@ -518,7 +526,7 @@ class InfluxDB3StandIn(StandIn):
             return _text(400, f"serde json error: {err}")
         if not isinstance(name, str):
             return _text(400, "serde json error: invalid type for `db`")
-        if problem := validate_db_name(name):
+        if problem := validate_db_name(name, self.at.max_db_name, None if self.at.since("3.6") else False):
             return _json(400, _compact({"error": problem}))
         if name in self.databases:  # CatalogError::AlreadyExists -> 409, plain text
             return _text(409, "attempted to create a resource that already exists")
