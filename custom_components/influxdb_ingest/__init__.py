@@ -11,7 +11,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
-from .const import DOMAIN
+from .const import DOMAIN, VALIDATE_TIMEOUT
 from .coordinator import IngestCoordinator
 from .data import InfluxDBIngestConfigEntry, IngestRuntime
 from .history.backfill import BackfillManager, async_forget_jobs
@@ -71,6 +71,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntr
         settings=settings,
         spool_dir=spool_directory(hass, entry.entry_id),
         run_in_executor=hass.async_add_executor_job,
+    )
+    # Which server and release answers, for diagnostics (and what differs by release).
+    entry.async_create_background_task(
+        hass, client.async_read_server_info(VALIDATE_TIMEOUT), f"{entry.title} server info"
     )
     coordinator = IngestCoordinator(hass, entry, writer)
     await coordinator.async_restore_counters()

@@ -50,6 +50,7 @@ from .target.influx_api import (
     OrgNotFound,
     SSLFailure,
     TargetNotFound,
+    WrongServer,
 )
 from .target.influx_target import InfluxTarget, is_valid_url
 
@@ -110,6 +111,9 @@ async def async_validate_target(client: InfluxClient) -> str | None:
         return "database_missing"
     except DatabaseLimit:
         return "database_limit"
+    except WrongServer as err:  # says which one answered: "The database does not exist" misled
+        _LOGGER.warning("%s", err)
+        return f"server_is_influxdb{err.server.generation}"
     except TargetNotFound:
         return "bucket_not_found" if client.target.api_version is ApiVersion.V2 else "database_not_found"
     except Exception:
@@ -250,7 +254,7 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="create_database",
             errors=errors,
-            description_placeholders={"database": target.database, "url": target.url},
+            description_placeholders={"database": target.v3_database, "url": target.url},
         )
 
     async def _async_offer_history(

@@ -53,6 +53,7 @@ async def async_get_config_entry_diagnostics(
                 dead_letters_on_disk=coordinator.data.dead_letters_on_disk,
             )
         ),
+        "server": server.as_dict() if (server := writer.delivery.client.server) else None,
         "recent_errors": list(writer.stats.recent_errors),
         "circuit": {
             "state": writer.policy.state.value,

@@ -83,11 +83,14 @@ class Delivery:
 
     async def _settle(self, lines: list[str], err: WriteRejected) -> None:
         """Deal with a refusal using what the server said about it."""
-        if err.rejected and all(line.count("\n") == 1 for line in lines):
+        single_lines = all(line.count("\n") == 1 for line in lines)
+        if err.rejected and single_lines:
             # Line numbers count lines of the body: only usable while no string field
             # holds a raw newline.
             await self._settle_named(lines, err.rejected)
-        elif self.healer.learn(str(err)):
+        elif err.first_refused and single_lines:
+            await self._settle_first_refused(lines, err.first_refused, str(err))
+        elif self.healer.learn(str(err), lines[0] if len(lines) == 1 else None):
             self._learnt(str(err))
             affected = [line for line in lines if self.healer.touches(line)]
             if err.dropped == len(affected):  # exactly those were dropped, the rest stored
@@ -124,6 +127,28 @@ class Delivery:
             await self._dead_letter([line], message)
         if again or unknown:
             await self.deliver(again + unknown)
+
+    async def _settle_first_refused(self, lines: list[str], refused: RejectedLine, reason: str) -> None:
+        """InfluxDB 3 stored nothing and named the first line it refused.
+
+        That line is healed or dead-lettered, the others are sent again (those before it
+        were valid; those after it were not looked at).
+        """
+        index = refused.line_number - 1
+        if not 0 <= index < len(lines):
+            await self._narrow_down(lines, reason)
+            return
+        line = lines[index]
+        if self.healer.learn(refused.message, line):
+            self._learnt(refused.message)
+        if self.healer.touches(line):  # converts (or refuses) it now
+            await self.deliver(lines)
+            return
+        if refused.message.startswith(LIMIT_MESSAGES):
+            self._stats.limit_refusal = refused.message
+        await self._dead_letter([line], reason)
+        if rest := lines[:index] + lines[index + 1 :]:
+            await self.deliver(rest)
 
     def _learnt(self, message: str) -> None:
         _LOGGER.warning("Converting to the type InfluxDB already holds: %s", message)

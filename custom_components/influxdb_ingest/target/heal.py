@@ -12,7 +12,13 @@ from __future__ import annotations
 import math
 import re
 
-from ..lines.line_protocol import escape_field_key, escape_measurement, join_line, split_line
+from ..lines.line_protocol import (
+    escape_field_key,
+    escape_field_key_v3,
+    escape_measurement,
+    join_line,
+    split_line,
+)
 
 # InfluxDB 1.x/2.x: `partial write: field type conflict: input field "f" on measurement
 # "m" is type string, already exists as type boolean dropped=1`
@@ -102,12 +108,16 @@ class TypeHealer:
         if (match := _CONFLICT.search(message)) is not None:
             measurement = escape_measurement(match["measurement"].replace('\\"', '"'))
             server_type = match["server_type"]
+            field = escape_field_key(match["field"].replace('\\"', '"'))
         elif line is not None and (match := _CONFLICT_V3.search(message)) is not None:
             measurement = _measurement_of(line)
             server_type = _V3_TYPES.get(match["server_type"], "tag")
+            # 3.x names the column as stored. Its parser keeps the backslash of `\"` in a key
+            # (only `\,`, `\=`, `\ ` and `\\` are escapes), so either encoder's key is the
+            # column with `,`, `=` and space escaped, and a `"` left as the column has it.
+            field = escape_field_key_v3(match["field"])
         else:
             return False
-        field = escape_field_key(match["field"].replace('\\"', '"'))
         known = self.server_types.setdefault(measurement, {})
         if field in known and known[field][0] == server_type:
             return False

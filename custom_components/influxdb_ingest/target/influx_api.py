@@ -20,6 +20,7 @@ from yarl import URL
 
 from ..const import ApiVersion
 from .influx_target import InfluxTarget
+from .server_info import ServerInfo
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -84,16 +85,32 @@ class RejectedLine:
 class WriteRejected(InfluxError):
     """The server refused the points themselves (400/422: parse error, type conflict).
 
-    `rejected` names the refused lines when the server does (InfluxDB 3); `dropped` is
-    how many points a partial write dropped when it says so (1.x, 2.x: `dropped=N`).
+    `rejected` names the refused lines of a partial write (InfluxDB 3's `/api/v3/write_lp`);
+    `dropped` is how many points a partial write dropped when it says so (1.x, 2.x:
+    `dropped=N`). `first_refused`: InfluxDB 3 refused the whole request and stored nothing,
+    naming the first line it refused (`/write`, `/api/v3/write_lp?accept_partial=false`);
+    the lines before it were valid.
     """
 
     def __init__(
-        self, message: str, rejected: tuple[RejectedLine, ...] = (), dropped: int | None = None
+        self,
+        message: str,
+        rejected: tuple[RejectedLine, ...] = (),
+        dropped: int | None = None,
+        first_refused: RejectedLine | None = None,
     ) -> None:
         super().__init__(message)
         self.rejected = rejected
         self.dropped = dropped
+        self.first_refused = first_refused
+
+
+class WrongServer(InfluxError):
+    """The URL answers as another InfluxDB than the one chosen (a 1.x server for the 3.x type)."""
+
+    def __init__(self, message: str, server: ServerInfo) -> None:
+        super().__init__(message)
+        self.server = server
 
 
 class DatabaseMissing(TargetNotFound):
@@ -112,26 +129,33 @@ class ServerBusy(CannotConnect):
         self.retry_after = retry_after
 
 
-def _parse(body: str) -> tuple[str, tuple[RejectedLine, ...]]:
+def _parse(body: str) -> tuple[str, tuple[RejectedLine, ...], RejectedLine | None]:
     """The server's own message (JSON `error`/`message`, else the raw text), short, and more.
 
-    The lines an InfluxDB 3 partial write names come in its `data`
-    (influxdb3_server/src/http.rs, PartialLpWrite).
+    The lines an InfluxDB 3 partial write names come in its `data` as a list
+    (influxdb3_server/src/http.rs, PartialLpWrite); a refusal of the whole request names
+    its first bad line in `data` as one object (http.rs, the `WriteBuffer(ParseError)` arm),
+    whose reason joins the message: "line protocol parsing error: <reason>".
     """
     try:
         parsed = json.loads(body)
     except ValueError:
         parsed = None
     rejected: tuple[RejectedLine, ...] = ()
+    first: RejectedLine | None = None
     if isinstance(parsed, dict):
-        if isinstance(data := parsed.get("data"), list):
+        data = parsed.get("data")
+        if isinstance(data, list):
             rejected = tuple(
                 RejectedLine(int(item["line_number"]), str(item.get("error_message", ""))[:_MAX_MESSAGE])
                 for item in data
                 if isinstance(item, dict) and isinstance(item.get("line_number"), int)
             )
         body = str(parsed.get("error") or parsed.get("message") or body)
-    return body.strip()[:_MAX_MESSAGE], rejected
+        if isinstance(data, dict) and isinstance(data.get("line_number"), int):
+            first = RejectedLine(data["line_number"], str(data.get("error_message", ""))[:_MAX_MESSAGE])
+            body = f"{body}: {first.message}"
+    return body.strip()[:_MAX_MESSAGE], rejected, first
 
 
 _DROPPED = re.compile(r"dropped=(\d+)")
@@ -151,7 +175,7 @@ def _retry_after(value: str | None) -> float | None:
 
 def _raise_for_status(status: int, body: str, retry_after: str | None) -> None:
     """Map an HTTP error status (and the body where the status alone is ambiguous) to the hierarchy."""
-    message, rejected = _parse(body)
+    message, rejected, first_refused = _parse(body)
     text = f"HTTP {status}: {message}"
     if status == 401:
         raise InvalidAuth(text)
@@ -161,19 +185,23 @@ def _raise_for_status(status: int, body: str, retry_after: str | None) -> None:
         if "organization" in message.lower():
             raise OrgNotFound(text)
         raise TargetNotFound(text)
-    if status == 413 or "max request size" in message:  # 3.x answers its size limit with 500
+    if status == 413 or "max request size" in message:  # 3.x before 3.10: 500
         raise PayloadTooLarge(text)
+    if "error decoding gzip stream" in message:  # 3.x: 500 before 3.10, then 400
+        raise UnsupportedEncoding(text)
     if status == 415:
         raise UnsupportedEncoding(text)
     if status in (429, 503):
         raise ServerBusy(text, _retry_after(retry_after))
-    if message.startswith(LIMIT_MESSAGES[1]):
+    # By what the message holds: `/api/v2/write` prefixes it ("write buffer error: catalog
+    # update error: Adding a new database ...") and answers 400, the other endpoints 422.
+    if LIMIT_MESSAGES[1] in message:
         raise DatabaseLimit(text)
     # 3.x's v2-compatible API answers a partial write with 500: the points are the problem.
     if status >= 500 and "partial write" not in message:
         raise CannotConnect(text)
     dropped = int(match[1]) if (match := _DROPPED.search(message)) else None
-    raise WriteRejected(text, rejected, dropped)
+    raise WriteRejected(text, rejected, dropped, first_refused)
 
 
 # What servers answer to an empty write once auth, target and permission checks passed:
@@ -197,6 +225,8 @@ class InfluxClient:
         self.gzip = gzip
         self._url = target.write_url
         self._headers = {"Content-Type": "text/plain; charset=utf-8", **target.headers}
+        # What the server said it is at the last `/ping` (None: not asked, or no answer).
+        self.server: ServerInfo | None = None
 
     async def write(self, body: bytes, timeout: float) -> None:
         """POST a body of lines; return on 2xx, raise an InfluxError otherwise."""
@@ -250,8 +280,13 @@ class InfluxClient:
         real write would; 2.x and 3.x answer the empty body itself with a 400. InfluxDB 3
         would create a missing database even then, so it is asked first whether it has it.
         """
-        if self.target.api_version is ApiVersion.V3 and not await self.database_exists(timeout):
-            raise DatabaseMissing(f"database {self.target.database!r} does not exist")
+        server = await self.async_read_server_info(timeout)
+        is_v3 = server is not None and server.is_influxdb3
+        if self.target.api_version is ApiVersion.V3 and server is not None and server.generation in (1, 2):
+            raise WrongServer(f"{self.target.url} answers as {server.describe()}, not InfluxDB 3", server)
+        if (self.target.api_version is ApiVersion.V3 or is_v3) and not await self.database_exists(timeout):
+            # 3.x would create it on the check write, whichever API that goes through.
+            raise DatabaseMissing(f"database {self.target.v3_database!r} does not exist")
         try:
             await self.write(b"", timeout)
         except WriteRejected as err:
@@ -271,7 +306,22 @@ class InfluxClient:
         except NoWritePermission, TargetNotFound, WriteRejected, ValueError:
             return True
         names = {item.get("iox::database") for item in listed if isinstance(item, dict)}
-        return self.target.database in names
+        return self.target.v3_database in names
+
+    async def async_read_server_info(self, timeout: float) -> ServerInfo | None:
+        """Ask `/ping` which server answers; None when it does not answer (kept as `server`)."""
+        headers = {key: value for key, value in self._headers.items() if key != "Content-Type"}
+        try:
+            async with self._session.get(
+                URL(self.target.url) / "ping", headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)
+            ) as response:
+                body = await response.text(errors="replace")
+                if response.status >= 300:
+                    return self.server
+                self.server = ServerInfo.from_ping(response.headers, body)
+        except (aiohttp.ClientError, TimeoutError) as err:
+            _LOGGER.debug("No answer from %s/ping: %s", self.target.title, type(err).__name__)
+        return self.server
 
     async def create_database(self, timeout: float) -> None:
         """InfluxDB 3: create the database (already existing is fine).
@@ -280,7 +330,7 @@ class InfluxClient:
         422 at the database limit (influxdb3_server/src/http.rs, create_database).
         """
         url = URL(self.target.url) / "api/v3/configure/database"
-        body = json.dumps({"db": self.target.database}).encode()
+        body = json.dumps({"db": self.target.v3_database}).encode()
         try:
             await self._call("POST", url, timeout, body=body, headers={"Content-Type": "application/json"})
         except WriteRejected as err:

@@ -96,6 +96,21 @@ class InfluxTarget:
         return f"{name} @ {URL(self.url).host}"
 
     @property
+    def v3_database(self) -> str:
+        """The database an InfluxDB 3 server writes this target's points to, whatever the API.
+
+        `/api/v2/write` takes the bucket; `/write` appends a named retention policy as
+        `db/rp` (influxdb3_core iox_http/src/write/single_tenant/mod.rs, `parse_v1`).
+        """
+        rp = self.retention_policy.lower()
+        match self.api_version:
+            case ApiVersion.V2:
+                return self.bucket
+            case ApiVersion.V1 if rp not in ("", "autogen", "default"):
+                return f"{self.database}/{rp}"
+        return self.database
+
+    @property
     def write_url(self) -> URL:
         """The write endpoint with its non-secret query parameters."""
         base = URL(self.url)

@@ -1,0 +1,104 @@
+"""Which server answers: product and version from its `/ping`, and what differs by release.
+
+What each server's `/ping` says (influxdata/influxdb, at the tags named):
+* 1.x: 204, `X-Influxdb-Version: 1.x.y` and `X-Influxdb-Build: OSS`
+  (services/httpd/handler.go v1.9.9:453-454, cmd/influxd/run/server.go v1.9.9:311).
+* 2.x: 204, `X-Influxdb-Version` and `X-Influxdb-Build: OSS` (http/handler.go v2.7.12:131-132).
+* 3.x: 200 and JSON `{"version", "revision", "process_id"}`, with `X-Influxdb-Version` and
+  `X-Influxdb-Build` ("Core" or "Enterprise"); `product_name` ("InfluxDB 3 Core") in the body
+  since 3.9 (influxdb3_server/src/http.rs `ping`, v3.5.0:926-946, v3.9.0:1086, v3.10.1:1213-1234).
+  3.x asks for a token on `/ping` unless started with `--disable-authz ping`.
+
+Pure: the HTTP call is `InfluxClient.async_read_server_info`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+import json
+import re
+
+_VERSION = re.compile(r"v?(\d+)\.(\d+)")
+# The line protocol parser's longest string value, in bytes: 64 KiB up to 3.8, 1 MiB since
+# 3.9 (core/influxdb_line_protocol/src/lib.rs v3.9.0:108-111, the `large-strings` feature on
+# by default: influxdb3/Cargo.toml v3.9.0:99). Both are "limit >= size" checks (lib.rs
+# v3.9.0:896). 1.x and 2.x document 64 KB for a string field.
+_STRING_LIMIT_OLD = 65_536
+_STRING_LIMIT_LARGE = 1_048_576
+_STRING_LIMIT_V1_V2 = 65_535
+
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    """What a server says it is. Empty strings when it does not say."""
+
+    product: str = ""
+    version: str = ""
+    build: str = ""
+
+    @classmethod
+    def from_ping(cls, headers: Mapping[str, str], body: str) -> ServerInfo:
+        """Read `/ping`'s headers and (3.x) JSON body."""
+        version = headers.get("X-Influxdb-Version", "")
+        build = headers.get("X-Influxdb-Build", "")
+        product = ""
+        try:
+            parsed = json.loads(body) if body.strip() else None
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            product = str(parsed.get("product_name") or "")
+            version = version or str(parsed.get("version") or "")
+        info = cls(product, version.removeprefix("v"), build)
+        if not product and (generation := info.generation) is not None:
+            # 3.x before 3.9 names no product: the build header says Core or Enterprise.
+            flavour = build if generation == 3 and build else "OSS" if generation < 3 else ""
+            info = cls(f"InfluxDB {generation} {flavour}".strip(), info.version, build)
+        return info
+
+    @property
+    def release(self) -> tuple[int, int] | None:
+        """(major, minor), or None when the server named no version."""
+        match = _VERSION.match(self.version)
+        return (int(match[1]), int(match[2])) if match else None
+
+    @property
+    def generation(self) -> int | None:
+        """1, 2 or 3; None when unknown (a proxy, VictoriaMetrics, no answer yet)."""
+        release = self.release
+        return release[0] if release and release[0] in (1, 2, 3) else None
+
+    @property
+    def is_influxdb3(self) -> bool:
+        """Whether the server is InfluxDB 3 (Core or Enterprise)."""
+        return self.generation == 3 or self.product.startswith("InfluxDB 3")
+
+    def at_least(self, major: int, minor: int) -> bool:
+        """Whether the server is this release or newer (False when it did not say)."""
+        release = self.release
+        return release is not None and release >= (major, minor)
+
+    def string_limit_bytes(self) -> int:
+        """The longest string field value the server stores, in UTF-8 bytes."""
+        if not self.is_influxdb3:
+            return _STRING_LIMIT_V1_V2
+        return _STRING_LIMIT_LARGE if self.at_least(3, 9) else _STRING_LIMIT_OLD
+
+    @property
+    def whole_request_refused(self) -> bool:
+        """3.x's `/write` and `/api/v2/write` refuse a whole request for one bad line.
+
+        influxdb3_types/src/http.rs `From<iox_http::write::WriteParams>` sets
+        `accept_partial: Some(false)` in every 3.x release (v3.5.0:410, v3.10.1:455).
+        """
+        return self.is_influxdb3
+
+    def describe(self) -> str:
+        """For messages: "InfluxDB 3 Core 3.10.1", "InfluxDB 1 OSS 1.6.4", or "an unknown server"."""
+        text = " ".join(part for part in (self.product, self.version) if part)
+        return text or "an unknown server"
+
+    def as_dict(self) -> dict[str, str]:
+        """For diagnostics."""
+        return {"product": self.product, "version": self.version, "build": self.build}
