@@ -2,7 +2,9 @@
 
 Setup that does not create a misspelt database, writes with the server's types, partial
 writes settled with what the server names, 3.x type conflicts healed, limits reported,
-gzip. The same behaviours on 2.x where it answers differently (dropped=N).
+gzip. The same behaviours on 2.x where it answers differently (dropped=N). Every test runs
+at the oldest and the newest release the stand-in models (3.5 and 3.11), and so do the
+1.x and 2.x types pointed at 3.x: all-or-nothing answers, the database limit, 503 and 403.
 """
 
 from __future__ import annotations
@@ -20,8 +22,16 @@ import pytest
 from custom_components.influxdb_ingest.const import DOMAIN
 
 from .support.helpers import MEASUREMENT, setup_entry, v3_entry_data, wait_for
+from .support.servers import InfluxDB1Server
+from .support.standin3_release import NEWEST, OLDEST
 from .support.standin_influxdb2 import InfluxDB2StandIn
 from .support.standin_influxdb3 import InfluxDB3StandIn
+
+
+@pytest.fixture(params=[OLDEST, NEWEST])
+def influxdb3_release(request: pytest.FixtureRequest) -> str:
+    """Every test here at the oldest and the newest modelled release."""
+    return str(request.param)
 
 
 def _v2(server: InfluxDB2StandIn) -> dict[str, Any]:
@@ -64,8 +74,10 @@ async def test_a_missing_database_is_not_created_without_asking(
     assert influxdb3.databases == ["_internal", "home", "hoem"]  # created when asked
 
 
-async def test_the_database_limit_is_said_when_creating_one(hass: HomeAssistant) -> None:
-    server = InfluxDB3StandIn(max_databases=1)
+async def test_the_database_limit_is_said_when_creating_one(
+    hass: HomeAssistant, influxdb3_release: str
+) -> None:
+    server = InfluxDB3StandIn(max_databases=1, release=influxdb3_release)
     server.store.databases["home"] = {}
     await server.start()
     try:
@@ -174,9 +186,9 @@ async def test_a_cut_list_of_refused_lines_loses_none_it_left_out(
 
 
 async def test_the_column_limit_is_reported_with_a_repair_and_nothing_is_lost(
-    hass: HomeAssistant, issue_registry: ir.IssueRegistry
+    hass: HomeAssistant, issue_registry: ir.IssueRegistry, influxdb3_release: str
 ) -> None:
-    server = InfluxDB3StandIn(max_columns_per_table=16)
+    server = InfluxDB3StandIn(max_columns_per_table=16, release=influxdb3_release)
     server.store.databases["home"] = {}
     await server.start()
     try:
@@ -226,9 +238,9 @@ async def test_the_default_column_budget_keeps_a_wide_home_within_the_limit_and_
 
 @pytest.mark.parametrize("standin", [InfluxDB3StandIn, InfluxDB2StandIn])
 async def test_gzip_writes_are_decoded_by_the_server(
-    hass: HomeAssistant, standin: type[InfluxDB3StandIn | InfluxDB2StandIn]
+    hass: HomeAssistant, standin: type[InfluxDB3StandIn | InfluxDB2StandIn], influxdb3_release: str
 ) -> None:
-    server = standin()
+    server = InfluxDB3StandIn(release=influxdb3_release) if standin is InfluxDB3StandIn else standin()
     if isinstance(server, InfluxDB3StandIn):
         server.store.databases["home"] = {}
         data, database = v3_entry_data(server.url), "home"
@@ -270,8 +282,10 @@ async def test_a_2x_partial_write_resends_only_the_lines_it_dropped(
     assert writer.stats.points_dead_lettered == 0
 
 
-async def test_a_target_refusing_gzip_gets_plain_writes(hass: HomeAssistant) -> None:
-    server = InfluxDB3StandIn(accept_gzip=False)  # as a proxy refusing compressed bodies (415)
+async def test_a_target_refusing_gzip_gets_plain_writes(hass: HomeAssistant, influxdb3_release: str) -> None:
+    server = InfluxDB3StandIn(
+        accept_gzip=False, release=influxdb3_release
+    )  # as a proxy refusing compressed bodies (415)
     server.store.databases["home"] = {}
     await server.start()
     try:
@@ -286,3 +300,176 @@ async def test_a_target_refusing_gzip_gets_plain_writes(hass: HomeAssistant) -> 
         assert not client.gzip  # it was compressing, was refused, and fell back
     finally:
         await server.stop()
+
+
+# --- the 1.x and 2.x types pointed at InfluxDB 3, and which server answers ------------------
+
+
+def _v1_at_3x(server: InfluxDB3StandIn, database: str = "home") -> dict[str, Any]:
+    """The 1.x type: Basic auth, the token as the password (3.x takes it so on /write)."""
+    return {
+        "api_version": "1",
+        "url": server.url,
+        "database": database,
+        "username": "homeassistant",
+        "password": "test-token",
+        "verify_ssl": True,
+    }
+
+
+def _v2_at_3x(server: InfluxDB3StandIn, bucket: str = "home") -> dict[str, Any]:
+    return {
+        "api_version": "2",
+        "url": server.url,
+        "organization": "ignored",
+        "bucket": bucket,
+        "token": "test-token",
+        "verify_ssl": True,
+    }
+
+
+async def _flow(hass: HomeAssistant, flavour: str, user_input: dict[str, Any]) -> Any:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": flavour})
+    return await hass.config_entries.flow.async_configure(result["flow_id"], user_input)
+
+
+@pytest.mark.parametrize("flavour", ["v1", "v2"])
+async def test_the_1x_and_2x_types_at_3x_ask_before_creating_a_database(
+    hass: HomeAssistant, influxdb3: InfluxDB3StandIn, flavour: str
+) -> None:
+    data = _v1_at_3x(influxdb3, "hoem") if flavour == "v1" else _v2_at_3x(influxdb3, "hoem")
+    user_input = {key: value for key, value in data.items() if key != "api_version"}
+
+    result = await _flow(hass, flavour, user_input)
+
+    assert result["step_id"] == "create_database"
+    assert result["description_placeholders"]["database"] == "hoem"
+    assert influxdb3.databases == ["_internal", "home"]  # the check write created nothing
+
+
+async def test_the_3x_type_at_a_1x_server_says_which_server_answered(
+    hass: HomeAssistant, influxdb_v1: InfluxDB1Server, database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    result = await _flow(hass, "v3", {"url": influxdb_v1.url, "database": database, "token": "x"})
+
+    assert result["errors"] == {"base": "server_is_influxdb1"}
+    assert "answers as InfluxDB 1 OSS 1." in caplog.text
+
+
+async def test_the_server_and_its_release_are_known_at_start(
+    hass: HomeAssistant, influxdb3: InfluxDB3StandIn
+) -> None:
+    entry = await setup_entry(hass, v3_entry_data(influxdb3.url))
+    client = entry.runtime_data.writer.delivery.client
+
+    server = await wait_for(lambda: client.server)
+
+    assert server.is_influxdb3
+    assert server.version == influxdb3.version
+    assert server.string_limit_bytes() == influxdb3.at.string_limit[0]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize("flavour", ["1", "2"])
+async def test_a_whole_request_refused_costs_only_the_bad_line_with_the_servers_reason(
+    hass: HomeAssistant, influxdb3: InfluxDB3StandIn, flavour: str
+) -> None:
+    """`/write` and `/api/v2/write` store nothing when one line is bad (every 3.x release)."""
+    await _write_as_another_tool(
+        f"{influxdb3.url}/api/v3/write_lp?db=home",
+        {"Authorization": "Bearer test-token"},
+        f"{MEASUREMENT},entity_id=sensor.other state=1.0 1\n",  # `state` as a float
+    )
+    entry = await setup_entry(hass, _v1_at_3x(influxdb3) if flavour == "1" else _v2_at_3x(influxdb3))
+    writer = entry.runtime_data.writer
+    hass.states.async_set("sensor.level", "7")
+    hass.states.async_set("switch.pump", "on")
+    await hass.config_entries.async_unload(entry.entry_id)
+
+    dead = writer.dead_letter_path.read_text()
+    assert "switch.pump" in dead
+    stored = [row["entity_id"] for row in influxdb3.rows("home", MEASUREMENT)]
+    if flavour == "2" and not influxdb3.at.since("3.9"):
+        # 3.5 to 3.8 answer "parsing for line protocol failed", no reason and no line: each line
+        # is narrowed down alone and kept with what the server said; nothing can be healed.
+        assert writer.stats.points_dead_lettered == 2
+        assert "parsing for line protocol failed" in dead
+        assert stored == ["sensor.other"]
+    else:
+        # The reason names the column: "7" converts to the float the server holds.
+        assert writer.stats.points_written == 1
+        assert writer.stats.points_dead_lettered == 1
+        assert "invalid column type for column 'state'" in dead
+        assert stored == ["sensor.other", "sensor.level"]
+        # /write names the line: the batch once more, healed (another tool's write is the 1st);
+        # /api/v2/write names no line: halves until the line is alone.
+        assert influxdb3.requests == (3 if flavour == "1" else 4)
+    assert "HTTP 500" not in dead
+
+
+async def test_the_database_limit_on_the_v2_api_keeps_the_points_and_is_named_at_setup(
+    hass: HomeAssistant, influxdb3_release: str
+) -> None:
+    server = InfluxDB3StandIn(max_databases=1, release=influxdb3_release)
+    server.store.databases["home"] = {}
+    await server.start()
+    try:
+        result = await _flow(
+            hass, "v2", {k: v for k, v in _v2_at_3x(server, "other").items() if k != "api_version"}
+        )
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+        assert result["errors"] == {"base": "database_limit"}
+
+        entry = await setup_entry(hass, _v2_at_3x(server, "other"))
+        writer = entry.runtime_data.writer
+        hass.states.async_set("sensor.kept", "1")
+        await wait_for(lambda: writer.stats.problem is not None)
+        assert writer.stats.problem.value == "server_limit"
+        assert writer.stats.points_dead_lettered == 0
+
+        server.max_databases = 2  # a database deleted, or the limit raised
+        await wait_for(lambda: writer.stats.points_written == 1, timeout=60)
+        assert [row["entity_id"] for row in server.rows("other", MEASUREMENT)] == ["sensor.kept"]
+        await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        await server.stop()
+
+
+async def test_403_on_the_v2_api_raises_the_permission_repair_and_keeps_the_points(
+    hass: HomeAssistant, issue_registry: ir.IssueRegistry, influxdb3_release: str
+) -> None:
+    server = InfluxDB3StandIn(read_only_token="reader", release=influxdb3_release)
+    server.store.databases["home"] = {}
+    await server.start()
+    try:
+        entry = await setup_entry(hass, {**_v2_at_3x(server), "token": "reader"})
+        writer = entry.runtime_data.writer
+        hass.states.async_set("sensor.kept", "1")
+        await wait_for(lambda: writer.stats.problem is not None)
+        await entry.runtime_data.coordinator.async_refresh()
+
+        assert writer.stats.problem.value == "auth"  # 403 from 3.10, 401 before: final either way
+        assert issue_registry.async_get_issue(DOMAIN, f"auth_failed_{entry.entry_id}") is not None
+        assert writer.stats.points_dead_lettered == 0
+        assert writer.points_waiting == 1
+        await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        await server.stop()
+
+
+async def test_503_while_the_server_stops_is_retried(
+    hass: HomeAssistant, influxdb3: InfluxDB3StandIn
+) -> None:
+    if not influxdb3.at.v2_unavailable_while_stopping:
+        pytest.skip("503 while stopping came with 3.11")
+    influxdb3.stopping = True
+    entry = await setup_entry(hass, _v2_at_3x(influxdb3))
+    writer = entry.runtime_data.writer
+    hass.states.async_set("sensor.kept", "1")
+    await wait_for(lambda: writer.stats.write_errors >= 1)
+
+    assert writer.stats.points_dead_lettered == 0
+    influxdb3.stopping = False
+    await wait_for(lambda: writer.stats.points_written == 1, timeout=60)
+    await hass.config_entries.async_unload(entry.entry_id)
