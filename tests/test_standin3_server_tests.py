@@ -21,7 +21,7 @@ import aiohttp
 import pytest
 
 from .support.standin3_release import RELEASES, Release
-from .support.standin_influxdb3 import InfluxDB3StandIn, validate_db_name
+from .support.standin_influxdb3 import InfluxDB3StandIn, field_family, validate_db_name
 
 BEARER = {"Authorization": "Bearer test-token"}
 WRITE_RS = "influxdb3/tests/server/write.rs"
@@ -594,3 +594,51 @@ async def test_gzip_body_round_trip_every_endpoint(
             "",
         )
     assert len(influxdb3_empty.rows("d", "m")) >= 1
+
+
+def test_parse_field_name() -> None:
+    """`test_parse_field_name`, influxdb3_catalog/src/catalog/versions/v2/field.rs v3.5.0:59
+    (the aware cases: tables made by line protocol are field-family aware)."""
+    assert field_family("field_fam::field_name") == "field_fam"
+    assert field_family("field_fam::sub::field_name") == "field_fam"
+    assert field_family("field::") is None
+    assert field_family("::") is None
+    assert field_family("simple_field") is None
+    assert field_family("") is None
+
+
+@pytest.mark.parametrize("influxdb3_release", RELEASES)
+async def test_a_field_family_holds_100_fields(
+    influxdb3_empty: InfluxDB3StandIn, client: aiohttp.ClientSession
+) -> None:
+    """versions/v2/update.rs `add_field` v3.5.0:1386-1397, v3/transaction.rs v3.10.1:618-628."""
+    url, params = f"{influxdb3_empty.url}/api/v3/write_lp", {"db": "d"}
+    family = ",".join(f"fam::f{i}=1" for i in range(100))
+
+    assert await post(client, url, f"m {family},plain_{0}=1", params) == (204, "")
+    status, body = await post(client, url, "m fam::one_more=1,other::f=1", params)
+
+    assert status == 400
+    assert as_json(body)["data"][0]["error_message"] == (
+        "Update to schema would exceed the field limit (100) for field family 'fam'"
+    )
+
+
+@pytest.mark.parametrize("influxdb3_release", RELEASES)
+async def test_names_the_catalog_refuses(
+    influxdb3_empty: InfluxDB3StandIn, client: aiohttp.ClientSession
+) -> None:
+    """catalog/key.rs `is_valid` v3.5.0:24-39 (not in the v3 catalog of 3.10); `check_name`'s
+    reserved columns (catalog.rs v3.5.0:38, v3.10.1:80)."""
+    url, params = f"{influxdb3_empty.url}/api/v3/write_lp", {"db": "d", "accept_partial": "false"}
+
+    control = await post(client, url, "m,t\x01ag=x v=1", params)
+    reserved = await post(client, url, "m __chunk_order=1", params)
+
+    if influxdb3_empty.at.since("3.10"):
+        assert control == (204, "")
+    else:
+        assert as_json(control[1])["data"]["error_message"] == (
+            "invalid configuration provided: tag key cannot contain control characters"
+        )
+    assert as_json(reserved[1])["data"]["error_message"] == "'__chunk_order' is a reserved column"

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import json
 import time
 from typing import Literal
+import unicodedata
 import uuid
 
 from aiohttp import web
@@ -87,6 +88,11 @@ TOO_MANY_DBS = "Adding a new database would exceed limit of {} databases"
 TOO_MANY_COLUMNS = "Update to schema would exceed number of columns per table limit of {} columns"
 TOO_MANY_TAGS = "Update to schema would exceed number of tag columns per table limit of {} columns"
 WRONG_TYPE = "invalid column type for column '{}', expected {}, got {}"
+# Tables made by line protocol are field-family aware: `family::field` puts the field in the
+# family `family`, at most 100 fields each (versions/v2/field.rs v3.5.0:38-52, versions/v2.rs
+# v3.5.0:78, versions/v2/update.rs v3.5.0:1386-1397; versions/v3/transaction.rs v3.10.1:618-628).
+TOO_MANY_FIELDS = "Update to schema would exceed the field limit (100) for field family '{}'"
+RESERVED_COLUMNS = ("time", "__chunk_order")
 INTERNAL_DB = "_internal"
 
 
@@ -476,17 +482,43 @@ class InfluxDB3StandIn(StandIn):
             if existing is not None and existing != kind:
                 return WRONG_TYPE.format(name, IOX_TYPES[existing], IOX_TYPES[kind])
             if existing is None:
+                if refused := self._refused_name(columns, name, kind):
+                    return refused
                 if kind == TAG and list(columns.values()).count(TAG) >= (self.max_tags_per_table or 0):
                     return TOO_MANY_TAGS.format(self.max_tags_per_table)
                 # The v2 catalog (to 3.9) counts `time` even before it exists; v3 (3.10) does not.
                 used = sum(k != TIME for k in columns.values()) + self.at.time_counts_as_column
                 if kind != TIME and used >= self.max_columns_per_table:
                     return TOO_MANY_COLUMNS.format(self.max_columns_per_table)
+                family = field_family(name) if kind not in (TAG, TIME) else None
+                if (
+                    family
+                    and sum(field_family(n) == family for n, k in columns.items() if k not in (TAG, TIME))
+                    >= 100
+                ):
+                    return TOO_MANY_FIELDS.format(family)
                 columns[name] = kind
             if kind not in (TAG, TIME):
                 if name in seen_fields:  # validator.rs: the same column id twice on one line
                     return f"invalid line protocol - multiple instances of '{name}' field found"
                 seen_fields.add(name)
+        return None
+
+    def _refused_name(self, columns: dict[str, str], name: str, kind: str) -> str | None:
+        """Names the catalog refuses for a new tag or field column.
+
+        3.4 to 3.9 (catalog v2): `key::is_valid`, no control characters (catalog/key.rs
+        v3.5.0:24-39); the v3 catalog of 3.10 dropped that check (versions/v3/transaction.rs
+        v3.10.1:552-577). Every release: `check_name`, `time` and `__chunk_order` are reserved
+        (catalog.rs v3.5.0:38, versions/v2.rs v3.5.0:2116-2124, v3/schema/table.rs v3.10.1:210-218).
+        """
+        if kind == TIME:
+            return None
+        if not self.at.since("3.10") and any(unicodedata.category(c) == "Cc" for c in name):
+            what = "tag" if kind == TAG else "field"
+            return f"invalid configuration provided: {what} key cannot contain control characters"
+        if name in RESERVED_COLUMNS:
+            return f"'{name}' is a reserved column"
         return None
 
     # --- databases, health, ping -------------------------------------------------------------
@@ -555,6 +587,12 @@ class InfluxDB3StandIn(StandIn):
 
 _PRECISION_NAMES = {0: "Auto", _SECOND: "Second", _MILLI: "Millisecond", _MICRO: "Microsecond"}
 _PRECISION_NAMES |= {_NANO: "Nanosecond"}
+
+
+def field_family(name: str) -> str | None:
+    """`parse_field_name_aware`: the text before the first `::`, when both sides have some."""
+    family, sep, field_name = name.partition("::")
+    return family if sep and family and field_name else None
 
 
 def _timestamp(timestamp: int | None, precision: int, now: int, checked: bool = True) -> int | str:
