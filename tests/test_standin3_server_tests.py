@@ -20,8 +20,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from .support.standin3_catalog import field_family, validate_db_name
 from .support.standin3_release import RELEASES, Release
-from .support.standin_influxdb3 import InfluxDB3StandIn, field_family, validate_db_name
+from .support.standin_influxdb3 import InfluxDB3StandIn
 
 BEARER = {"Authorization": "Bearer test-token"}
 WRITE_RS = "influxdb3/tests/server/write.rs"

@@ -27,21 +27,21 @@ from dataclasses import dataclass, field
 import json
 import time
 from typing import Literal
-import unicodedata
 import uuid
 
 from aiohttp import web
 
+from .standin3_catalog import (
+    LEGACY_PRECISIONS,
+    TOO_MANY_DBS,
+    V3_PRECISIONS,
+    Catalog,
+    timestamp_ns,
+    validate_db_name,
+)
 from .standin3_release import NEWEST, Release, release
 from .standin_core import (
-    BOOLEAN,
-    FLOAT,
     GZIP_ERRORS,
-    INTEGER,
-    STRING,
-    TAG,
-    TIME,
-    UINTEGER,
     Point,
     StandIn,
     Table,
@@ -53,23 +53,6 @@ from .standin_core import (
 
 Style = Literal["v3", "v2", "v1"]
 
-# schema crate `impl From<&InfluxColumnType> for &'static str`, used in catalog error texts.
-IOX_TYPES = {
-    TAG: "iox::column_type::tag",
-    FLOAT: "iox::column_type::field::float",
-    INTEGER: "iox::column_type::field::integer",
-    UINTEGER: "iox::column_type::field::uinteger",
-    STRING: "iox::column_type::field::string",
-    BOOLEAN: "iox::column_type::field::boolean",
-    TIME: "iox::column_type::timestamp",
-}
-# influxdb3_types/src/write.rs `Precision` (write_lp: `auto` is the default) and iox_http
-# `write::Precision` (the v1/v2 endpoints: nanosecond is the default, no `auto`).
-_SECOND, _MILLI, _MICRO, _NANO = 1_000_000_000, 1_000_000, 1_000, 1
-_V3_PRECISIONS = {"auto": 0, "second": _SECOND, "millisecond": _MILLI, "microsecond": _MICRO}
-_V3_PRECISIONS |= {"nanosecond": _NANO, "s": _SECOND, "ms": _MILLI, "us": _MICRO, "u": _MICRO}
-_V3_PRECISIONS |= {"ns": _NANO, "n": _NANO}
-_LEGACY_PRECISIONS = {k: v for k, v in _V3_PRECISIONS.items() if k != "auto"}
 
 UNAUTHENTICATED = '{"error": "the request was not authenticated"}'
 MALFORMED_AUTH = (
@@ -83,16 +66,6 @@ EMPTY_WRITE = "incoming write was empty"
 PARTIAL_WRITE = "partial write of line protocol occurred"
 # http.rs: a partial write whose rejected lines hit a limit is 422 instead of 400.
 _LIMIT_PREFIXES = ("Update to schema would exceed number of", "Adding a new database would exceed limit of")
-# influxdb3_catalog/src/error.rs: the `CatalogError` texts of the limits and of a type change.
-TOO_MANY_DBS = "Adding a new database would exceed limit of {} databases"
-TOO_MANY_COLUMNS = "Update to schema would exceed number of columns per table limit of {} columns"
-TOO_MANY_TAGS = "Update to schema would exceed number of tag columns per table limit of {} columns"
-WRONG_TYPE = "invalid column type for column '{}', expected {}, got {}"
-# Tables made by line protocol are field-family aware: `family::field` puts the field in the
-# family `family`, at most 100 fields each (versions/v2/field.rs v3.5.0:38-52, versions/v2.rs
-# v3.5.0:78, versions/v2/update.rs v3.5.0:1386-1397; versions/v3/transaction.rs v3.10.1:618-628).
-TOO_MANY_FIELDS = "Update to schema would exceed the field limit (100) for field family '{}'"
-RESERVED_COLUMNS = ("time", "__chunk_order")
 INTERNAL_DB = "_internal"
 
 
@@ -107,42 +80,6 @@ def _text(status: int, text: str) -> web.Response:
 
 def _json(status: int, body: str) -> web.Response:
     return web.Response(status=status, text=body, content_type="application/json")
-
-
-def validate_db_name(name: str, max_length: int = 64, accept_rp: bool | None = None) -> str | None:
-    """http.rs `validate_db_name`: the error text, or None. One `/` (db/rp) is allowed.
-
-    `accept_rp` is 3.5's second argument (http.rs v3.5.0:1789-1831): only `/write` passes
-    true, and then the characters after the first are not checked at all; `/api/v3/write_lp`
-    and `/api/v2/write` refuse a `/`. None: 3.6 and later (v3.6.0:1885-1930), one rule for all.
-    """
-    if not name:
-        return "db name cannot be empty"
-    if len(name.encode()) > max_length:
-        return f"db name too long: max {max_length}"
-    invalid_char = (
-        "invalid character in database or rp name: must be ASCII, containing only letters, "
-        "numbers, underscores, or hyphens"
-    )
-    if accept_rp is not None:
-        invalid_char = invalid_char.replace(" or rp name", " name")
-    bad_rp = (
-        "db name with invalid retention policy, if providing a retention policy name, "
-        "must be of form '<db_name>/<rp_name>'"
-    )
-    slash = False
-    for index, char in enumerate(name):  # character by character, first error wins
-        if not char.isascii():
-            return invalid_char
-        if index == 0 and not char.isalnum():
-            return "db name did not start with a number or letter"
-        if index and char == "/" and accept_rp is not False:
-            if slash:
-                return bad_rp
-            slash = True
-        elif index and not accept_rp and not (char.isalnum() or char in "_-"):
-            return invalid_char
-    return bad_rp if name.endswith("/") else None
 
 
 @dataclass(frozen=True)
@@ -284,7 +221,7 @@ class InfluxDB3StandIn(StandIn):
             return _text(400, "serde error: missing field `db`")
         # serde's wording for bad parameter values (not checked against a running server).
         precision = query.get("precision", "auto")
-        if precision not in _V3_PRECISIONS:
+        if precision not in V3_PRECISIONS:
             expected = "`auto`, `second`, `millisecond`, `microsecond`, `nanosecond`"
             return _text(400, f"serde error: unknown variant `{precision}`, expected one of {expected}")
         flags = {
@@ -294,7 +231,7 @@ class InfluxDB3StandIn(StandIn):
         if any(value not in ("true", "false") for value in flags.values()):
             return _text(400, "serde error: provided string was not `true` or `false`")
         accept_partial = flags["accept_partial"] == "true"  # no_sync changes nothing observable here
-        return await self._write(request, query["db"], _V3_PRECISIONS[precision], accept_partial, "v3")
+        return await self._write(request, query["db"], V3_PRECISIONS[precision], accept_partial, "v3")
 
     async def _write_v2(self, request: web.Request) -> web.Response:
         self.requests += 1
@@ -308,11 +245,11 @@ class InfluxDB3StandIn(StandIn):
         if not (bucket := request.query.get("bucket", "")):
             return self._render("v2", _Failure("params", "missing bucket value"))
         precision = request.query.get("precision", "ns")
-        if precision not in _LEGACY_PRECISIONS:
+        if precision not in LEGACY_PRECISIONS:
             message = f"failed to deserialize org/bucket/precision in request: unknown variant `{precision}`"
             return self._render("v2", _Failure("params", message))
         # influxdb3_types/src/http.rs `From<iox_http::write::WriteParams>`: accept_partial false.
-        return await self._write(request, bucket, _LEGACY_PRECISIONS[precision], False, "v2")
+        return await self._write(request, bucket, LEGACY_PRECISIONS[precision], False, "v2")
 
     async def _write_v1(self, request: web.Request) -> web.Response:
         self.requests += 1
@@ -331,10 +268,10 @@ class InfluxDB3StandIn(StandIn):
         if rp not in ("", "''", "autogen", "default"):
             db = f"{db}/{rp}"
         precision = query.get("precision", "ns")
-        if precision not in _LEGACY_PRECISIONS:
+        if precision not in LEGACY_PRECISIONS:
             message = f"failed to deserialize db/rp/precision in request: unknown variant `{precision}`"
             return self._render("v1", _Failure("params", message))
-        return await self._write(request, db, _LEGACY_PRECISIONS[precision], False, "v1")
+        return await self._write(request, db, LEGACY_PRECISIONS[precision], False, "v1")
 
     async def _write(
         self, request: web.Request, db: str, precision: int, accept_partial: bool, style: Style
@@ -433,6 +370,7 @@ class InfluxDB3StandIn(StandIn):
         raw_lines = rust_lines(text)
         good: list[tuple[Point, int]] = []
         errors: list[dict[str, object]] = []
+        catalog = self._catalog()
         for index, parsed in enumerate(parse_lines_v3(text, self.at.string_limit)):
             # validator.rs: a syntax error echoes the `str::lines()` line with the same index
             # (blank and comment lines shift it), a schema error the re-serialized line.
@@ -442,8 +380,8 @@ class InfluxDB3StandIn(StandIn):
             else:
                 before = tables.get(parsed.measurement)
                 before = None if before is None else dict(before)
-                message = self._validate(tables, parsed, other_tables)
-                time_ns = _timestamp(parsed.timestamp, precision, now, self.at.refuses_timestamp_overflow)
+                message = catalog.validate(tables, parsed, other_tables)
+                time_ns = timestamp_ns(parsed.timestamp, precision, now, self.at.refuses_timestamp_overflow)
                 if message is None and isinstance(time_ns, int):
                     good.append((parsed, time_ns))
                     continue
@@ -467,59 +405,9 @@ class InfluxDB3StandIn(StandIn):
             return _Failure("empty", EMPTY_WRITE), False
         return None, True
 
-    def _validate(self, tables: dict[str, dict[str, str]], point: Point, other_tables: int) -> str | None:
-        """validator.rs `validate_and_qualify_v1_line`: table, then tags, fields, and time."""
-        columns = tables.get(point.measurement)
-        if columns is None:
-            if (current := other_tables + len(tables)) >= self.max_tables:
-                return self.at.too_many_tables.format(current=current, limit=self.max_tables)
-            columns = tables[point.measurement] = {}
-        wanted = [(key, TAG) for key, _ in point.tags]
-        wanted += [(key, kind) for key, (kind, _) in point.fields]
-        seen_fields: set[str] = set()
-        for name, kind in [*wanted, ("time", TIME)]:
-            existing = columns.get(name)
-            if existing is not None and existing != kind:
-                return WRONG_TYPE.format(name, IOX_TYPES[existing], IOX_TYPES[kind])
-            if existing is None:
-                if refused := self._refused_name(columns, name, kind):
-                    return refused
-                if kind == TAG and list(columns.values()).count(TAG) >= (self.max_tags_per_table or 0):
-                    return TOO_MANY_TAGS.format(self.max_tags_per_table)
-                # The v2 catalog (to 3.9) counts `time` even before it exists; v3 (3.10) does not.
-                used = sum(k != TIME for k in columns.values()) + self.at.time_counts_as_column
-                if kind != TIME and used >= self.max_columns_per_table:
-                    return TOO_MANY_COLUMNS.format(self.max_columns_per_table)
-                family = field_family(name) if kind not in (TAG, TIME) else None
-                if (
-                    family
-                    and sum(field_family(n) == family for n, k in columns.items() if k not in (TAG, TIME))
-                    >= 100
-                ):
-                    return TOO_MANY_FIELDS.format(family)
-                columns[name] = kind
-            if kind not in (TAG, TIME):
-                if name in seen_fields:  # validator.rs: the same column id twice on one line
-                    return f"invalid line protocol - multiple instances of '{name}' field found"
-                seen_fields.add(name)
-        return None
-
-    def _refused_name(self, columns: dict[str, str], name: str, kind: str) -> str | None:
-        """Names the catalog refuses for a new tag or field column.
-
-        3.4 to 3.9 (catalog v2): `key::is_valid`, no control characters (catalog/key.rs
-        v3.5.0:24-39); the v3 catalog of 3.10 dropped that check (versions/v3/transaction.rs
-        v3.10.1:552-577). Every release: `check_name`, `time` and `__chunk_order` are reserved
-        (catalog.rs v3.5.0:38, versions/v2.rs v3.5.0:2116-2124, v3/schema/table.rs v3.10.1:210-218).
-        """
-        if kind == TIME:
-            return None
-        if not self.at.since("3.10") and any(unicodedata.category(c) == "Cc" for c in name):
-            what = "tag" if kind == TAG else "field"
-            return f"invalid configuration provided: {what} key cannot contain control characters"
-        if name in RESERVED_COLUMNS:
-            return f"'{name}' is a reserved column"
-        return None
+    def _catalog(self) -> Catalog:
+        tags = self.max_tags_per_table or self.at.max_tags_per_table
+        return Catalog(self.at, self.max_tables, self.max_columns_per_table, tags)
 
     # --- databases, health, ping -------------------------------------------------------------
 
@@ -579,45 +467,9 @@ class InfluxDB3StandIn(StandIn):
         if denied := self._authenticate(request):
             return denied
         request_id = str(uuid.uuid4())
-        body = {"version": self.version, "revision": "standin", "process_id": self.cluster_uuid}
+        # http.rs `ping`: `product_name` first in the body since 3.9 (v3.9.0:1086).
+        body = {"product_name": "InfluxDB 3 Core"} if self.at.since("3.9") else {}
+        body |= {"version": self.version, "revision": "standin", "process_id": self.cluster_uuid}
         headers = {"Request-Id": request_id, "X-Request-Id": request_id}
         headers |= {"X-Influxdb-Build": "Core", "X-Influxdb-Version": self.version}
         return web.Response(text=_compact(body), content_type="application/json", headers=headers)
-
-
-_PRECISION_NAMES = {0: "Auto", _SECOND: "Second", _MILLI: "Millisecond", _MICRO: "Microsecond"}
-_PRECISION_NAMES |= {_NANO: "Nanosecond"}
-
-
-def field_family(name: str) -> str | None:
-    """`parse_field_name_aware`: the text before the first `::`, when both sides have some."""
-    family, sep, field_name = name.partition("::")
-    return family if sep and family and field_name else None
-
-
-def _timestamp(timestamp: int | None, precision: int, now: int, checked: bool = True) -> int | str:
-    """influxdb3_types/src/write.rs `Precision::to_nanos` (0 stands for `auto`); str = error.
-
-    `checked`: since 3.6 a product beyond i64 refuses the line (write.rs v3.10.1:55-57);
-    3.5 multiplies unchecked (validator.rs v3.5.0:406-423), which wraps in a release build.
-    """
-    if timestamp is None:  # the ingest time, cut down to the precision
-        return now if precision == 0 else now // precision * precision
-    named = _PRECISION_NAMES[precision]
-    if precision == 0:  # `guess_precision`: by magnitude
-        seconds = abs(timestamp) // _SECOND
-        precision = (
-            _SECOND
-            if seconds < 5
-            else _MILLI
-            if seconds < 5_000
-            else _MICRO
-            if seconds < 5_000_000
-            else _NANO
-        )
-    nanos = timestamp * precision
-    if -(2**63) <= nanos < 2**63:
-        return nanos
-    if checked:
-        return f"timestamp, {timestamp}, out of range for precision: {named}"
-    return (nanos + 2**63) % 2**64 - 2**63
