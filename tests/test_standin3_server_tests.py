@@ -643,3 +643,118 @@ async def test_names_the_catalog_refuses(
             "invalid configuration provided: tag key cannot contain control characters"
         )
     assert as_json(reserved[1])["data"]["error_message"] == "'__chunk_order' is a reserved column"
+
+
+# --- influxdb3_server's own tests (src/lib.rs at v3.5.0, src/tests.rs from v3.9.0) -------------
+
+
+@pytest.mark.parametrize("influxdb3_release", RELEASES)
+async def test_write_lp_tests(influxdb3_empty: InfluxDB3StandIn, client: aiohttp.ClientSession) -> None:
+    """`write_lp_tests`: influxdb3_server/src/lib.rs v3.5.0:743, src/tests.rs v3.9.0:152,
+    v3.10.1:153. The body's key order and `error` changed (3.6, 3.10); the rest did not."""
+    url = f"{influxdb3_empty.url}/api/v3/write_lp"
+
+    def params(db: str, accept_partial: bool) -> dict[str, str]:
+        return {"db": db, "accept_partial": str(accept_partial).lower(), "precision": "nanosecond"}
+
+    whole = await post(
+        client, url, "cpu,host=a val= 123\ncpu,host=b val=5 124\ncpu,host=b val= 124", params("foo", False)
+    )
+    partial = await post(
+        client, url, "cpu,host=b val=2 155\ncpu,host=a val= 123\ncpu,host=b val=5 199", params("foo", True)
+    )
+
+    refused = {
+        "error_message": "No fields were provided",
+        "line_number": 1,
+        "original_line": "cpu,host=a val= 123",
+    }
+    ordered = list(refused) if influxdb3_empty.at.truncate_original_line else list(reversed(refused))
+    assert whole[0] == 400
+    assert whole[1] == json.dumps(
+        {"error": influxdb3_empty.at.parse_error, "data": {key: refused[key] for key in ordered}},
+        separators=(",", ":"),
+    )
+    assert partial[0] == 400
+    assert as_json(partial[1]) == {
+        "error": "partial write of line protocol occurred",
+        "data": [refused | {"line_number": 2}],
+    }
+    # the refused request wrote nothing
+    assert [(row["host"], row["time"], row["val"]) for row in influxdb3_empty.rows("foo", "cpu")] == [
+        ("b", 155, 2.0),
+        ("b", 199, 5.0),
+    ]
+    for db, error in (
+        (
+            "this#_is_fine",
+            "invalid character in database or rp name: must be ASCII, containing only letters, "
+            "numbers, underscores, or hyphens",
+        ),
+        ("?this_is_fine", "db name did not start with a number or letter"),
+        ("", "db name cannot be empty"),
+    ):
+        status, body = await post(client, url, "cpu,host=b val=2 155\n", params(db, True))
+        assert status == 400
+        expected = error.replace(" or rp name", " name") if not influxdb3_empty.at.since("3.6") else error
+        assert as_json(body) == {"error": expected}
+
+
+@pytest.mark.parametrize("influxdb3_release", RELEASES)
+async def test_write_lp_precision_tests(
+    influxdb3_empty: InfluxDB3StandIn, client: aiohttp.ClientSession
+) -> None:
+    """`write_lp_precision_tests`: influxdb3_server/src/lib.rs v3.5.0:889, src/tests.rs v3.10.1:299."""
+    url = f"{influxdb3_empty.url}/api/v3/write_lp"
+    writes = [
+        ("cpu,host=b val=5 1708473600", "auto"),
+        ("cpu,host=b val=5 1708473601000", "auto"),
+        ("cpu,host=b val=5 1708473602000000", "auto"),
+        ("cpu,host=b val=5 1708473603000000000", "auto"),
+        ("cpu,host=b val=6 1708473604", "second"),
+        ("cpu,host=b val=6 1708473605000", "millisecond"),
+        ("cpu,host=b val=6 1708473606000000", "microsecond"),
+        ("cpu,host=b val=6 1708473607000000000", "nanosecond"),
+    ]
+    for lp, precision in writes:
+        assert await post(
+            client, url, lp, {"db": "foo", "accept_partial": "false", "precision": precision}
+        ) == (204, "")
+
+    # 2024-02-21T00:00:00 .. :07
+    assert [(row["time"], row["val"]) for row in influxdb3_empty.rows("foo", "cpu")] == [
+        ((1708473600 + second) * 10**9, 5.0 if second < 4 else 6.0) for second in range(8)
+    ]
+
+
+def _gzip_members(*members: str) -> bytes:
+    return b"".join(gzip.compress(member.encode()) for member in members)
+
+
+@pytest.mark.parametrize("influxdb3_release", RELEASES)
+async def test_write_lp_with_gzip_members(
+    influxdb3_empty: InfluxDB3StandIn, client: aiohttp.ClientSession
+) -> None:
+    """`test_write_lp_with_single_member_gzip`, `..._multi_member_gzip`, `..._empty_gzip_member`:
+    src/tests.rs v3.9.0:416, 456, 539 (v3.10.1:417, 457, 540). Before 3.8 (`GzDecoder`, http.rs
+    v3.5.0:992) only the first member is read: 204, and the rest is not written."""
+    url, params = (
+        f"{influxdb3_empty.url}/api/v3/write_lp",
+        {"db": "foo", "accept_partial": "false", "precision": "nanosecond"},
+    )
+    gz = {**BEARER, "Content-Encoding": "gzip"}
+    single = _gzip_members("cpu,host=a val=1i 100\ncpu,host=b val=2i 200\ncpu,host=c val=3i 300")
+    multi = _gzip_members(
+        "cpu,host=d val=4i 400\n",
+        "mem,host=a used=500i 400\n",
+        "disk,host=a free=1000i 500\ndisk,host=b free=2000i 600\n",
+    )
+    with_empty = _gzip_members("cpu,host=e val=5i 500\n", "", "mem,host=b used=600i 600\n")
+
+    for body in (single, multi, with_empty):
+        assert await post(client, url, body, params, gz) == (204, "")
+
+    every = influxdb3_empty.at.gzip_every_member
+    assert [row["host"] for row in influxdb3_empty.rows("foo", "cpu")] == ["a", "b", "c", "d", "e"]
+    assert len(influxdb3_empty.rows("foo", "mem")) == (2 if every else 0)
+    assert len(influxdb3_empty.rows("foo", "disk")) == (2 if every else 0)

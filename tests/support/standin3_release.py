@@ -119,6 +119,13 @@ class Release:
     # --- HTTP answers -------------------------------------------------------------------------
 
     @property
+    def gzip_every_member(self) -> bool:
+        """A gzip body of several members is decoded whole since 3.8 (`MultiGzDecoder`,
+        http.rs v3.8.0:1165); before, only its first member (`GzDecoder`, v3.5.0:992): the
+        rest of the body is silently not written."""
+        return self.since("3.8")
+
+    @property
     def parse_error(self) -> str:
         """`/api/v3/write_lp?accept_partial=false` and `/write`: the `error` of the one-line answer.
 

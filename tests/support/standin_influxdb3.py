@@ -28,6 +28,7 @@ import json
 import time
 from typing import Literal
 import uuid
+import zlib
 
 from aiohttp import web
 
@@ -293,7 +294,7 @@ class InfluxDB3StandIn(StandIn):
             return self._render(style, too_large)
         if encoding == "gzip":
             try:
-                body = gunzip(body)
+                body = gunzip(body) if self.at.gzip_every_member else _first_member(body)
             except GZIP_ERRORS as err:
                 # flate2's text for a body that is not gzip; other causes keep Python's wording.
                 reason = "invalid gzip header" if "Not a gzipped file" in str(err) else str(err)
@@ -473,3 +474,12 @@ class InfluxDB3StandIn(StandIn):
         headers = {"Request-Id": request_id, "X-Request-Id": request_id}
         headers |= {"X-Influxdb-Build": "Core", "X-Influxdb-Version": self.version}
         return web.Response(text=_compact(body), content_type="application/json", headers=headers)
+
+
+def _first_member(body: bytes) -> bytes:
+    """flate2 `GzDecoder`: the first member of a gzip body; what follows it is ignored."""
+    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    data = decoder.decompress(body)
+    if not decoder.eof:
+        raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+    return data
