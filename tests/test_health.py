@@ -279,10 +279,12 @@ async def test_diagnostics_redact_every_secret(
         assert secret not in text
     assert diagnostics["settings"]["batch_size"] == 5000
     assert diagnostics["circuit"]["state"] == "closed"
+    assert diagnostics["server"] is None  # nothing answers /ping at that port
     assert set(diagnostics) == {
         "entry",
         "settings",
         "health",
+        "server",
         "recent_errors",
         "circuit",
         "spool",

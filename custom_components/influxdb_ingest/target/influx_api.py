@@ -197,7 +197,7 @@ def _raise_for_status(status: int, body: str, retry_after: str | None) -> None:
     # update error: Adding a new database ...") and answers 400, the other endpoints 422.
     if LIMIT_MESSAGES[1] in message:
         raise DatabaseLimit(text)
-    # 3.x's v2-compatible API answers a partial write with 500: the points are the problem.
+    # A 5xx is the server's trouble, retried; one naming a partial write is about the points.
     if status >= 500 and "partial write" not in message:
         raise CannotConnect(text)
     dropped = int(match[1]) if (match := _DROPPED.search(message)) else None
