@@ -20,6 +20,7 @@ from homeassistant.helpers import issue_registry as ir
 import pytest
 
 from custom_components.influxdb_ingest.const import DOMAIN
+from custom_components.influxdb_ingest.diagnostics import async_get_config_entry_diagnostics
 
 from .support.helpers import MEASUREMENT, setup_entry, v3_entry_data, wait_for
 from .support.servers import InfluxDB1Server
@@ -368,6 +369,12 @@ async def test_the_server_and_its_release_are_known_at_start(
     assert server.is_influxdb3
     assert server.version == influxdb3.version
     assert server.string_limit_bytes() == influxdb3.at.string_limit[0]
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    assert diagnostics["server"] == {
+        "product": "InfluxDB 3 Core",
+        "version": influxdb3.version,
+        "build": "Core",
+    }
     await hass.config_entries.async_unload(entry.entry_id)
 
 
