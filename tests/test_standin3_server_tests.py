@@ -758,3 +758,17 @@ async def test_write_lp_with_gzip_members(
     assert [row["host"] for row in influxdb3_empty.rows("foo", "cpu")] == ["a", "b", "c", "d", "e"]
     assert len(influxdb3_empty.rows("foo", "mem")) == (2 if every else 0)
     assert len(influxdb3_empty.rows("foo", "disk")) == (2 if every else 0)
+
+
+@pytest.mark.parametrize("influxdb3_release", RELEASES)
+async def test_an_overwrite_of_a_series_and_time(
+    influxdb3_empty: InfluxDB3StandIn, client: aiohttp.ClientSession
+) -> None:
+    """Release notes v3.11.4: the last acknowledged write wins; before, either row could."""
+    url, params = f"{influxdb3_empty.url}/api/v3/write_lp", {"db": "d"}
+    await post(client, url, "m,t=a v=1 1000000000000000000", params)
+    await post(client, url, "m,t=a v=2,w=3 1000000000000000000", params)
+
+    (row,) = influxdb3_empty.rows("d", "m")
+    assert row["v"] == (2.0 if influxdb3_empty.at.last_write_wins else 1.0)
+    assert row["w"] == 3.0

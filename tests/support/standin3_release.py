@@ -116,6 +116,14 @@ class Release:
         """
         return not self.since("3.11")
 
+    @property
+    def last_write_wins(self) -> bool:
+        """Two writes of one series and timestamp: the last acknowledged one wins since 3.11.4
+        (release notes v3.11.4, "Overwrites in the write buffer resolved arbitrarily"); before,
+        either could survive. The stand-in keeps the first then, so that no test relies on an
+        overwrite an older server may not make."""
+        return self.since("3.11")
+
     # --- HTTP answers -------------------------------------------------------------------------
 
     @property

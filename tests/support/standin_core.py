@@ -688,11 +688,14 @@ class Store:
 
     databases: dict[str, dict[str, Table]] = field(default_factory=dict)
 
-    def put(self, db: str, point: Point, time_ns: int) -> None:
+    def put(self, db: str, point: Point, time_ns: int, *, earlier_wins: bool = False) -> None:
+        """Store a point; `earlier_wins`: a field the row has keeps its value (a server whose
+        choice between two writes of one series and time is arbitrary may keep the first)."""
         table = self.databases.setdefault(db, {}).setdefault(point.measurement, Table())
         tags = tuple(sorted(point.tags))
         row = table.points.setdefault((tags, time_ns), {})
-        row.update({key: value for key, (_, value) in point.fields})
+        fields = {key: value for key, (_, value) in point.fields}
+        row.update({key: value for key, value in fields.items() if not (earlier_wins and key in row)})
 
     def rows(self, db: str, table: str) -> list[dict[str, Value]]:
         """Every point of `table` as {tag..., field..., "time": ns}, by time."""

@@ -399,7 +399,7 @@ class InfluxDB3StandIn(StandIn):
         for name, columns in tables.items():
             db_tables.setdefault(name, Table()).columns = columns
         for point, time_ns in good:
-            self.store.put(db, point, time_ns)
+            self.store.put(db, point, time_ns, earlier_wins=not self.at.last_write_wins)
         if errors:
             return _Failure("partial", PARTIAL_WRITE, errors[: self.rejected_listed_at_most]), bool(good)
         if not good:
