@@ -23,7 +23,8 @@ _VERSION = re.compile(r"v?(\d+)\.(\d+)")
 # The line protocol parser's longest string value, in bytes: 64 KiB up to 3.8, 1 MiB since
 # 3.9 (core/influxdb_line_protocol/src/lib.rs v3.9.0:108-111, the `large-strings` feature on
 # by default: influxdb3/Cargo.toml v3.9.0:99). Both are "limit >= size" checks (lib.rs
-# v3.9.0:896). 1.x and 2.x document 64 KB for a string field.
+# v3.9.0:896). 1.x and 2.x document 64 KB for a string field but check none (only a series
+# key is capped, `MaxKeyLength = 65535`, models/points.go v1.9.9:67): 65535 keeps within both.
 _STRING_LIMIT_OLD = 65_536
 _STRING_LIMIT_LARGE = 1_048_576
 _STRING_LIMIT_V1_V2 = 65_535
