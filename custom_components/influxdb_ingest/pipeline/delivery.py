@@ -171,6 +171,8 @@ class Delivery:
     async def _narrow_down(self, lines: list[str], message: str) -> None:
         """Deliver each half on its own, until a single refused line is dead-lettered."""
         if len(lines) == 1:
+            if any(limit in message for limit in LIMIT_MESSAGES):  # 3.x compatibility APIs name no line
+                self._stats.limit_refusal = message
             await self._dead_letter(lines, message)
             return
         middle = len(lines) // 2

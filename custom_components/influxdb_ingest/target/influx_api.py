@@ -278,7 +278,9 @@ class InfluxClient:
         Servers check credentials, the database/bucket and the write permission before
         they parse the body, so an empty body writes nothing yet fails exactly where a
         real write would; 2.x and 3.x answer the empty body itself with a 400. InfluxDB 3
-        would create a missing database even then, so it is asked first whether it has it.
+        would create a missing database even then, through any of its APIs, so `/ping` is
+        asked first which server answers: on 3.x the database must exist already, and the
+        3.x type pointed at a 1.x or 2.x server is told so (`WrongServer`).
         """
         server = await self.async_read_server_info(timeout)
         is_v3 = server is not None and server.is_influxdb3
