@@ -22,6 +22,7 @@ from custom_components.influxdb_ingest.target.influx_api import (
     ServerBusy,
     UnsupportedEncoding,
     WriteRejected,
+    WrongServer,
 )
 from custom_components.influxdb_ingest.target.influx_target import InfluxTarget
 from custom_components.influxdb_ingest.target.server_info import ServerInfo
@@ -207,3 +208,27 @@ def test_the_healer_matches_a_3x_column_to_the_key_our_line_has(line_key: str, c
 
     assert refused == []
     assert accepted == [f'ha,entity_id=sensor.x {line_key}="21.5" 1\n']
+
+
+@pytest.mark.parametrize(
+    ("data", "database"),
+    [
+        ({"api_version": "1", "database": "home", "retention_policy": "Week"}, "home/week"),
+        ({"api_version": "1", "database": "home", "retention_policy": "autogen"}, "home"),
+        ({"api_version": "2", "organization": "o", "bucket": "house"}, "house"),
+        ({"api_version": "3", "database": "home"}, "home"),
+    ],
+)
+def test_the_database_3x_writes_to_for_each_type(data: dict[str, str], database: str) -> None:
+    """iox_http single_tenant/mod.rs `parse_v1`: a named retention policy, lowercased, as `db/rp`."""
+    assert InfluxTarget.from_config({"url": "http://h:8181", **data}).v3_database == database
+
+
+async def test_the_3x_type_at_a_2x_server_is_told_which_server_answered(influxdb2: InfluxDB2StandIn) -> None:
+    async with aiohttp.ClientSession() as session:
+        client = InfluxClient(session, InfluxTarget(ApiVersion.V3, influxdb2.url, database="home", token="t"))
+        with pytest.raises(WrongServer) as caught:
+            await client.check_write_access(5)
+
+    assert caught.value.server.generation == 2
+    assert "not InfluxDB 3" in str(caught.value)
