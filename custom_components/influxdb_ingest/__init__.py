@@ -72,10 +72,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntr
         spool_dir=spool_directory(hass, entry.entry_id),
         run_in_executor=hass.async_add_executor_job,
     )
-    # Which server and release answers, for diagnostics (and what differs by release).
-    entry.async_create_background_task(
-        hass, client.async_read_server_info(VALIDATE_TIMEOUT), f"{entry.title} server info"
-    )
     coordinator = IngestCoordinator(hass, entry, writer)
     await coordinator.async_restore_counters()
     await writer.async_open()  # index what the last run left on disk, before anything runs
@@ -118,6 +114,16 @@ async def async_setup_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntr
     entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, runtime.async_stop))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     await backfill.async_load()  # resumes an interrupted job, or starts the one offered at setup
+
+    @callback
+    def _ask_which_server() -> None:
+        entry.async_create_background_task(
+            hass, client.async_read_server_info(VALIDATE_TIMEOUT), f"{entry.title} server info"
+        )
+
+    # Which server and release answers (`/ping`), for diagnostics and what differs by release;
+    # asked once setup is done, so that it takes no turn of the loop from setup and the writer.
+    hass.loop.call_soon(_ask_which_server)
     return True
 
 
