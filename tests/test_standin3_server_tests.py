@@ -772,3 +772,29 @@ async def test_an_overwrite_of_a_series_and_time(
     (row,) = influxdb3_empty.rows("d", "m")
     assert row["v"] == (2.0 if influxdb3_empty.at.last_write_wins else 1.0)
     assert row["w"] == 3.0
+
+
+@pytest.mark.parametrize("influxdb3_release", RELEASES)
+@pytest.mark.parametrize(
+    ("path", "db_param"), [("/api/v3/write_lp", "db"), ("/write", "db"), ("/api/v2/write", "bucket")]
+)
+async def test_a_cut_inside_a_character_drops_the_connection_on_3_6_to_3_9(
+    influxdb3_empty: InfluxDB3StandIn, client: aiohttp.ClientSession, path: str, db_param: str
+) -> None:
+    """influxdb3_write/src/lib.rs v3.6.0:150 (to v3.9.0) `&original_line[..20]` panics inside a
+    character; influxdb3_types/src/write.rs v3.10.1:179 cuts at a character boundary."""
+    url = f"{influxdb3_empty.url}{path}"
+    await post(client, url, "m,t=x v=1", {db_param: "d"})
+    line = "m,tt=éééééééééééé v=2i"  # byte 20 is inside the 8th `é`; `v` is a float: refused
+
+    try:
+        status, body = await post(client, url, line, {db_param: "d"})
+    except aiohttp.ServerDisconnectedError:
+        status, body = 0, ""
+
+    if influxdb3_empty.at.cut_inside_a_character_panics and path != "/api/v2/write":
+        assert status == 0  # no answer: a client retries this write for ever
+    else:
+        assert status == 400
+        if path != "/api/v2/write" and influxdb3_empty.at.truncate_original_line:
+            assert '"original_line":"m,tt=ééééééé"' in body  # cut before the character at byte 20

@@ -70,8 +70,17 @@ class Release:
 
     @property
     def truncate_original_line(self) -> bool:
-        """`original_line` in a line error is cut to 20 bytes since v3.6 (as the issue read it)."""
+        """`original_line` in a line error is cut to 20 bytes since v3.6, and the keys reordered
+        (`impl Serialize for WriteLineError`, influxdb3_write/src/lib.rs v3.6.0:141-158)."""
         return self.since("3.6")
+
+    @property
+    def cut_inside_a_character_panics(self) -> bool:
+        """3.6 to 3.9 cut at byte 20 (`&original_line[..20]`, lib.rs v3.6.0:150, v3.9.0:150):
+        inside a multi-byte character Rust panics, and the request's connection closes without
+        an answer. 3.10 cuts at `floor_char_boundary(20)` (influxdb3_types/src/write.rs
+        v3.10.1:177-179)."""
+        return self.since("3.6") and not self.since("3.10")
 
     @property
     def max_tags_per_table(self) -> int:

@@ -313,6 +313,10 @@ class InfluxDB3StandIn(StandIn):
         failure, stored = self._write_lines(db, text, precision, accept_partial)
         if stored:
             self.bodies.append(body)
+        if failure is not None and style != "v2" and _panics(failure.data) and request.transport:
+            # Serializing the line error panics (`/api/v2/write` sends only its message): the
+            # handler dies and the connection closes without an answer; what was stored stays.
+            request.transport.abort()
         return web.Response(status=204) if failure is None else self._render(style, failure)
 
     def _render(self, style: Style, failure: _Failure) -> web.Response:
@@ -352,8 +356,12 @@ class InfluxDB3StandIn(StandIn):
 
     def _line_error(self, original: str, number: int, message: str) -> dict[str, object]:
         if self.at.truncate_original_line:
-            cut = original.encode()[:20].decode(errors="ignore")
-            return {"error_message": message, "line_number": number, "original_line": cut}
+            raw = original.encode()
+            cut = raw[:20].decode(errors="ignore")
+            error: dict[str, object] = {"error_message": message, "line_number": number, "original_line": cut}
+            if self.at.cut_inside_a_character_panics and len(raw) > 20 and (raw[20] & 0xC0) == 0x80:
+                error[_PANICS] = True  # never rendered: `_write` drops the connection instead
+            return error
         return {"original_line": original, "line_number": number, "error_message": message}
 
     def _write_lines(
@@ -483,3 +491,12 @@ def _first_member(body: bytes) -> bytes:
     if not decoder.eof:
         raise EOFError("Compressed file ended before the end-of-stream marker was reached")
     return data
+
+
+_PANICS = "panics when serialized"
+
+
+def _panics(data: object) -> bool:
+    """Whether a failure's line errors hold one that 3.6 to 3.9 cannot serialize."""
+    errors = data if isinstance(data, list) else [data]
+    return any(isinstance(error, dict) and error.get(_PANICS) for error in errors)
