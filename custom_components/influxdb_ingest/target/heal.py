@@ -212,6 +212,11 @@ class TypeHealer:
                 new |= known.setdefault(key, _FieldTypes()).learn(window, (server_type, message))
         return new
 
+    @staticmethod
+    def is_conflict(message: str) -> bool:
+        """Whether a 1.x/2.x answer is about a field type conflict."""
+        return _CONFLICT.search(message) is not None
+
     def touches(self, line: str) -> bool:
         """Whether what was learnt converts or refuses this line."""
         converted, reason = self._apply_line(line)
