@@ -164,9 +164,7 @@ class Delivery:
             groups.setdefault(self.healer.window_of(line), []).append(line)
         return [groups[window] for window in sorted(groups)]
 
-    def _settle_retention(
-        self, lines: list[str], message: str, dropped: int, settling: _Settling
-    ) -> None:
+    def _settle_retention(self, lines: list[str], message: str, dropped: int, settling: _Settling) -> None:
         """Every point dropped was older than the retention period; the server keeps none of them.
 
         No shard failed (its error would have been the answer), so the others were stored.
