@@ -108,9 +108,17 @@ class Delivery:
             self._stats.last_write_latency = time.monotonic() - started
 
     async def _deliver(self, lines: list[str], settling: _Settling) -> None:
-        lines, refused = self.healer.apply(lines)
-        for line, message in refused:  # known to fail: no need to narrow them down
-            await self._dead_letter([line], message)
+        # Lines stay as they came (a refused one is dead-lettered as it was, and a guess from
+        # another shard is not carried into the next request); what is sent is healed.
+        sent, kept = [], []
+        for line in lines:
+            converted, reason = self.healer.heal(line)
+            if reason is not None:  # known to fail: no need to narrow it down
+                await self._dead_letter([line], reason)
+            else:
+                kept.append(line)
+                sent.append(converted)
+        lines = kept
         if not lines:
             return
         if not settling.may_send():
@@ -122,23 +130,25 @@ class Delivery:
             return
         settling.requests_left -= 1
         try:
-            await self._send("".join(lines).encode())
+            await self._send("".join(sent).encode())
         except PayloadTooLarge as err:
             await self._narrow_down(lines, str(err), settling)
             return
         except WriteRejected as err:
             settling.last_answer = str(err)
-            await self._settle(lines, err, settling)
+            await self._settle(lines, sent, err, settling)
             return
         settling.written += len(lines)
 
-    async def _settle(self, lines: list[str], err: WriteRejected, settling: _Settling) -> None:
+    async def _settle(
+        self, lines: list[str], sent: list[str], err: WriteRejected, settling: _Settling
+    ) -> None:
         """Deal with a refusal using what the server said about it."""
         message = str(err)
         if err.rejected and all(line.count("\n") == 1 for line in lines):
             # Line numbers count lines of the body: only usable while no string field
             # holds a raw newline.
-            await self._settle_named(lines, err.rejected, settling)
+            await self._settle_named(lines, sent, err.rejected, settling)
         elif only_retention_drops(message, err.dropped):
             self._settle_retention(lines, message, err.dropped or 0, settling)
         elif (limit := too_long_limit(message)) is not None and (
@@ -182,7 +192,7 @@ class Delivery:
             )
 
     async def _settle_named(
-        self, lines: list[str], rejected: tuple[RejectedLine, ...], settling: _Settling
+        self, lines: list[str], sent: list[str], rejected: tuple[RejectedLine, ...], settling: _Settling
     ) -> None:
         """InfluxDB 3 stored every line but those it names: heal or dead-letter those.
 
@@ -201,7 +211,7 @@ class Delivery:
             line = lines[index]
             if self.healer.learn(message, line):
                 self._learnt(message)
-            if self.healer.touches(line):  # converts (or refuses) it now: send it through again
+            if self.healer.heal(line) != (sent[index], None):  # healed otherwise now: send it again
                 again.append(line)
                 continue
             if message.startswith(LIMIT_MESSAGES):

@@ -222,6 +222,10 @@ class TypeHealer:
         converted, reason = self._apply_line(line)
         return reason is not None or converted != line
 
+    def heal(self, line: str) -> tuple[str, str | None]:
+        """The line to send (converted where needed), or the server's words refusing its value."""
+        return self._apply_line(line) if self._types else (line, None)
+
     def apply(self, lines: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
         """Split lines into those to send (converted where needed) and those to refuse.
 
