@@ -48,6 +48,7 @@ from .target.influx_api import (
     InvalidAuth,
     NoWritePermission,
     OrgNotFound,
+    RetentionPolicyMissing,
     SSLFailure,
     TargetNotFound,
 )
@@ -110,6 +111,8 @@ async def async_validate_target(client: InfluxClient) -> str | None:
         return "database_missing"
     except DatabaseLimit:
         return "database_limit"
+    except RetentionPolicyMissing:
+        return "retention_policy_not_found"
     except TargetNotFound:
         return "bucket_not_found" if client.target.api_version is ApiVersion.V2 else "database_not_found"
     except Exception:
@@ -227,7 +230,14 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
                 self._missing_database = data
                 return await self.async_step_create_database()
             schema = self.add_suggested_values_to_schema(schema, _without_secrets(user_input))
-        return self.async_show_form(step_id=api_version.name.lower(), data_schema=schema, errors=errors)
+        # Which retention policy the server says is missing, in the error's words.
+        policy = (user_input or {}).get(CONF_RETENTION_POLICY) or "autogen"
+        return self.async_show_form(
+            step_id=api_version.name.lower(),
+            data_schema=schema,
+            errors=errors,
+            description_placeholders={"retention_policy": policy},
+        )
 
     async def async_step_create_database(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """InfluxDB 3 would create a misspelt database on the first write: ask before creating it."""

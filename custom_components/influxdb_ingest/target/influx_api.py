@@ -59,6 +59,10 @@ class OrgNotFound(TargetNotFound):
     """The v2 organization does not exist."""
 
 
+class RetentionPolicyMissing(TargetNotFound):
+    """1.x: the database has no such retention policy (answered with 500)."""
+
+
 class PayloadTooLarge(InfluxError):
     """The request body exceeds the server's limit (413)."""
 
@@ -158,7 +162,9 @@ def _raise_for_status(status: int, body: str, retry_after: str | None) -> None:
     if status == 403:
         raise NoWritePermission(text)
     if status == 404:
-        if "organization" in message.lower():
+        # 2.x: `organization name "o" not found` / `organization not found`, but
+        # `bucket "my-organization" not found` (tenant/error_org.go, http/write_handler.go v2.7.12).
+        if message.lower().startswith("organization"):
             raise OrgNotFound(text)
         raise TargetNotFound(text)
     if status == 413 or "max request size" in message:  # 3.x answers its size limit with 500
@@ -169,6 +175,10 @@ def _raise_for_status(status: int, body: str, retry_after: str | None) -> None:
         raise ServerBusy(text, _retry_after(retry_after))
     if message.startswith(LIMIT_MESSAGES[1]):
         raise DatabaseLimit(text)
+    # 1.x: `retention policy not found: rp` (errors.go v1.8.10), a 500 from the points writer
+    # (services/httpd/handler.go v1.8.10 `serveWrite`), though nothing is wrong with the server.
+    if message.startswith("retention policy not found"):
+        raise RetentionPolicyMissing(text)
     # 3.x's v2-compatible API answers a partial write with 500: the points are the problem.
     if status >= 500 and "partial write" not in message:
         raise CannotConnect(text)
