@@ -37,6 +37,7 @@ from ..target.influx_api import (
     PayloadTooLarge,
     RejectedLine,
     WriteRejected,
+    shard_duration,
 )
 from .backlog import RunInExecutor
 from .dead_letter import append_dead_letters
@@ -91,8 +92,7 @@ class Delivery:
         self._while_sending = while_sending
         self._dead_letter_log = LogThrottle(_LOG_INTERVAL)
         self._retention_log = LogThrottle(_LOG_INTERVAL)
-        # Requests sent, for diagnostics and the tests' bounds.
-        self.requests = 0
+        self._shards_asked = False
 
     async def deliver(self, lines: list[str]) -> None:
         """Write lines until each is stored or dead-lettered; raise on retryable failures.
@@ -156,7 +156,15 @@ class Delivery:
         ):
             await self._dead_letter(over, message)
             await self._deliver([line for line in lines if longest_string(line) <= limit], settling)
-        elif TypeHealer.is_conflict(message) and len(windows := self._by_window(lines)) > 1:
+        elif TypeHealer.is_conflict(message):
+            await self._learn_shard_duration()
+            await self._settle_conflict(lines, message, settling)
+        else:
+            await self._narrow_down(lines, message, settling)
+
+    async def _settle_conflict(self, lines: list[str], message: str, settling: _Settling) -> None:
+        """A field type conflict in one shard: learn it for the window the request was in."""
+        if len(windows := self._by_window(lines)) > 1:
             # The answer is one shard's: split by time until each request is in one window.
             middle = len(windows) // 2
             await self._deliver([line for group in windows[:middle] for line in group], settling)
@@ -166,6 +174,15 @@ class Delivery:
             await self._deliver(lines, settling)  # healed now; stored again where it was
         else:
             await self._narrow_down(lines, message, settling)
+
+    async def _learn_shard_duration(self) -> None:
+        """Ask the server once how long its shards are (1.x, 2.x), for the healer's windows."""
+        if self._shards_asked:
+            return
+        self._shards_asked = True
+        if (duration := await shard_duration(self.client, self._write_timeout)) is not None:
+            _LOGGER.debug("%s: shards of %d s", self.client.target.title, duration // 1_000_000_000)
+            self.healer.set_window(duration)
 
     def _by_window(self, lines: list[str]) -> list[list[str]]:
         """Lines grouped by shard window, oldest window first."""
