@@ -6,7 +6,7 @@ Only the write path, read at each tag in influxdata/influxdb:
 * services/httpd/handler.go `serveWrite` (v1.8.10 lines 887-1041): database missing is 404
   `database not found: "db"`; a `tsdb.PartialWriteError` is 400 with its text; any other
   points-writer error 500 with its text, such as `retention policy not found: rp`
-  (errors.go); else 204. Errors are `{"error":"..."}` (`httpError`, lines 1670-1697).
+  (errors.go); else 204. Errors are `{"error":"..."}` (`httpError`, lines 1677-1700).
 * How the batch is written, shard by shard, and how each release words it: `shards.py`.
 * `SHOW RETENTION POLICIES` on `/query`: name, duration, shardGroupDuration, replicaN,
   default (coordinator/statement_executor.go `executeShowRetentionPoliciesStatement`).
@@ -25,7 +25,9 @@ from .standin_core import StandIn, parse_points_v2
 
 
 def _error(status: int, message: str) -> web.Response:
-    return web.Response(status=status, text=json.dumps({"error": message}) + "\n", content_type="application/json")
+    """`httpError`: Go's json.Marshal of `{"error": ...}` (compact) and a newline."""
+    body = json.dumps({"error": message}, separators=(",", ":"), ensure_ascii=False) + "\n"
+    return web.Response(status=status, text=body, content_type="application/json")
 
 
 def _go_duration(ns: int) -> str:
@@ -67,7 +69,9 @@ class InfluxDB1StandIn(StandIn):
         duration, shard = self.policies[db][rp]
         writer = self.writers.setdefault((db, rp), ShardedWrites(self.release, duration, shard))
         now = time.time_ns()
-        message = writer.write(self.store, db, rp, [(p, now if p.timestamp is None else p.timestamp) for p in points])
+        message = writer.write(
+            self.store, db, rp, [(p, now if p.timestamp is None else p.timestamp) for p in points]
+        )
         self.bodies.append(body)
         if message is not None:
             return _error(400, message)
