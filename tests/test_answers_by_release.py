@@ -17,6 +17,7 @@ from custom_components.influxdb_ingest.pipeline.stats import DropReason
 from custom_components.influxdb_ingest.target.heal import TypeHealer
 from custom_components.influxdb_ingest.target.influx_api import go_duration_ns
 
+from .support.helpers import MEASUREMENT, setup_entry
 from .support.shards import HOUR, V1_8, V1_11, V1_12, Release
 from .support.standin_influxdb1 import InfluxDB1StandIn
 from .support.standin_influxdb2 import InfluxDB2StandIn
@@ -186,3 +187,25 @@ async def test_2x_refuses_a_batch_with_a_reserved_tag_key(
         assert response.status == 400
         assert 'cannot use reserved tag key \\"time\\"' in await response.text()
     assert influxdb2.rows(influxdb2.bucket, "m") == []
+
+
+async def test_reserved_tag_keys_are_written_renamed_so_2x_takes_the_batch(
+    hass: HomeAssistant, influxdb2: InfluxDB2StandIn
+) -> None:
+    data = {
+        "api_version": "2",
+        "url": influxdb2.url,
+        "organization": influxdb2.org,
+        "bucket": influxdb2.bucket,
+        "token": influxdb2.token,
+    }
+    entry = await setup_entry(hass, data, {"tags": ["time=static"], "tags_attributes": ["_field"]})
+    writer = entry.runtime_data.writer
+    hass.states.async_set("sensor.reserved", "1", {"_field": "a"})
+    await hass.config_entries.async_unload(entry.entry_id)
+
+    assert writer.stats.points_written == 1
+    assert writer.stats.points_dead_lettered == 0
+    (row,) = influxdb2.rows(influxdb2.bucket, MEASUREMENT)
+    assert row["tag_time"] == "static"
+    assert row["tag__field"] == "a"
