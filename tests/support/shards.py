@@ -97,8 +97,13 @@ class ShardedWrites:
     def _suffix(self, database: str, rp: str) -> str:
         return f" for database: {database} for retention policy: {rp}"
 
-    def write(self, store: Store, database: str, rp: str, points: list[tuple[Point, int]]) -> str | None:
-        """Store what the server stores; the error text it answers with, None for 204."""
+    def write(
+        self, store: Store, database: str, rp: str, points: list[tuple[Point, int]], named: str | None = None
+    ) -> str | None:
+        """Store what the server stores; the error text it answers with, None for 204.
+
+        `named`: the database as messages name it (2.x: the bucket's ID).
+        """
         now = time.time_ns()
         oldest_kept = now - self.retention_ns if self.retention_ns else None
         expired = [(p, t) for p, t in points if oldest_kept is not None and t < oldest_kept]
@@ -109,7 +114,7 @@ class ShardedWrites:
         errors = [
             error
             for start in sorted(shards)
-            if (error := self._write_shard(store, database, rp, start, shards[start])) is not None
+            if (error := self._write_shard(store, database, rp, start, shards[start], named)) is not None
         ]
         if errors:
             return errors[0]
@@ -121,12 +126,19 @@ class ShardedWrites:
             return (
                 f"partial write: dropped {len(expired)} points outside retention policy of duration"
                 f" {self.retention_ns // HOUR}h0m0s - oldest {_dropped(first, oldest_kept)},"
-                f" newest {_dropped(last, oldest_kept)} dropped={len(expired)}" + self._suffix(database, rp)
+                f" newest {_dropped(last, oldest_kept)} dropped={len(expired)}"
+                + self._suffix(named or database, rp)
             )
         return None
 
     def _write_shard(
-        self, store: Store, database: str, rp: str, start: int, points: list[tuple[Point, int]]
+        self,
+        store: Store,
+        database: str,
+        rp: str,
+        start: int,
+        points: list[tuple[Point, int]],
+        named: str | None,
     ) -> str | None:
         types = self.types.setdefault((database, start), {})
         reason, dropped = "", 0
@@ -145,7 +157,7 @@ class ShardedWrites:
         if not dropped:
             return None
         message = f"partial write: {reason} dropped={dropped}"
-        return message + self._suffix(database, rp) if self.release.db_in_shard_errors else message
+        return message + self._suffix(named or database, rp) if self.release.db_in_shard_errors else message
 
     def _refusal(
         self, point: Point, fields: tuple[tuple[str, tuple[str, object]], ...], known: dict[str, str]

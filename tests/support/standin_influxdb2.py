@@ -174,8 +174,8 @@ class InfluxDB2StandIn(StandIn):
             return error("invalid", "\n".join(failed))
         now = time.time_ns() // precision * precision
         timed = [(point, now if point.timestamp is None else point.timestamp * precision) for point in points]
-        # storage/points_writer.go: the bucket's ID is the database, its one policy `autogen`.
-        message = self.shards.write(self.store, bucket, "autogen", timed)
+        # storage/engine.go v2.7.12 line 284: the bucket's ID is the database, its policy `autogen`.
+        message = self.shards.write(self.store, bucket, "autogen", timed, named=self.bucket_id)
         if message is not None:
             self.bodies.append(body)
             return error("unprocessable entity", f"failure writing points to database: {message}")
