@@ -256,3 +256,27 @@ async def test_on_2x_shards_conflicts_retention_and_oversized_strings_settle(
         assert server.requests - requests_before <= MOST_REQUESTS
     finally:
         await server.stop()
+
+
+async def test_an_answer_that_never_settles_costs_a_bounded_number_of_requests(
+    hass: HomeAssistant, influxdb2: InfluxDB2StandIn, dead_letter_file: Path
+) -> None:
+    # Every request refused with words that name nothing: narrowing would cost 2 * 5 000.
+    influxdb2.injected = [(400, {})] * 10_000
+    data = {
+        "api_version": "2",
+        "url": influxdb2.url,
+        "organization": influxdb2.org,
+        "bucket": influxdb2.bucket,
+        "token": influxdb2.token,
+    }
+    delivery = make_delivery(hass, data, dead_letter_file)
+    lines = [f"m,n={i} v={i}.0 {i + 1}\n" for i in range(5000)]
+    await delivery.deliver(lines)
+
+    assert influxdb2.requests == 64
+    assert delivery._stats.points_written == 0
+    refused = dead_lettered(delivery)
+    assert sorted(r["line"] for r in refused) == sorted(line.rstrip("\n") for line in lines)
+    assert "not settled within 64 requests" in refused[-1]["error"]
+    assert "injected" in refused[-1]["error"]  # the server's last words
