@@ -110,14 +110,16 @@ class Delivery:
     async def _deliver(self, lines: list[str], settling: _Settling) -> None:
         # Lines stay as they came (a refused one is dead-lettered as it was, and a guess from
         # another shard is not carried into the next request); what is sent is healed.
-        sent, kept = [], []
-        for line in lines:
-            converted, reason = self.healer.heal(line)
-            if reason is not None:  # known to fail: no need to narrow it down
-                await self._dead_letter([line], reason)
-            else:
-                kept.append(line)
-                sent.append(converted)
+        sent, kept = lines, lines
+        if self.healer.has_learnt:
+            sent, kept = [], []
+            for line in lines:
+                converted, reason = self.healer.heal(line)
+                if reason is not None:  # known to fail: no need to narrow it down
+                    await self._dead_letter([line], reason)
+                else:
+                    kept.append(line)
+                    sent.append(converted)
         lines = kept
         if not lines:
             return

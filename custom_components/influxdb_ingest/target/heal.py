@@ -222,6 +222,11 @@ class TypeHealer:
         converted, reason = self._apply_line(line)
         return reason is not None or converted != line
 
+    @property
+    def has_learnt(self) -> bool:
+        """Whether any line may need healing."""
+        return bool(self._types)
+
     def heal(self, line: str) -> tuple[str, str | None]:
         """The line to send (converted where needed), or the server's words refusing its value."""
         return self._apply_line(line) if self._types else (line, None)
