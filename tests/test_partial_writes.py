@@ -22,7 +22,7 @@ import pytest
 
 from custom_components.influxdb_ingest.pipeline.delivery import Delivery
 from custom_components.influxdb_ingest.pipeline.stats import DropReason, WriterStats
-from custom_components.influxdb_ingest.target.influx_api import InfluxClient
+from custom_components.influxdb_ingest.target.influx_api import InfluxClient, InfluxError
 from custom_components.influxdb_ingest.target.influx_target import InfluxTarget
 
 from .support.fault_proxy import FaultProxy
@@ -280,3 +280,35 @@ async def test_an_answer_that_never_settles_costs_a_bounded_number_of_requests(
     assert sorted(r["line"] for r in refused) == sorted(line.rstrip("\n") for line in lines)
     assert "not settled within 64 requests" in refused[-1]["error"]
     assert "injected" in refused[-1]["error"]  # the server's last words
+
+
+async def test_a_batch_cut_short_by_a_retryable_failure_is_not_counted_twice(
+    hass: HomeAssistant, influxdb2: InfluxDB2StandIn, dead_letter_file: Path
+) -> None:
+    now = time.time_ns()
+    async with aiohttp.ClientSession() as session:
+        await session.post(
+            f"{influxdb2.url}/api/v2/write",
+            params={"org": influxdb2.org, "bucket": influxdb2.bucket},
+            headers={"Authorization": f"Token {influxdb2.token}"},
+            data=f"m,who=other v=true {now}\n".encode(),
+        )
+    data = {
+        "api_version": "2",
+        "url": influxdb2.url,
+        "organization": influxdb2.org,
+        "bucket": influxdb2.bucket,
+        "token": influxdb2.token,
+    }
+    delivery = make_delivery(hass, data, dead_letter_file)
+    await delivery.deliver([f"m,who=us v=1.5 {now + 1}\n"])  # the server teaches: a boolean
+    batch = [f"m,who=us v=2.5 {now + 2}\n", f"m,who=us w=1.0 {now + 3}\n"]
+    influxdb2.injected = [(503, {})]
+    with pytest.raises(InfluxError):
+        await delivery.deliver(batch)  # 2.5 dead-lettered before sending; then the server fails
+    await delivery.deliver(batch)  # the writer sends the batch again
+
+    assert delivery._stats.points_dead_lettered == 2
+    assert [r["line"] for r in dead_lettered(delivery)].count(batch[0].rstrip("\n")) == 1
+    ours = [row for row in influxdb2.rows(influxdb2.bucket, "m") if row.get("who") == "us"]
+    assert delivery._stats.points_written == len(ours) == 1

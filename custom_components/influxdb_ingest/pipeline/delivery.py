@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import logging
 from pathlib import Path
 import time
@@ -53,6 +53,8 @@ _LOG_INTERVAL = 60.0
 # learnt one more, a split by shard window two per level.
 _MAX_REQUESTS = 64
 _MAX_SECONDS = 120.0
+# At most this many lines of batches cut short by a retryable failure are remembered as settled.
+_SETTLED_KEPT = 100_000
 
 
 @dataclass
@@ -63,6 +65,8 @@ class _Settling:
     deadline: float
     written: int = 0
     last_answer: str = ""
+    # Lines whose fate is known (stored, dead-lettered, dropped for retention).
+    settled: list[str] = field(default_factory=list)
 
     def may_send(self) -> bool:
         return self.requests_left > 0 and time.monotonic() < self.deadline
@@ -93,18 +97,31 @@ class Delivery:
         self._dead_letter_log = LogThrottle(_LOG_INTERVAL)
         self._retention_log = LogThrottle(_LOG_INTERVAL)
         self._shards_asked = False
+        self._settled: set[str] = set()
 
     async def deliver(self, lines: list[str]) -> None:
         """Write lines until each is stored or dead-lettered; raise on retryable failures.
 
-        Only what the server proved stored is counted, once the batch is settled: a
-        retryable failure half way leaves the batch to be sent again, uncounted.
+        Only what the server proved stored is counted. A retryable failure half way leaves
+        the batch to be sent again; what this attempt settled is remembered, so that it is
+        neither counted nor dead-lettered twice.
         """
+        if self._settled:
+            known = self._settled.intersection(lines)
+            self._settled -= known
+            lines = [line for line in lines if line not in known]
         started = time.monotonic()
         settling = _Settling(_MAX_REQUESTS, started + _MAX_SECONDS)
-        await self._deliver(lines, settling)
+        try:
+            await self._deliver(lines, settling)
+        except BaseException:
+            if len(self._settled) < _SETTLED_KEPT:
+                self._settled.update(settling.settled)
+            raise
+        finally:
+            if settling.written:
+                self._count_written(settling.written)
         if settling.written:
-            self._count_written(settling.written)
             self._stats.last_write_latency = time.monotonic() - started
 
     async def _deliver(self, lines: list[str], settling: _Settling) -> None:
@@ -116,7 +133,7 @@ class Delivery:
             for line in lines:
                 converted, reason = self.healer.heal(line)
                 if reason is not None:  # known to fail: no need to narrow it down
-                    await self._dead_letter([line], reason)
+                    await self._dead_letter([line], reason, settling)
                 else:
                     kept.append(line)
                     sent.append(converted)
@@ -128,6 +145,7 @@ class Delivery:
                 lines,
                 f"not settled within {_MAX_REQUESTS} requests or {_MAX_SECONDS:.0f} s;"
                 f" InfluxDB's last answer: {settling.last_answer}",
+                settling,
             )
             return
         settling.requests_left -= 1
@@ -141,6 +159,7 @@ class Delivery:
             await self._settle(lines, sent, err, settling)
             return
         settling.written += len(lines)
+        settling.settled.extend(lines)
 
     async def _settle(
         self, lines: list[str], sent: list[str], err: WriteRejected, settling: _Settling
@@ -156,7 +175,7 @@ class Delivery:
         elif (limit := too_long_limit(message)) is not None and (
             over := [line for line in lines if longest_string(line) > limit]
         ):
-            await self._dead_letter(over, message)
+            await self._dead_letter(over, message, settling)
             await self._deliver([line for line in lines if longest_string(line) <= limit], settling)
         elif TypeHealer.is_conflict(message):
             await self._learn_shard_duration()
@@ -200,6 +219,7 @@ class Delivery:
         A whole batch older than the retention period is settled by its first answer.
         """
         settling.written += len(lines) - dropped
+        settling.settled.extend(lines)
         self._stats.drop(DropReason.RETENTION, dropped)
         self._stats.remember_error(message)
         if self._retention_log.due():
@@ -225,6 +245,8 @@ class Delivery:
             return
         unknown = lines[max(refused) + 1 :] if len(refused) >= REJECTED_LISTED_AT_MOST else []
         settling.written += len(lines) - len(refused) - len(unknown)
+        unsettled = set(refused) | set(range(len(lines) - len(unknown), len(lines)))
+        settling.settled.extend(line for index, line in enumerate(lines) if index not in unsettled)
         again: list[str] = []
         for index, message in sorted(refused.items()):
             line = lines[index]
@@ -235,7 +257,7 @@ class Delivery:
                 continue
             if message.startswith(LIMIT_MESSAGES):
                 self._stats.limit_refusal = message
-            await self._dead_letter([line], message)
+            await self._dead_letter([line], message, settling)
         if again or unknown:
             await self._deliver(again + unknown, settling)
 
@@ -260,14 +282,15 @@ class Delivery:
     async def _narrow_down(self, lines: list[str], message: str, settling: _Settling) -> None:
         """Deliver each half on its own, until a single refused line is dead-lettered."""
         if len(lines) == 1:
-            await self._dead_letter(lines, message)
+            await self._dead_letter(lines, message, settling)
             return
         middle = len(lines) // 2
         await self._deliver(lines[:middle], settling)
         await self._deliver(lines[middle:], settling)
 
-    async def _dead_letter(self, lines: list[str], message: str) -> None:
+    async def _dead_letter(self, lines: list[str], message: str, settling: _Settling) -> None:
         await self._run(append_dead_letters, self.dead_letter_path, lines, message)
+        settling.settled.extend(lines)
         self._stats.points_dead_lettered += len(lines)
         self._stats.remember_error(message)
         if self._dead_letter_log.due():
