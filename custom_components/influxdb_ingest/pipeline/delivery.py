@@ -16,7 +16,7 @@ Anything else is narrowed down by halves to the single refused line. 413 splits 
 The work for one batch is bounded (`_MAX_REQUESTS`, `_MAX_SECONDS`): what is still
 unsettled then is dead-lettered with the server's last words, so no answer can hold the
 writer's lock for long. Retryable failures (unreachable, 5xx, 429, auth) are raised to the
-writer, which keeps the batch and waits; nothing of it was counted written.
+writer, which keeps the batch and waits; what was settled before is not done twice.
 """
 
 from __future__ import annotations
