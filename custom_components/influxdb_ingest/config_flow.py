@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 import logging
 from typing import Any
 
@@ -125,6 +126,11 @@ async def async_validate_target(client: InfluxClient) -> str | None:
 _SECRETS = (CONF_PASSWORD, CONF_TOKEN)
 
 
+def _policy_placeholder(data: Mapping[str, Any]) -> dict[str, str]:
+    """Which retention policy a `retention_policy_not_found` error names (1.x's default: autogen)."""
+    return {"retention_policy": str(data.get(CONF_RETENTION_POLICY) or "autogen")}
+
+
 def _without_secrets(values: dict[str, Any]) -> dict[str, Any]:
     """Form values to echo back: never a password or token."""
     return {key: value for key, value in values.items() if key not in _SECRETS}
@@ -185,7 +191,11 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="import_builtin",
             errors=errors,
-            description_placeholders={"title": builtin.title, "url": InfluxTarget.from_config(data).title},
+            description_placeholders={
+                "title": builtin.title,
+                "url": InfluxTarget.from_config(data).title,
+                **_policy_placeholder(data),
+            },
         )
 
     async def async_step_v1(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -230,13 +240,11 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
                 self._missing_database = data
                 return await self.async_step_create_database()
             schema = self.add_suggested_values_to_schema(schema, _without_secrets(user_input))
-        # Which retention policy the server says is missing, in the error's words.
-        policy = (user_input or {}).get(CONF_RETENTION_POLICY) or "autogen"
         return self.async_show_form(
             step_id=api_version.name.lower(),
             data_schema=schema,
             errors=errors,
-            description_placeholders={"retention_policy": policy},
+            description_placeholders=_policy_placeholder(user_input or {}),
         )
 
     async def async_step_create_database(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -311,7 +319,12 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
                 )
             shown = _without_secrets(user_input)
         schema = self.add_suggested_values_to_schema(_secrets_optional(_SCHEMAS[api_version]), shown)
-        return self.async_show_form(step_id="reconfigure", data_schema=schema, errors=errors)
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders=_policy_placeholder({**entry.data, **(user_input or {})}),
+        )
 
     async def async_step_reauth(self, entry_data: dict[str, Any]) -> ConfigFlowResult:
         """The server rejected the credentials while writing."""
@@ -337,5 +350,5 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="reauth_confirm",
             data_schema=self.add_suggested_values_to_schema(schema, suggested),
             errors=errors,
-            description_placeholders={"title": entry.title},
+            description_placeholders={"title": entry.title, **_policy_placeholder(dict(entry.data))},
         )
