@@ -67,7 +67,7 @@ async def write_as_another_tool(url: str, db: str, lines: str, rp: str = "") -> 
             f"{url}/write",
             params=params,
             data=lines.encode(),
-            auth=aiohttp.BasicAuth(ADMIN_USER, ADMIN_PASSWORD),
+            headers={"Authorization": aiohttp.encode_basic_auth(ADMIN_USER, ADMIN_PASSWORD)},
         ) as response,
     ):
         assert response.status == 204, await response.text()
