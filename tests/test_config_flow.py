@@ -84,6 +84,25 @@ async def test_v1_missing_database(hass: HomeAssistant, influxdb_v1: InfluxDB1Se
     assert result["errors"] == {"base": "database_not_found"}
 
 
+async def test_v1_missing_retention_policy_is_named_not_cannot_connect(
+    hass: HomeAssistant, influxdb_v1: InfluxDB1Server, database: str
+) -> None:
+    # The real 1.6 answers 500 `retention policy not found: nope` (errors.go).
+    result = await _submit(
+        hass,
+        "v1",
+        {
+            "url": influxdb_v1.url,
+            "database": database,
+            "retention_policy": "nope",
+            "username": ADMIN_USER,
+            "password": ADMIN_PASSWORD,
+        },
+    )
+    assert result["errors"] == {"base": "retention_policy_not_found"}
+    assert result["description_placeholders"] == {"retention_policy": "nope"}
+
+
 async def test_cannot_connect_then_recover(
     hass: HomeAssistant, influxdb_v1: InfluxDB1Server, database: str
 ) -> None:
@@ -172,7 +191,9 @@ async def test_v2_against_real_victoria_metrics(
         ({"token": "wrong"}, "invalid_auth"),
         ({"token": "read-only-token"}, "no_write_permission"),
         ({"bucket": "missing"}, "bucket_not_found"),
+        ({"bucket": "my-organization-data"}, "bucket_not_found"),  # not an organization missing
         ({"organization": "missing"}, "org_not_found"),
+        ({"organization": "00000000000000ff"}, "org_not_found"),
     ],
 )
 async def test_v2_errors_as_influxdb2_answers_them(

@@ -116,3 +116,21 @@ def test_backoff_is_capped() -> None:
     policy = RetryPolicy(initial_delay=1.0, max_delay=10.0, failure_threshold=100, open_seconds=30.0)
     assert max(policy.record_failure() for _ in range(20)) <= 10.0
     assert policy.record_failure(retry_after=999.0) == 10.0
+
+
+def test_a_type_is_kept_per_shard_window_and_a_guess_never_refuses() -> None:
+    healer = TypeHealer(window_ns=100)
+    assert healer.learn(CONFLICT.format(kind="boolean"), window=1)  # the shard of times 100-199
+    moving = 'home_assistant_events,entity_id=a attr_dynamics="moving" {}\n'
+    true = 'home_assistant_events,entity_id=a attr_dynamics="true" {}\n'
+    # Its own window: the server said boolean there; "moving" cannot be one.
+    assert healer.heal(moving.format(150)) == (moving.format(150), CONFLICT.format(kind="boolean"))
+    assert healer.heal(true.format(150)) == (true.format(150).replace('"true"', "true"), None)
+    # Another window: a guess from the nearest, only where it loses nothing.
+    assert healer.heal(moving.format(950)) == (moving.format(950), None)
+    assert healer.heal(true.format(950)) == (true.format(950).replace('"true"', "true"), None)
+    # What the other shard said is kept apart, and wins in its own window.
+    assert healer.learn(CONFLICT.format(kind="string"), window=9)
+    assert healer.heal(true.format(950)) == (true.format(950), None)
+    assert healer.heal(true.format(150)) == (true.format(150).replace('"true"', "true"), None)
+    assert not healer.learn(CONFLICT.format(kind="string"), window=9)  # nothing new: no loop

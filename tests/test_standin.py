@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncGenerator
 import gzip
 import json
+import time
 from typing import Any
 
 import aiohttp
@@ -468,6 +469,8 @@ async def test_v2_refusals_in_handler_order(v2: InfluxDB2StandIn, client: aiohtt
         403,
         '{"code":"forbidden","message":"insufficient permissions for write"}',
     )
+    assert await write_v2(client, v2, "") == (204, "")  # 2.0.9 and later store nothing and say so
+    v2.empty_body_stored = False  # before 2.0.9
     assert await write_v2(client, v2, "") == (400, '{"code":"invalid","message":"writing requires points"}')
     assert await write_v2(client, v2, "m v=1", precision="h") == (
         400,
@@ -534,3 +537,58 @@ async def test_v2_fault_injection(v2: InfluxDB2StandIn, client: aiohttp.ClientSe
     assert (await write_v2(client, v2, "m v=1\nm v=2\n"))[0] == 413
     assert await write_v2(client, v2, "m v=1\n") == (204, "")
     assert v2.bodies == [b"m v=1\n"]
+
+
+# Ported from the servers' own tests, at their tags.
+
+
+async def test_v2_port_points_beyond_retention_are_a_partial_write(
+    v2: InfluxDB2StandIn, client: aiohttp.ClientSession
+) -> None:
+    # coordinator/points_writer_test.go v1.8.10 `TestPointsWriter_WritePoints_Dropped`: a point
+    # 24 hours old in a policy that keeps less is a PartialWriteError; in 2.x worded by
+    # `SummariseDropped` (v1/coordinator/points_writer.go v2.7.12 lines 154-162).
+    v2.shards.retention_ns = 3_600 * 10**9
+    day_ago = time.time_ns() - 24 * 3_600 * 10**9
+    status, text = await write_v2(client, v2, f"cpu value=1.0 {day_ago}\ncpu value=2.0 {time.time_ns()}\n")
+    assert status == 422
+    message = json.loads(text)["message"]
+    assert message.startswith(
+        "failure writing points to database: partial write: dropped 1 points outside retention policy"
+        " of duration 1h0m0s - oldest point cpu at "
+    )
+    assert message.endswith(" dropped=1 for database: 0000000000000002 for retention policy: autogen")
+    assert [row["value"] for row in v2.rows("test-bucket", "cpu")] == [2.0]
+
+
+async def test_v2_port_points_map_to_shards_by_group_duration(
+    v2: InfluxDB2StandIn, client: aiohttp.ClientSession
+) -> None:
+    # coordinator/points_writer_test.go v1.8.10 `TestPointsWriter_MapShards_Multiple`: points over
+    # a 1h shard group duration map to distinct shards, and each shard has its own field types.
+    v2.shards.shard_duration_ns = 3_600 * 10**9
+    hour = 3_600 * 10**9
+    start = time.time_ns() // hour * hour - 2 * hour
+    assert await write_v2(client, v2, f'cpu v="a" {start}\ncpu v=1.0 {start + hour}\n') == (204, "")
+    # The first shard's error answers; the other shard's drop is not counted in it.
+    status, text = await write_v2(client, v2, f"cpu v=2.0 {start + 1}\ncpu v=true {start + hour + 1}\n")
+    assert status == 422
+    assert json.loads(text)["message"] == (
+        "failure writing points to database: partial write: field type conflict: input field"
+        ' "v" on measurement "cpu" is type float, already exists as type string dropped=1'
+    )
+    assert len(v2.rows("test-bucket", "cpu")) == 2  # both refused, each in its own shard
+
+
+async def test_v2_port_large_string_is_refused_per_point(
+    v2: InfluxDB2StandIn, client: aiohttp.ClientSession
+) -> None:
+    # tsdb/field_validator.go v2.7.12 lines 28-37: a string over MaxFieldValueLength drops its point.
+    huge = "x" * 1_048_577
+    status, text = await write_v2(client, v2, f'big s="{huge}" 1\nbig s="small" 2\n')
+    assert status == 422
+    assert json.loads(text)["message"] == (
+        'failure writing points to database: partial write: input field "s" on measurement "big"'
+        " is too long, 1048577 > 1048576 dropped=1"
+    )
+    assert [row["s"] for row in v2.rows("test-bucket", "big")] == ["small"]

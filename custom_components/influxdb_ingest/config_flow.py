@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 import logging
 from typing import Any
 
@@ -48,6 +49,7 @@ from .target.influx_api import (
     InvalidAuth,
     NoWritePermission,
     OrgNotFound,
+    RetentionPolicyMissing,
     SSLFailure,
     TargetNotFound,
     WrongServer,
@@ -114,6 +116,8 @@ async def async_validate_target(client: InfluxClient) -> str | None:
     except WrongServer as err:  # says which one answered: "The database does not exist" misled
         _LOGGER.warning("%s", err)
         return f"server_is_influxdb{err.server.generation}"
+    except RetentionPolicyMissing:
+        return "retention_policy_not_found"
     except TargetNotFound:
         return "bucket_not_found" if client.target.api_version is ApiVersion.V2 else "database_not_found"
     except Exception:
@@ -124,6 +128,11 @@ async def async_validate_target(client: InfluxClient) -> str | None:
 
 
 _SECRETS = (CONF_PASSWORD, CONF_TOKEN)
+
+
+def _policy_placeholder(data: Mapping[str, Any]) -> dict[str, str]:
+    """Which retention policy a `retention_policy_not_found` error names (1.x's default: autogen)."""
+    return {"retention_policy": str(data.get(CONF_RETENTION_POLICY) or "autogen")}
 
 
 def _without_secrets(values: dict[str, Any]) -> dict[str, Any]:
@@ -186,7 +195,11 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="import_builtin",
             errors=errors,
-            description_placeholders={"title": builtin.title, "url": InfluxTarget.from_config(data).title},
+            description_placeholders={
+                "title": builtin.title,
+                "url": InfluxTarget.from_config(data).title,
+                **_policy_placeholder(data),
+            },
         )
 
     async def async_step_v1(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -231,7 +244,12 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
                 self._missing_database = data
                 return await self.async_step_create_database()
             schema = self.add_suggested_values_to_schema(schema, _without_secrets(user_input))
-        return self.async_show_form(step_id=api_version.name.lower(), data_schema=schema, errors=errors)
+        return self.async_show_form(
+            step_id=api_version.name.lower(),
+            data_schema=schema,
+            errors=errors,
+            description_placeholders=_policy_placeholder(user_input or {}),
+        )
 
     async def async_step_create_database(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """InfluxDB 3 would create a misspelt database on the first write: ask before creating it."""
@@ -305,7 +323,12 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
                 )
             shown = _without_secrets(user_input)
         schema = self.add_suggested_values_to_schema(_secrets_optional(_SCHEMAS[api_version]), shown)
-        return self.async_show_form(step_id="reconfigure", data_schema=schema, errors=errors)
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders=_policy_placeholder({**entry.data, **(user_input or {})}),
+        )
 
     async def async_step_reauth(self, entry_data: dict[str, Any]) -> ConfigFlowResult:
         """The server rejected the credentials while writing."""
@@ -331,5 +354,5 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="reauth_confirm",
             data_schema=self.add_suggested_values_to_schema(schema, suggested),
             errors=errors,
-            description_placeholders={"title": entry.title},
+            description_placeholders={"title": entry.title, **_policy_placeholder(dict(entry.data))},
         )

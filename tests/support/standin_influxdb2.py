@@ -11,7 +11,13 @@ Every answer is the real server's, read from its Go source in influxdata/influxd
 * `tenant/error_org.go`, `tenant/error_bucket.go`, `influxdb.ErrInvalidOrgFilter`: not found.
 * `http/tokens.go`: `Token <t>` or `Bearer <t>`; `http/errors.go` `UnauthorizedError`: 401.
 * `tsdb/field_validator.go`, `tsdb/shard.go` (`PartialWriteError`): field type conflicts drop
-  the point and the write answers 422 with the other points stored.
+  the point and the write answers 422 with the other points stored; shard by shard, with
+  the retention period and the 1 MiB string limit, as `shards.py` says.
+* `models/points.go` (v2.7.12 lines 536-545): a tag key `_measurement`, `_field` or `time`
+  is a parse error, `cannot use reserved tag key "time"`, and refuses the whole batch.
+* An empty body is stored as nothing and answered 204 since 2.0.9 and 2.1.0 (commit
+  d5b6f8e8a4, "allow empty request bodies to write API", http/points/points_parser.go);
+  before, `writing requires points` (400).
 * `http/health.go`, `http/legacy/ping_handler.go`: /health and /ping.
 """
 
@@ -20,26 +26,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import gzip
 import json
+import re
 import time
 
 from aiohttp import web
 
-from .standin_core import (
-    BOOLEAN,
-    FLOAT,
-    GZIP_ERRORS,
-    INTEGER,
-    STRING,
-    TAG,
-    UINTEGER,
-    Point,
-    StandIn,
-    Table,
-    parse_points_v2,
-)
+from .shards import V2, ShardedWrites
+from .standin_core import GZIP_ERRORS, StandIn, parse_points_v2
 
-# influxql.DataType names, as the partial write error words them.
-GO_TYPES = {FLOAT: "float", INTEGER: "integer", UINTEGER: "unsigned", STRING: "string", BOOLEAN: "boolean"}
+# models/points.go v2.7.12 lines 28-45: `reservedTagKeys`.
+RESERVED_TAG_KEYS = ("_measurement", "_field", "time")
 # models.ValidPrecision / GetPrecisionMultiplier.
 PRECISIONS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
 # kit/transport/http/error_handler.go influxDBErrorToStatusCode (the codes used here).
@@ -74,7 +70,9 @@ class InfluxDB2StandIn(StandIn):
 
     Organizations and buckets can be named or given by their 16-hex-digit ID (`org_id`,
     `bucket_id`). `buckets` are the buckets of the organization. `max_batch_bytes` is the
-    (decompressed) body limit; None, the default here, is no limit.
+    (decompressed) body limit; None, the default here, is no limit. `retention_ns` is the
+    bucket's retention period (0: for ever), which sets its shard group duration unless
+    `shard_duration_ns` does. `empty_body_stored` is 2.0.9's and later's answer to an empty body.
     """
 
     token: str = "test-token"
@@ -86,9 +84,15 @@ class InfluxDB2StandIn(StandIn):
     buckets: set[str] = field(default_factory=set)
     max_batch_bytes: int | None = None
     version: str = "v2.7.12"
+    retention_ns: int = 0
+    shard_duration_ns: int | None = None
+    empty_body_stored: bool = True
+    shards: ShardedWrites = field(default_factory=lambda: ShardedWrites(V2))
 
     def routes(self, app: web.Application) -> None:
         self.buckets.add(self.bucket)
+        self.shards.retention_ns = self.retention_ns
+        self.shards.shard_duration_ns = self.shard_duration_ns
         app.router.add_post("/api/v2/write", self._write)
         app.router.add_get("/health", self._health)
         app.router.add_get("/ping", self._ping)  # add_get answers HEAD too
@@ -154,51 +158,39 @@ class InfluxDB2StandIn(StandIn):
         if self.max_batch_bytes is not None and len(body) > self.max_batch_bytes:
             return error("request too large", "unable to read data: points batch is too large")
         if not body:
-            return error("invalid", "writing requires points")
+            return (
+                web.Response(status=204)
+                if self.empty_body_stored
+                else error("invalid", "writing requires points")
+            )
         if fault := self.fault(body):
             return fault
         points, failed = parse_points_v2(body.decode(errors="replace"))
+        failed += [
+            f"unable to parse '{line}': cannot use reserved tag key \"{key}\""
+            for line, key in _reserved_tag_keys(body.decode(errors="replace"))
+        ]
         if failed:  # the whole batch is rejected; the handler never reaches WritePoints
             return error("invalid", "\n".join(failed))
-        dropped, reason = self._store(bucket, points, precision)
-        if len(points) > dropped:
+        now = time.time_ns() // precision * precision
+        timed = [(point, now if point.timestamp is None else point.timestamp * precision) for point in points]
+        # storage/engine.go v2.7.12 line 284: the bucket's ID is the database, its policy `autogen`.
+        message = self.shards.write(self.store, bucket, "autogen", timed, named=self.bucket_id)
+        if message is not None:
             self.bodies.append(body)
-        if dropped:
-            message = f"failure writing points to database: partial write: {reason} dropped={dropped}"
-            return error("unprocessable entity", message)
+            return error("unprocessable entity", f"failure writing points to database: {message}")
+        self.bodies.append(body)
         return web.Response(status=204)
 
-    def _store(self, bucket: str, points: list[Point], precision: int) -> tuple[int, str]:
-        """tsdb field validation: a field whose type differs from the stored one drops its point.
 
-        Field types are kept per bucket and measurement here; the real server keeps them per
-        shard (one shard group duration), so a conflict across shard groups is not refused there.
-        A field named `time` is skipped, as tsdb does.
-        """
-        now = time.time_ns() // precision * precision
-        dropped, reason = 0, ""
-        tables = self.store.databases.setdefault(bucket, {})
-        for point in points:
-            table = tables.setdefault(point.measurement, Table())
-            fields = tuple((k, v) for k, v in point.fields if k != "time")
-            conflict = next(
-                (
-                    (key, kind, table.columns[key])
-                    for key, (kind, _) in fields
-                    if table.columns.get(key, kind) not in (kind, TAG)
-                ),
-                None,
-            )
-            if conflict:
-                key, kind, existing = conflict
-                dropped += 1
-                reason = reason or (
-                    f'field type conflict: input field "{key}" on measurement "{point.measurement}" '
-                    f"is type {GO_TYPES[kind]}, already exists as type {GO_TYPES[existing]}"
-                )
-                continue
-            table.columns |= {key: kind for key, (kind, _) in fields}
-            table.columns |= {key: TAG for key, _ in point.tags if key not in table.columns}
-            timestamp = now if point.timestamp is None else point.timestamp * precision
-            self.store.put(bucket, Point(point.measurement, point.tags, fields, None), timestamp)
-        return dropped, reason
+def _reserved_tag_keys(text: str) -> list[tuple[str, str]]:
+    """Lines with a reserved tag key, and the key (a simple reading of our own lines' heads)."""
+    found = []
+    for line in text.splitlines():
+        head = re.split(r"(?<!\\) ", line, maxsplit=1)[0]
+        for pair in re.split(r"(?<!\\),", head)[1:]:
+            key = pair.split("=", 1)[0]
+            if key in RESERVED_TAG_KEYS:
+                found.append((line, key))
+                break
+    return found

@@ -102,13 +102,29 @@ _EXACT_IN_FLOAT = 2**53
 _NON_FINITE_JSON = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}  # as Python's json reads them
 
 
+# InfluxDB 2.x refuses a whole batch when a tag key is one of these: `cannot use reserved
+# tag key "time"` (`reservedTagKeys`, models/points.go v2.7.12 lines 28-45 and 536-545).
+RESERVED_TAG_KEYS = frozenset({"time", "_field", "_measurement"})
+
+
+def safe_tag_key(key: str) -> str:
+    """A tag key any InfluxDB takes: a reserved one is written as `tag_<key>`."""
+    return USER_TAG_PREFIX + key if key in RESERVED_TAG_KEYS else key
+
+
 def user_tag_key(key: str) -> str:
     """A tag key the user chose (static tags, attributes as tags), never one of the layout's names.
 
     A table must never hold a name as a tag and as a field (InfluxDB 3 refuses the write),
-    and the user's tags must not replace the layout's: such a key is written as `tag_<key>`.
+    and the user's tags must not replace the layout's nor be one InfluxDB 2.x reserves:
+    such a key is written as `tag_<key>`.
     """
-    if key in LAYOUT_TAGS or key in LAYOUT_FIELDS or key.startswith(_RESERVED_PREFIXES):
+    if (
+        key in LAYOUT_TAGS
+        or key in LAYOUT_FIELDS
+        or key in RESERVED_TAG_KEYS
+        or key.startswith(_RESERVED_PREFIXES)
+    ):
         return USER_TAG_PREFIX + key
     return key
 

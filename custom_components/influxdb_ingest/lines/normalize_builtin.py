@@ -19,6 +19,7 @@ from homeassistant.core import Event, EventStateChangedData, State
 from homeassistant.helpers import state as state_helper
 
 from .entity_rules import NO_RULES, EntityRules
+from .normalize import safe_tag_key
 from .point import FieldValue, Point, time_fired_ns
 
 # The built-in integration's own patterns: a text attribute with digits also gets a float.
@@ -131,7 +132,7 @@ def builtin_entity_parts(
     kept = rules.keep(state.attributes)
     for attribute, value in state.attributes.items():
         if attribute in rules.tags_attributes:  # tags first, as in the built-in integration
-            tags[attribute] = _single_line(value) if isinstance(value, str) else str(value)
+            tags[safe_tag_key(attribute)] = _single_line(value) if isinstance(value, str) else str(value)
             continue
         if (
             (attribute == "unit_of_measurement" and not include_uom)
@@ -155,5 +156,5 @@ def builtin_entity_parts(
         while renamed in fields:
             renamed += "_"
         fields[renamed] = fields.pop("time")
-    tags.update(static_tags)
+    tags.update((safe_tag_key(key), value) for key, value in static_tags.items())
     return measurement, tags, fields

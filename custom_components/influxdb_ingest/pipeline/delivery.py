@@ -1,23 +1,34 @@
-"""Getting one batch of lines stored, whatever InfluxDB answers.
+"""Getting one batch of lines stored, whatever InfluxDB answers, and counting only what it proved.
 
-413 splits the batch. A rejection is settled with what the server says: InfluxDB 3 names
-each refused line (the rest is stored); 1.x and 2.x name a field type conflict and how
-many points they dropped. What the healer can convert is sent again, what it cannot goes
-to the dead-letter file with the server's message, and lines the server stored are not
-sent again. When the answer names nothing usable, the batch is narrowed down by halves
-until the single refused point is dead-lettered (points sent twice keep their timestamps,
-so InfluxDB overwrites them). Retryable failures (unreachable, 5xx, 429, auth) are raised
-to the writer, which keeps the batch and waits.
+What counts as written: a line in a request answered 2xx (the server stored the whole
+request), or a line InfluxDB 3 did not name in its partial write (it names every line it
+refused), or a line of a 1.x/2.x partial write whose only drops were points older than the
+retention period (then no shard failed). Nothing else: a 1.x/2.x partial write names one
+shard's error and that shard's drop count, so the lines it does not name are unknown.
+
+Those are settled by sending again (a point sent twice keeps its timestamp, so InfluxDB
+overwrites it): a field type conflict is learnt for the shard window of the request and
+the batch, healed, goes again until the server answers 204; a batch over several windows
+is first split by time, so each answer is about one window. Lines known to fail (an
+unconvertible value, a string over the server's limit) go to the dead-letter file with the
+server's words; points older than the retention period are counted as dropped for it.
+Anything else is narrowed down by halves to the single refused line. 413 splits a batch.
+The work for one batch is bounded (`_MAX_REQUESTS`, `_MAX_SECONDS`): what is still
+unsettled then is dead-lettered with the server's last words, so no answer can hold the
+writer's lock for long. Retryable failures (unreachable, 5xx, 429, auth) are raised to the
+writer, which keeps the batch and waits; what was settled before is not done twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass, field
 import logging
 from pathlib import Path
 import time
 
+from ..target.answers import longest_string, only_retention_drops, too_long_limit
 from ..target.heal import TypeHealer
 from ..target.influx_api import (
     LIMIT_MESSAGES,
@@ -26,16 +37,39 @@ from ..target.influx_api import (
     PayloadTooLarge,
     RejectedLine,
     WriteRejected,
+    shard_duration,
 )
 from .backlog import RunInExecutor
 from .dead_letter import append_dead_letters
 from .log_throttle import LogThrottle
-from .stats import WriterStats
+from .stats import DropReason, WriterStats
 
 _LOGGER = logging.getLogger(__name__)
 
 # Dead letters are logged at most this often (seconds), with the running total.
 _LOG_INTERVAL = 60.0
+# The most requests and time one batch may cost before what is unsettled is dead-lettered.
+# Narrowing one refused line down in a batch of 5 000 costs 27 requests, each conflict
+# learnt one more, a split by shard window two per level.
+_MAX_REQUESTS = 64
+_MAX_SECONDS = 120.0
+# At most this many lines of batches cut short by a retryable failure are remembered as settled.
+_SETTLED_KEPT = 100_000
+
+
+@dataclass
+class _Settling:
+    """One batch's budget and what the server proved stored so far."""
+
+    requests_left: int
+    deadline: float
+    written: int = 0
+    last_answer: str = ""
+    # Lines whose fate is known (stored, dead-lettered, dropped for retention).
+    settled: list[str] = field(default_factory=list)
+
+    def may_send(self) -> bool:
+        return self.requests_left > 0 and time.monotonic() < self.deadline
 
 
 class Delivery:
@@ -61,47 +95,151 @@ class Delivery:
         # False when there is nothing left to do.
         self._while_sending = while_sending
         self._dead_letter_log = LogThrottle(_LOG_INTERVAL)
+        self._retention_log = LogThrottle(_LOG_INTERVAL)
+        self._shards_asked = False
+        self._settled: set[str] = set()
 
     async def deliver(self, lines: list[str]) -> None:
-        """Write lines until each is stored or dead-lettered; raise on retryable failures."""
-        lines, refused = self.healer.apply(lines)
-        for line, message in refused:  # known to fail: no need to narrow them down
-            await self._dead_letter([line], message)
+        """Write lines until each is stored or dead-lettered; raise on retryable failures.
+
+        Only what the server proved stored is counted. A retryable failure half way leaves
+        the batch to be sent again; what this attempt settled is remembered, so that it is
+        neither counted nor dead-lettered twice.
+        """
+        if self._settled:
+            known = self._settled.intersection(lines)
+            self._settled -= known
+            lines = [line for line in lines if line not in known]
+        started = time.monotonic()
+        settling = _Settling(_MAX_REQUESTS, started + _MAX_SECONDS)
+        try:
+            await self._deliver(lines, settling)
+        except BaseException:
+            if len(self._settled) < _SETTLED_KEPT:
+                self._settled.update(settling.settled)
+            raise
+        finally:
+            if settling.written:
+                self._count_written(settling.written)
+        if settling.written:
+            self._stats.last_write_latency = time.monotonic() - started
+
+    async def _deliver(self, lines: list[str], settling: _Settling) -> None:
+        # Lines stay as they came (a refused one is dead-lettered as it was, and a guess from
+        # another shard is not carried into the next request); what is sent is healed.
+        sent, kept = lines, lines
+        if self.healer.has_learnt:
+            sent, kept = [], []
+            for line in lines:
+                converted, reason = self.healer.heal(line)
+                if reason is not None:  # known to fail: no need to narrow it down
+                    await self._dead_letter([line], reason, settling)
+                else:
+                    kept.append(line)
+                    sent.append(converted)
+        lines = kept
         if not lines:
             return
-        started = time.monotonic()
+        if not settling.may_send():
+            await self._dead_letter(
+                lines,
+                f"not settled within {_MAX_REQUESTS} requests or {_MAX_SECONDS:.0f} s;"
+                f" InfluxDB's last answer: {settling.last_answer}",
+                settling,
+            )
+            return
+        settling.requests_left -= 1
         try:
-            await self._send("".join(lines).encode())
+            await self._send("".join(sent).encode())
         except PayloadTooLarge as err:
-            await self._narrow_down(lines, str(err))
+            await self._narrow_down(lines, str(err), settling)
             return
         except WriteRejected as err:
-            await self._settle(lines, err)
+            settling.last_answer = str(err)
+            await self._settle(lines, sent, err, settling)
             return
-        self._count_written(len(lines))
-        self._stats.last_write_latency = time.monotonic() - started
+        settling.written += len(lines)
+        settling.settled.extend(lines)
 
-    async def _settle(self, lines: list[str], err: WriteRejected) -> None:
+    async def _settle(
+        self, lines: list[str], sent: list[str], err: WriteRejected, settling: _Settling
+    ) -> None:
         """Deal with a refusal using what the server said about it."""
+        message = str(err)
         single_lines = all(line.count("\n") == 1 for line in lines)
         if err.rejected and single_lines:
             # Line numbers count lines of the body: only usable while no string field
             # holds a raw newline.
-            await self._settle_named(lines, err.rejected)
+            await self._settle_named(lines, sent, err.rejected, settling)
         elif err.first_refused and single_lines:
-            await self._settle_first_refused(lines, err.first_refused, str(err))
-        elif self.healer.learn(str(err), lines[0] if len(lines) == 1 else None):
-            self._learnt(str(err))
-            affected = [line for line in lines if self.healer.touches(line)]
-            if err.dropped == len(affected):  # exactly those were dropped, the rest stored
-                self._count_written(len(lines) - len(affected))
-                await self.deliver(affected)
-            else:
-                await self.deliver(lines)
+            await self._settle_first_refused(lines, sent, err.first_refused, message, settling)
+        elif only_retention_drops(message, err.dropped):
+            self._settle_retention(lines, message, err.dropped or 0, settling)
+        elif (limit := too_long_limit(message)) is not None and (
+            over := [line for line in lines if longest_string(line) > limit]
+        ):
+            await self._dead_letter(over, message, settling)
+            await self._deliver([line for line in lines if longest_string(line) <= limit], settling)
+        elif TypeHealer.is_conflict(message):
+            await self._learn_shard_duration()
+            await self._settle_conflict(lines, message, settling)
+        elif len(lines) == 1 and self.healer.learn(message, lines[0]):
+            # 3.x's compatibility APIs name no line, but a line alone is the one refused.
+            self._learnt(message)
+            await self._deliver(lines, settling)
         else:
-            await self._narrow_down(lines, str(err))
+            await self._narrow_down(lines, message, settling)
 
-    async def _settle_named(self, lines: list[str], rejected: tuple[RejectedLine, ...]) -> None:
+    async def _settle_conflict(self, lines: list[str], message: str, settling: _Settling) -> None:
+        """A field type conflict in one shard: learn it for the window the request was in."""
+        if len(windows := self._by_window(lines)) > 1:
+            # The answer is one shard's: split by time until each request is in one window.
+            middle = len(windows) // 2
+            await self._deliver([line for group in windows[:middle] for line in group], settling)
+            await self._deliver([line for group in windows[middle:] for line in group], settling)
+        elif self.healer.learn(message, window=self.healer.window_of(lines[0])):
+            self._learnt(message)
+            await self._deliver(lines, settling)  # healed now; stored again where it was
+        else:
+            await self._narrow_down(lines, message, settling)
+
+    async def _learn_shard_duration(self) -> None:
+        """Ask the server once how long its shards are (1.x, 2.x), for the healer's windows."""
+        if self._shards_asked:
+            return
+        self._shards_asked = True
+        if (duration := await shard_duration(self.client, self._write_timeout)) is not None:
+            _LOGGER.debug("%s: shards of %d s", self.client.target.title, duration // 1_000_000_000)
+            self.healer.set_window(duration)
+
+    def _by_window(self, lines: list[str]) -> list[list[str]]:
+        """Lines grouped by shard window, oldest window first."""
+        groups: dict[int, list[str]] = {}
+        for line in lines:
+            groups.setdefault(self.healer.window_of(line), []).append(line)
+        return [groups[window] for window in sorted(groups)]
+
+    def _settle_retention(self, lines: list[str], message: str, dropped: int, settling: _Settling) -> None:
+        """Every point dropped was older than the retention period; the server keeps none of them.
+
+        No shard failed (its error would have been the answer), so the others were stored.
+        A whole batch older than the retention period is settled by its first answer.
+        """
+        settling.written += len(lines) - dropped
+        settling.settled.extend(lines)
+        self._stats.drop(DropReason.RETENTION, dropped)
+        self._stats.remember_error(message)
+        if self._retention_log.due():
+            _LOGGER.warning(
+                "InfluxDB dropped %d points older than its retention period (%d so far): %s",
+                dropped,
+                self._stats.dropped[DropReason.RETENTION],
+                message,
+            )
+
+    async def _settle_named(
+        self, lines: list[str], sent: list[str], rejected: tuple[RejectedLine, ...], settling: _Settling
+    ) -> None:
         """InfluxDB 3 stored every line but those it names: heal or dead-letter those.
 
         A list as long as the documented cap may have been cut: the lines after the last
@@ -110,25 +248,29 @@ class Delivery:
         """
         refused = {refusal.line_number - 1: refusal.message for refusal in rejected}
         if not all(0 <= index < len(lines) for index in refused):
-            await self._narrow_down(lines, rejected[0].message)
+            await self._narrow_down(lines, rejected[0].message, settling)
             return
         unknown = lines[max(refused) + 1 :] if len(refused) >= REJECTED_LISTED_AT_MOST else []
-        self._count_written(len(lines) - len(refused) - len(unknown))
+        settling.written += len(lines) - len(refused) - len(unknown)
+        unsettled = set(refused) | set(range(len(lines) - len(unknown), len(lines)))
+        settling.settled.extend(line for index, line in enumerate(lines) if index not in unsettled)
         again: list[str] = []
         for index, message in sorted(refused.items()):
             line = lines[index]
             if self.healer.learn(message, line):
                 self._learnt(message)
-            if self.healer.touches(line):  # converts (or refuses) it now: send it through again
+            if self.healer.heal(line) != (sent[index], None):  # healed otherwise now: send it again
                 again.append(line)
                 continue
             if message.startswith(LIMIT_MESSAGES):
                 self._stats.limit_refusal = message
-            await self._dead_letter([line], message)
+            await self._dead_letter([line], message, settling)
         if again or unknown:
-            await self.deliver(again + unknown)
+            await self._deliver(again + unknown, settling)
 
-    async def _settle_first_refused(self, lines: list[str], refused: RejectedLine, reason: str) -> None:
+    async def _settle_first_refused(
+        self, lines: list[str], sent: list[str], refused: RejectedLine, reason: str, settling: _Settling
+    ) -> None:
         """InfluxDB 3 stored nothing and named the first line it refused.
 
         That line is healed or dead-lettered, the others are sent again (those before it
@@ -136,19 +278,19 @@ class Delivery:
         """
         index = refused.line_number - 1
         if not 0 <= index < len(lines):
-            await self._narrow_down(lines, reason)
+            await self._narrow_down(lines, reason, settling)
             return
         line = lines[index]
         if self.healer.learn(refused.message, line):
             self._learnt(refused.message)
-        if self.healer.touches(line):  # converts (or refuses) it now
-            await self.deliver(lines)
+        if self.healer.heal(line) != (sent[index], None):  # healed otherwise now: send all again
+            await self._deliver(lines, settling)
             return
         if refused.message.startswith(LIMIT_MESSAGES):
             self._stats.limit_refusal = refused.message
-        await self._dead_letter([line], reason)
+        await self._dead_letter([line], reason, settling)
         if rest := lines[:index] + lines[index + 1 :]:
-            await self.deliver(rest)
+            await self._deliver(rest, settling)
 
     def _learnt(self, message: str) -> None:
         _LOGGER.warning("Converting to the type InfluxDB already holds: %s", message)
@@ -168,19 +310,20 @@ class Delivery:
         finally:
             sending.cancel()  # only has an effect when we are cancelled ourselves
 
-    async def _narrow_down(self, lines: list[str], message: str) -> None:
+    async def _narrow_down(self, lines: list[str], message: str, settling: _Settling) -> None:
         """Deliver each half on its own, until a single refused line is dead-lettered."""
         if len(lines) == 1:
             if any(limit in message for limit in LIMIT_MESSAGES):  # 3.x compatibility APIs name no line
                 self._stats.limit_refusal = message
-            await self._dead_letter(lines, message)
+            await self._dead_letter(lines, message, settling)
             return
         middle = len(lines) // 2
-        await self.deliver(lines[:middle])
-        await self.deliver(lines[middle:])
+        await self._deliver(lines[:middle], settling)
+        await self._deliver(lines[middle:], settling)
 
-    async def _dead_letter(self, lines: list[str], message: str) -> None:
+    async def _dead_letter(self, lines: list[str], message: str, settling: _Settling) -> None:
         await self._run(append_dead_letters, self.dead_letter_path, lines, message)
+        settling.settled.extend(lines)
         self._stats.points_dead_lettered += len(lines)
         self._stats.remember_error(message)
         if self._dead_letter_log.due():

@@ -25,6 +25,8 @@ class DropReason(StrEnum):
     SPOOL_AGE = "spool_age"
     SPOOL_CORRUPT = "spool_corrupt"
     UNSERIALIZABLE = "unserializable"
+    # The server dropped them as older than its retention period (it says so, and how many).
+    RETENTION = "retention"
 
 
 class Problem(StrEnum):

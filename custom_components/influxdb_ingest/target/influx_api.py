@@ -60,6 +60,10 @@ class OrgNotFound(TargetNotFound):
     """The v2 organization does not exist."""
 
 
+class RetentionPolicyMissing(TargetNotFound):
+    """1.x: the database has no such retention policy (answered with 500)."""
+
+
 class PayloadTooLarge(InfluxError):
     """The request body exceeds the server's limit (413)."""
 
@@ -182,7 +186,9 @@ def _raise_for_status(status: int, body: str, retry_after: str | None) -> None:
     if status == 403:
         raise NoWritePermission(text)
     if status == 404:
-        if "organization" in message.lower():
+        # 2.x: `organization name "o" not found` / `organization not found`, but
+        # `bucket "my-organization" not found` (tenant/error_org.go, http/write_handler.go v2.7.12).
+        if message.lower().startswith("organization"):
             raise OrgNotFound(text)
         raise TargetNotFound(text)
     if status == 413 or "max request size" in message:  # 3.x before 3.10: 500
@@ -197,6 +203,10 @@ def _raise_for_status(status: int, body: str, retry_after: str | None) -> None:
     # update error: Adding a new database ...") and answers 400, the other endpoints 422.
     if LIMIT_MESSAGES[1] in message:
         raise DatabaseLimit(text)
+    # 1.x: `retention policy not found: rp` (errors.go v1.8.10), a 500 from the points writer
+    # (services/httpd/handler.go v1.8.10 `serveWrite`), though nothing is wrong with the server.
+    if message.startswith("retention policy not found"):
+        raise RetentionPolicyMissing(text)
     # A 5xx is the server's trouble, retried; one naming a partial write is about the points.
     if status >= 500 and "partial write" not in message:
         raise CannotConnect(text)
@@ -272,6 +282,10 @@ class InfluxClient:
         except (aiohttp.ClientError, TimeoutError) as err:
             raise CannotConnect(f"{type(err).__name__}: {err}") from None
 
+    async def get(self, url: URL, timeout: float) -> str:
+        """A GET with the target's authorization; the answer's text (an InfluxError otherwise)."""
+        return await self._call("GET", url, timeout)
+
     async def check_write_access(self, timeout: float) -> None:
         """Prove connection, auth, target and write permission with a write of no points.
 
@@ -338,6 +352,49 @@ class InfluxClient:
         except WriteRejected as err:
             if "already exists" not in str(err):
                 raise
+
+
+_GO_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+(?:\.\d+)?)s)?")
+
+
+def go_duration_ns(text: str) -> int | None:
+    """Nanoseconds of a Go `time.Duration.String` such as `168h0m0s`; None when it is not one."""
+    match = _GO_DURATION.fullmatch(text)
+    if not text or match is None:
+        return None
+    hours, minutes, seconds = (float(part) if part else 0.0 for part in match.groups())
+    return int(((hours * 60 + minutes) * 60 + seconds) * 1_000_000_000)
+
+
+async def shard_duration(client: InfluxClient, timeout: float) -> int | None:
+    """The target's shard group duration (ns), where the server tells it; else None.
+
+    1.x: `SHOW RETENTION POLICIES` (`shardGroupDuration` of the entry's policy or the default,
+    coordinator/statement_executor.go v1.8.10 line 789). 2.x: the bucket's
+    `retentionRules[].shardGroupDurationSeconds` (`GET /api/v2/buckets`,
+    tenant/http_server_bucket.go v2.7.12 line 89); a token that may not read buckets cannot tell.
+    """
+    target = client.target
+    try:
+        if target.api_version is ApiVersion.V1:
+            url = URL(target.url) / "query" % {"db": target.database, "q": "SHOW RETENTION POLICIES"}
+            answer = json.loads(await client.get(url, timeout))
+            series = answer["results"][0]["series"][0]
+            for row in series["values"]:
+                policy = dict(zip(series["columns"], row, strict=False))
+                if policy["name"] == target.retention_policy or (
+                    not target.retention_policy and policy["default"]
+                ):
+                    return go_duration_ns(str(policy["shardGroupDuration"]))
+        elif target.api_version is ApiVersion.V2:
+            url = URL(target.url) / "api/v2/buckets" % {"name": target.bucket, "org": target.org}
+            answer = json.loads(await client.get(url, timeout))
+            for rule in answer["buckets"][0].get("retentionRules") or []:
+                if seconds := rule.get("shardGroupDurationSeconds"):
+                    return int(seconds) * 1_000_000_000
+    except InfluxError, ValueError, KeyError, IndexError, TypeError:
+        return None
+    return None
 
 
 async def gzip_body(body: bytes) -> bytes:
