@@ -12,6 +12,7 @@ from homeassistant.core import CALLBACK_TYPE, Event
 from .coordinator import IngestCoordinator
 from .history.backfill import BackfillManager
 from .pipeline.writer import BatchWriter
+from .query.client import QueryClient
 
 
 @dataclass
@@ -23,6 +24,8 @@ class IngestRuntime:
     unsubscribe: CALLBACK_TYPE
     writer_task: asyncio.Task[None]
     backfill: BackfillManager
+    # Reading back (the query action, query sensors): one query at a time on the target.
+    queries: QueryClient
     stopped: bool = field(default=False, init=False)
 
     async def async_stop(self, _event: Event | None = None) -> None:
