@@ -8,10 +8,11 @@ from typing import Any
 
 from aiohttp import web
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 import pytest
 
-from custom_components.influxdb_ingest.const import ApiVersion
+from custom_components.influxdb_ingest.const import DOMAIN, ApiVersion
 from custom_components.influxdb_ingest.query.answers import flux_rows
 from custom_components.influxdb_ingest.query.client import (
     QueryClient,
@@ -200,3 +201,55 @@ async def test_a_slow_server_times_out_and_queries_run_one_at_a_time(
     assert len(arrivals) in (1, 2)
     if len(arrivals) == 2:  # the second was sent only once the first had given up
         assert arrivals[1] - arrivals[0] >= 0.25
+
+
+async def test_the_query_action_answers_a_script_with_rows_the_integration_wrote(
+    hass: HomeAssistant, v1_config: dict[str, Any], query: Callable[..., Any], database: str
+) -> None:
+    await _written(hass, v1_config, query, database)
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    response = await hass.services.async_call(
+        DOMAIN,
+        "query",
+        {
+            "config_entry_id": entry.entry_id,
+            "query": f"SELECT last(value) AS value FROM {MEASUREMENT} GROUP BY entity_id",
+        },
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    assert response["language"] == "influxql"
+    assert response["truncated"] is False
+    by_entity = {row["entity_id"]: row["value"] for row in response["rows"]}  # type: ignore[union-attr,index]
+    assert by_entity == {"sensor.power": 22, "sensor.other": 5}
+
+
+@pytest.mark.parametrize(
+    ("query_text", "language", "error", "translation_key"),
+    [
+        (f"DROP MEASUREMENT {MEASUREMENT}", None, ServiceValidationError, "query_refused"),
+        ("SELECT 1", "flux", ServiceValidationError, "query_refused"),
+        ("SELECT FROM", None, HomeAssistantError, "query_failed"),
+    ],
+)
+async def test_the_query_action_refuses_writes_and_explains_failures(
+    hass: HomeAssistant,
+    v1_config: dict[str, Any],
+    query: Callable[..., Any],
+    database: str,
+    query_text: str,
+    language: str | None,
+    error: type[Exception],
+    translation_key: str,
+) -> None:
+    await _written(hass, v1_config, query, database)
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    data = {"config_entry_id": entry.entry_id, "query": query_text}
+    if language:
+        data["language"] = language
+    with pytest.raises(error) as raised:
+        await hass.services.async_call(DOMAIN, "query", data, blocking=True, return_response=True)
+    assert getattr(raised.value, "translation_key", None) == translation_key
+    assert ADMIN_PASSWORD not in str(raised.value)
+    assert await query(f"SELECT count(value) FROM {MEASUREMENT}", database)
