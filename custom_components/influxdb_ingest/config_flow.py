@@ -39,6 +39,8 @@ from .data import InfluxDBIngestConfigEntry
 from .history.backfill import recorder_loaded
 from .migrate import async_builtin_yaml, builtin_entry, entry_data_from_builtin, options_from_builtin_yaml
 from .options_flow import IngestOptionsFlow, number_box
+from .query.sensor_config import SUBENTRY_QUERY_SENSOR
+from .query_flow import QuerySensorFlow
 from .target.influx_api import (
     CannotConnect,
     DatabaseLimit,
@@ -155,8 +157,8 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
     def async_get_supported_subentry_types(
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
-        """Copy an InfluxDB 1.x database into the entry's target."""
-        return {SUBENTRY_INFLUXDB1_COPY: CopyFromInfluxDB1Flow}
+        """Copy an InfluxDB 1.x database into the entry's target; add query sensors."""
+        return {SUBENTRY_INFLUXDB1_COPY: CopyFromInfluxDB1Flow, SUBENTRY_QUERY_SENSOR: QuerySensorFlow}
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Choose the InfluxDB flavour, or move over from the built-in integration."""

@@ -13,6 +13,7 @@ from .coordinator import IngestCoordinator
 from .history.backfill import BackfillManager
 from .pipeline.writer import BatchWriter
 from .query.client import QueryClient
+from .query.sensor_config import QueryStatus
 
 
 @dataclass
@@ -26,6 +27,8 @@ class IngestRuntime:
     backfill: BackfillManager
     # Reading back (the query action, query sensors): one query at a time on the target.
     queries: QueryClient
+    # Each query sensor's last run, by subentry id (diagnostics).
+    query_sensors: dict[str, QueryStatus] = field(default_factory=dict)
     stopped: bool = field(default=False, init=False)
 
     async def async_stop(self, _event: Event | None = None) -> None:
