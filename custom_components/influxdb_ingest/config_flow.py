@@ -9,6 +9,7 @@ from homeassistant.config_entries import (
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
+    ConfigSubentryData,
     ConfigSubentryFlow,
 )
 from homeassistant.const import CONF_PASSWORD, CONF_TOKEN, CONF_URL, CONF_USERNAME, CONF_VERIFY_SSL
@@ -37,7 +38,13 @@ from .const import (
 from .copy_flow import SUBENTRY_INFLUXDB1_COPY, CopyFromInfluxDB1Flow
 from .data import InfluxDBIngestConfigEntry
 from .history.backfill import recorder_loaded
-from .migrate import async_builtin_yaml, builtin_entry, entry_data_from_builtin, options_from_builtin_yaml
+from .migrate import (
+    async_builtin_query_sensors,
+    async_builtin_yaml,
+    builtin_entry,
+    entry_data_from_builtin,
+    options_from_builtin_yaml,
+)
 from .options_flow import IngestOptionsFlow, number_box
 from .query.sensor_config import SUBENTRY_QUERY_SENSOR
 from .query_flow import QuerySensorFlow
@@ -145,6 +152,8 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
     _missing_database: dict[str, Any]
     # Title, data and options of the verified entry, while the history step asks.
     _new_entry: tuple[str, dict[str, Any], dict[str, Any]]
+    # Moving over: the built-in integration's YAML query sensors, created with the entry.
+    _query_sensors: tuple[ConfigSubentryData, ...] = ()
 
     @staticmethod
     @callback
@@ -180,6 +189,7 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
             target, errors = await self._async_validate(data)
             if target is not None:
                 options = options_from_builtin_yaml(await async_builtin_yaml(self.hass))
+                self._query_sensors = tuple(await async_builtin_query_sensors(self.hass, data))
                 return await self._async_offer_history(target.title, data, options)
         return self.async_show_form(
             step_id="import_builtin",
@@ -260,7 +270,9 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Create the verified entry; with a recorder to read from, offer its history first."""
         if not recorder_loaded(self.hass):
-            return self.async_create_entry(title=title, data=data, options=options or {})
+            return self.async_create_entry(
+                title=title, data=data, options=options or {}, subentries=self._query_sensors
+            )
         self._new_entry = (title, data, options or {})
         return await self.async_step_history()
 
@@ -268,7 +280,9 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
         """Import the last N days of states (and the statistics) once the entry loads; 0 days: none."""
         title, data, options = self._new_entry
         if user_input is not None:
-            return self.async_create_entry(title=title, data={**data, **user_input}, options=options)
+            return self.async_create_entry(
+                title=title, data={**data, **user_input}, options=options, subentries=self._query_sensors
+            )
         schema: Any = vol.Schema(
             {
                 vol.Required(CONF_HISTORY_DAYS, default=0): number_box(0, 3650, 1, "d"),
