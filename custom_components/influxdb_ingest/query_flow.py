@@ -28,6 +28,7 @@ import voluptuous as vol
 
 from .const import DEFAULT_MEASUREMENT, ApiVersion
 from .data import InfluxDBIngestConfigEntry
+from .query.caches import LAST_VALUE_CACHE
 from .query.client import QueryError
 from .query.sensor_config import (
     CONF_AGGREGATE,
@@ -36,6 +37,7 @@ from .query.sensor_config import (
     CONF_ENTITY_ID,
     CONF_FIELD,
     CONF_LANGUAGE,
+    CONF_LAST_CACHE,
     CONF_MEASUREMENT,
     CONF_QUERY,
     CONF_SCAN_INTERVAL,
@@ -182,7 +184,15 @@ class QuerySensorFlow(ConfigSubentryFlow):
         )
 
     async def _async_try(self, entry: InfluxDBIngestConfigEntry, data: dict[str, Any]) -> str | None:
-        """Run the query once; the translation key of what went wrong, or None (the answer is kept)."""
+        """Run the query once; the translation key of what went wrong, or None (the answer is kept).
+
+        The latest value on 3.x comes from the last-value cache when it answers (noted in `data`).
+        """
+        if _may_use_last_cache(entry, data):
+            data[CONF_LAST_CACHE] = LAST_VALUE_CACHE
+            if await self._async_try(entry, data) is None:
+                return None
+            del data[CONF_LAST_CACHE]
         config = QuerySensorConfig.from_data(data, entry.data.get("bucket", ""))
         try:
             statement, value, duration_ms = await async_run_sensor_query(self.hass, entry, config)
@@ -213,3 +223,14 @@ class QuerySensorFlow(ConfigSubentryFlow):
         except QueryError:
             return False
         return not result.rows.rows
+
+
+def _may_use_last_cache(entry: InfluxDBIngestConfigEntry, data: dict[str, Any]) -> bool:
+    """A latest value asked in SQL on 3.x, built from parts, not yet tried with the cache."""
+    return (
+        entry.runtime_data.queries.target.api_version is ApiVersion.V3
+        and data.get(CONF_LANGUAGE) == Language.SQL.value
+        and not data.get(CONF_QUERY)
+        and data.get(CONF_AGGREGATE) == "last"
+        and CONF_LAST_CACHE not in data
+    )

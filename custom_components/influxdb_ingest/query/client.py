@@ -203,6 +203,13 @@ class QueryClient:
             raise QueryInvalid(f"unreadable answer: {err}"[:_MAX_MESSAGE]) from None
         return QueryResult(rows, duration_ms)
 
+    async def configure(self, path: str, payload: dict[str, Any], timeout: float = DEFAULT_TIMEOUT) -> str:
+        """InfluxDB 3: POST a JSON body to a `/api/v3/configure/...` endpoint (caches); the answer's text."""
+        headers = {**self.target.headers, "Content-Type": "application/json"}
+        request = _Request("POST", URL(self.target.url) / path, {}, json.dumps(payload).encode(), headers)
+        async with self._lock:
+            return await self._fetch(request, timeout)
+
     def _request(self, language: Language, query: str) -> _Request:
         target, base = self.target, URL(self.target.url)
         headers = dict(target.headers)

@@ -26,6 +26,7 @@ CONF_DEVICE_CLASS = "device_class"
 CONF_STATE_CLASS = "state_class"
 CONF_SCAN_INTERVAL = "scan_interval"
 CONF_VALUE_TEMPLATE = "value_template"
+CONF_LAST_CACHE = "last_cache"
 
 DEFAULT_SCAN_INTERVAL = 60
 # A sensor needs one value: a few rows tell "several" from "one" without reading a table.
@@ -69,6 +70,7 @@ class QuerySensorConfig:
                 duration=data.get(CONF_DURATION) or "1h",
                 entity_id=data.get(CONF_ENTITY_ID) or "",
                 bucket=bucket,
+                last_cache=data.get(CONF_LAST_CACHE) or "",
             )
         return cls(
             language=Language(data[CONF_LANGUAGE]),

@@ -96,6 +96,8 @@ class QueryParts:
     duration: str = "1h"
     entity_id: str = ""
     bucket: str = ""  # Flux only: the bucket to read
+    # SQL on 3.x: a last-value cache keyed by entity_id answers `last` from memory (caches.py).
+    last_cache: str = ""
 
     def build(self, language: Language) -> str:
         """The query in `language`; its one value is the column `value` (`_value` in Flux)."""
@@ -118,6 +120,8 @@ class QueryParts:
                 if self.entity_id:
                     where += f" AND entity_id = {_literal(self.entity_id, Language.SQL)}"
                 table, column = _identifier(_SQL, self.measurement), _identifier(_SQL, self.field)
+                if self.aggregate == "last" and self.last_cache:
+                    return self._from_last_cache(column)
                 if self.aggregate in ("first", "last"):
                     order = "ASC" if self.aggregate == "first" else "DESC"
                     return (
@@ -137,6 +141,12 @@ class QueryParts:
                     f" |> filter(fn: (r) => {' and '.join(conditions)})"
                     f" |> group() |> {self.aggregate}()"
                 )
+
+    def _from_last_cache(self, column: str) -> str:
+        """The latest value from the last-value cache: no time range, the cache holds the latest."""
+        source = f"last_cache({_literal(self.measurement, _SQL)}, {_literal(self.last_cache, _SQL)})"
+        where = f" WHERE entity_id = {_literal(self.entity_id, _SQL)}" if self.entity_id else ""
+        return f"SELECT {column} AS value FROM {source}{where}"  # noqa: S608
 
 
 _INFLUXQL, _SQL = Language.INFLUXQL, Language.SQL
