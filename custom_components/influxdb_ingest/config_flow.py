@@ -47,7 +47,7 @@ from .migrate import (
 )
 from .options_flow import IngestOptionsFlow, number_box
 from .query.sensor_config import SUBENTRY_QUERY_SENSOR
-from .query_flow import QuerySensorFlow
+from .query_flow import SUBENTRY_INFLUXDB3_CACHES, InfluxDB3CachesFlow, QuerySensorFlow
 from .target.influx_api import (
     CannotConnect,
     DatabaseLimit,
@@ -63,6 +63,11 @@ from .target.influx_api import (
 from .target.influx_target import InfluxTarget, is_valid_url
 
 _LOGGER = logging.getLogger(__name__)
+# InfluxDB 3: the database's retention period, offered when the flow creates it (0: for ever).
+CONF_RETENTION_DAYS = "retention_days"
+_RETENTION_SCHEMA: Any = vol.Schema(
+    {vol.Required(CONF_RETENTION_DAYS, default=0): number_box(0, 36500, 1, "d")}
+)
 
 _URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
 _TEXT = TextSelector()
@@ -166,8 +171,14 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
     def async_get_supported_subentry_types(
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
-        """Copy an InfluxDB 1.x database into the entry's target; add query sensors."""
-        return {SUBENTRY_INFLUXDB1_COPY: CopyFromInfluxDB1Flow, SUBENTRY_QUERY_SENSOR: QuerySensorFlow}
+        """Copy an InfluxDB 1.x database into the entry's target; add query sensors; InfluxDB 3's caches."""
+        flows: dict[str, type[ConfigSubentryFlow]] = {
+            SUBENTRY_INFLUXDB1_COPY: CopyFromInfluxDB1Flow,
+            SUBENTRY_QUERY_SENSOR: QuerySensorFlow,
+        }
+        if config_entry.data.get(CONF_API_VERSION) == ApiVersion.V3.value:
+            flows[SUBENTRY_INFLUXDB3_CACHES] = InfluxDB3CachesFlow
+        return flows
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Choose the InfluxDB flavour, or move over from the built-in integration."""
@@ -249,7 +260,7 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             client = InfluxClient(async_get_clientsession(self.hass, verify_ssl=target.verify_ssl), target)
             try:
-                await client.create_database(VALIDATE_TIMEOUT)
+                await client.create_database(VALIDATE_TIMEOUT, int(user_input.get(CONF_RETENTION_DAYS, 0)))
             except DatabaseLimit:
                 errors["base"] = "database_limit"
             except InfluxError as err:
@@ -261,6 +272,7 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
                     return await self._async_offer_history(created.title, data)
         return self.async_show_form(
             step_id="create_database",
+            data_schema=_RETENTION_SCHEMA,
             errors=errors,
             description_placeholders={"database": target.database, "url": target.url},
         )

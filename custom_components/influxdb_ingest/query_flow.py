@@ -1,5 +1,7 @@
 """Add (and reconfigure) a query sensor: a subentry flow of the entry, with a preview before saving.
 
+Also, on InfluxDB 3, the caches that answer our queries from memory (one tick, after the first write).
+
 Step one is the query, built from parts (table, field, entity, aggregate, time range) or typed
 in full; it runs once against the target, and a bad query, a missing table, a timeout or an
 empty answer is said as such. Step two shows the answer and asks how to present it.
@@ -28,7 +30,7 @@ import voluptuous as vol
 
 from .const import DEFAULT_MEASUREMENT, ApiVersion
 from .data import InfluxDBIngestConfigEntry
-from .query.caches import LAST_VALUE_CACHE
+from .query.caches import LAST_VALUE_CACHE, create_distinct_value_cache, create_last_value_cache
 from .query.client import QueryError
 from .query.sensor_config import (
     CONF_AGGREGATE,
@@ -234,3 +236,51 @@ def _may_use_last_cache(entry: InfluxDBIngestConfigEntry, data: dict[str, Any]) 
         and data.get(CONF_AGGREGATE) == "last"
         and CONF_LAST_CACHE not in data
     )
+
+
+SUBENTRY_INFLUXDB3_CACHES = "influxdb3_caches"
+CONF_LAST_VALUE_CACHE = "last_value_cache"
+CONF_DISTINCT_VALUE_CACHE = "distinct_value_cache"
+_CACHES_SCHEMA: Any = vol.Schema(
+    {
+        vol.Required(CONF_LAST_VALUE_CACHE, default=True): bool,
+        vol.Required(CONF_DISTINCT_VALUE_CACHE, default=True): bool,
+    }
+)
+
+
+class InfluxDB3CachesFlow(ConfigSubentryFlow):
+    """Create the last-value and distinct-value caches on the default layout's table; nothing is saved."""
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Which caches; they are created on the server at once."""
+        if (entry := _loaded(self._get_entry())) is None:
+            return self.async_abort(reason="entry_not_loaded")
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            queries = entry.runtime_data.queries
+            try:
+                made = []
+                if user_input[CONF_LAST_VALUE_CACHE]:
+                    made.append(await create_last_value_cache(queries, DEFAULT_MEASUREMENT))
+                if user_input[CONF_DISTINCT_VALUE_CACHE]:
+                    made.append(await create_distinct_value_cache(queries, DEFAULT_MEASUREMENT))
+            except QueryError as err:
+                errors["base"] = "table_missing" if err.reason == "not_found" else err.reason
+            else:
+                names = ", ".join(
+                    f"{outcome.name}{'' if outcome.created else ' (already there)'}" for outcome in made
+                )
+                return self.async_abort(
+                    reason="caches_created", description_placeholders={"caches": names or "-"}
+                )
+        return self.async_show_form(
+            step_id="user",
+            data_schema=_CACHES_SCHEMA,
+            errors=errors,
+            description_placeholders={"table": DEFAULT_MEASUREMENT},
+        )
+
+
+def _loaded(entry: InfluxDBIngestConfigEntry) -> InfluxDBIngestConfigEntry | None:
+    return entry if entry.state is ConfigEntryState.LOADED else None
