@@ -13,6 +13,7 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 import pytest
 
 from custom_components.influxdb_ingest.const import DOMAIN, ApiVersion
+from custom_components.influxdb_ingest.query import client as client_module
 from custom_components.influxdb_ingest.query.answers import flux_rows
 from custom_components.influxdb_ingest.query.client import (
     QueryClient,
@@ -20,6 +21,7 @@ from custom_components.influxdb_ingest.query.client import (
     QueryNotFound,
     QueryRefused,
     QueryTimeout,
+    QueryTooLarge,
     QueryUnsupported,
 )
 from custom_components.influxdb_ingest.query.statement import (
@@ -253,3 +255,18 @@ async def test_the_query_action_refuses_writes_and_explains_failures(
     assert getattr(raised.value, "translation_key", None) == translation_key
     assert ADMIN_PASSWORD not in str(raised.value)
     assert await query(f"SELECT count(value) FROM {MEASUREMENT}", database)
+
+
+async def test_an_answer_above_the_size_cap_is_refused_not_cut(
+    hass: HomeAssistant,
+    v1_config: dict[str, Any],
+    query: Callable[..., Any],
+    database: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runtime = await _written(hass, v1_config, query, database)
+    monkeypatch.setattr(client_module, "MAX_ANSWER_BYTES", 200)
+    with pytest.raises(QueryTooLarge):
+        await runtime.queries.run(Language.INFLUXQL, f"SELECT * FROM {MEASUREMENT}")
+    small = await runtime.queries.run(Language.INFLUXQL, f"SELECT count(value) FROM {MEASUREMENT}")
+    assert small.rows.rows[0]["count"] == 4

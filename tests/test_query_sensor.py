@@ -51,6 +51,12 @@ async def _start(hass: HomeAssistant, entry: InfluxDBIngestConfigEntry, step: di
     return await hass.config_entries.subentries.async_configure(result["flow_id"], step)
 
 
+def _available_state(hass: HomeAssistant, entry: InfluxDBIngestConfigEntry) -> Any:
+    """The query sensor's state once it is available, else None."""
+    state = _query_sensor_state(hass, entry)
+    return state if state is not None and state.state != STATE_UNAVAILABLE else None
+
+
 def _query_sensor_state(hass: HomeAssistant, entry: InfluxDBIngestConfigEntry) -> Any:
     registry = er.async_get(hass)
     entities = [
@@ -73,9 +79,7 @@ async def test_mean_power_of_the_last_hour_is_built_in_the_ui_previewed_and_beco
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
 
-    state = await wait_for(
-        lambda: (s := _query_sensor_state(hass, entry)) and s.state != STATE_UNAVAILABLE and s
-    )
+    state = await wait_for(lambda: _available_state(hass, entry))
     assert float(state.state) == 21
     assert state.attributes["unit_of_measurement"] == "W"
     assert state.attributes["friendly_name"] == "Mean power"
@@ -128,9 +132,7 @@ async def test_a_query_sensor_is_reconfigured_and_removed(
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
     assert entry.subentries[subentry_id].title == "Peak power"
-    state = await wait_for(
-        lambda: (s := _query_sensor_state(hass, entry)) and s.state != STATE_UNAVAILABLE and s
-    )
+    state = await wait_for(lambda: _available_state(hass, entry))
     assert float(state.state) == 22
 
     assert hass.config_entries.async_remove_subentry(entry, subentry_id)
@@ -183,9 +185,7 @@ async def test_a_failing_query_makes_the_sensor_unavailable_and_logs_once_each_w
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    state = await wait_for(
-        lambda: (s := _query_sensor_state(hass, entry)) and s.state != STATE_UNAVAILABLE and s
-    )
+    state = await wait_for(lambda: _available_state(hass, entry))
     assert state.state == "42"
 
     caplog.set_level(logging.INFO)
@@ -208,3 +208,23 @@ async def test_a_failing_query_makes_the_sensor_unavailable_and_logs_once_each_w
     async_fire_time_changed(hass, dt_util.utcnow() + dt.timedelta(seconds=33))
     await wait_for(lambda: _query_sensor_state(hass, entry).state == "42")
     assert caplog.text.count("works again") == 1
+
+
+async def test_a_value_template_shapes_the_state_and_a_bad_one_is_said_before_saving(
+    hass: HomeAssistant, v1_config: dict[str, Any], query: Callable[..., Any], database: str
+) -> None:
+    entry = await _entry_with_power(hass, v1_config, query, database)
+    result = await _start(hass, entry, POWER)
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {"unit_of_measurement": "kW", "value_template": "{{ 'many' }}", "scan_interval": 60},
+    )
+    assert result["errors"] == {"base": "bad_template"}  # a unit needs a number
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {"unit_of_measurement": "kW", "value_template": "{{ value | float / 1000 }}", "scan_interval": 60},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    state = await wait_for(lambda: _available_state(hass, entry))
+    assert float(state.state) == 0.021
