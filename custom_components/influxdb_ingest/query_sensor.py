@@ -140,6 +140,8 @@ class QuerySensor(SensorEntity):
     def _async_schedule(self, _now: dt.datetime | None = None) -> None:
         if self._running is not None and not self._running.done():
             return  # the last run is still waiting for the server: never stack them
+        if self._entry.runtime_data.stopped:
+            return  # Home Assistant is stopping: its shared HTTP session is about to close
         self._running = self._entry.async_create_background_task(
             self.hass, self.async_refresh(), f"{self._entry.title} query sensor {self.entity_id}"
         )
