@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 from homeassistant import config_entries
 from homeassistant.config_entries import ConfigSubentryData
-from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
@@ -194,7 +194,7 @@ async def test_a_failing_query_makes_the_sensor_unavailable_and_logs_once_each_w
         asked = control["asked"]
         async_fire_time_changed(hass, dt_util.utcnow() + dt.timedelta(seconds=tick))
         await wait_for(lambda asked=asked: control["asked"] > asked)
-        await hass.async_block_till_done()
+        await hass.async_block_till_done(wait_background_tasks=True)
         assert _query_sensor_state(hass, entry).state == STATE_UNAVAILABLE
     assert caplog.text.count("is unavailable") == 1
 
@@ -228,3 +228,30 @@ async def test_a_value_template_shapes_the_state_and_a_bad_one_is_said_before_sa
     await hass.async_block_till_done()
     state = await wait_for(lambda: _available_state(hass, entry))
     assert float(state.state) == 0.021
+
+
+async def test_query_sensors_stop_asking_once_home_assistant_stops(
+    hass: HomeAssistant, switchable_server: tuple[str, dict[str, Any]]
+) -> None:
+    url, control = switchable_server
+    subentry = ConfigSubentryData(
+        data={"language": "influxql", "query": "SELECT last(value) FROM m", "scan_interval": 10},
+        subentry_type="query_sensor",
+        title="Answer",
+        unique_id=None,
+    )
+    entry = MockConfigEntry(
+        domain=DOMAIN, data={"api_version": "1", "url": url, "database": "home"}, subentries_data=[subentry]
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await wait_for(lambda: _available_state(hass, entry))
+    async_fire_time_changed(hass, dt_util.utcnow() + dt.timedelta(seconds=11))
+    await wait_for(lambda: control["asked"] >= 2)
+
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    asked = control["asked"]
+    async_fire_time_changed(hass, dt_util.utcnow() + dt.timedelta(seconds=22))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert control["asked"] == asked
