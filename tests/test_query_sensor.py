@@ -189,19 +189,21 @@ async def test_a_failing_query_makes_the_sensor_unavailable_and_logs_once_each_w
     assert state.state == "42"
 
     caplog.set_level(logging.INFO)
+    (status,) = entry.runtime_data.query_sensors.values()
     control["ok"] = False
     for tick in (11, 22):
         asked = control["asked"]
         async_fire_time_changed(hass, dt_util.utcnow() + dt.timedelta(seconds=tick))
         await wait_for(lambda asked=asked: control["asked"] > asked)
-        await hass.async_block_till_done(wait_background_tasks=True)
+        await wait_for(lambda tick=tick: status.consecutive_failures == tick // 11)
         assert _query_sensor_state(hass, entry).state == STATE_UNAVAILABLE
     assert caplog.text.count("is unavailable") == 1
 
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
-    (status,) = diagnostics["query_sensors"].values()
-    assert status["query"] == "SELECT last(value) FROM m"
-    assert "boom" in status["last_error"]
+    (described,) = diagnostics["query_sensors"].values()
+    assert described["query"] == "SELECT last(value) FROM m"
+    assert "boom" in described["last_error"]
+    assert described["consecutive_failures"] == 2
     assert "pw-secret-1" not in str(diagnostics)
 
     control["ok"] = True

@@ -160,7 +160,7 @@ class QuerySensor(SensorEntity):
             self.status.last_success, self.status.last_error = dt_util.utcnow().isoformat(), None
             if self.status.failing:
                 _LOGGER.info("Query sensor %s works again", self.entity_id)
-            self.status.failing = False
+            self.status.consecutive_failures = 0
             self._attr_native_value = value
             self._attr_available = True
         self.async_write_ha_state()
@@ -169,5 +169,5 @@ class QuerySensor(SensorEntity):
         self.status.last_error = error
         if not self.status.failing:
             _LOGGER.warning("Query sensor %s is unavailable: %s", self.entity_id, error)
-        self.status.failing = True
+        self.status.consecutive_failures += 1
         self._attr_available = False

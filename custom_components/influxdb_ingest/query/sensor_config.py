@@ -113,4 +113,9 @@ class QueryStatus:
     last_duration_ms: float | None = None
     last_error: str | None = None
     last_success: str | None = None
-    failing: bool = False
+    consecutive_failures: int = 0
+
+    @property
+    def failing(self) -> bool:
+        """Whether the last run failed (the sensor is unavailable)."""
+        return self.consecutive_failures > 0
