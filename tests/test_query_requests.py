@@ -38,7 +38,7 @@ FLUX_ANSWER = (
 
 @pytest.fixture
 async def recorder(hass: HomeAssistant) -> AsyncGenerator[tuple[str, list[dict[str, Any]]]]:
-    """Answers /api/v2/query with FLUX_ANSWER and /api/v3/query_influxql with JSON rows; records requests."""
+    """Answers Flux, 3.x InfluxQL and the 1.x-compatible /query as the servers do; records each request."""
     seen: list[dict[str, Any]] = []
 
     async def _record(request: web.Request) -> dict[str, Any]:
@@ -65,7 +65,13 @@ async def recorder(hass: HomeAssistant) -> AsyncGenerator[tuple[str, list[dict[s
         await _record(request)
         return web.Response(text='[{"iox::measurement":"W","time":"2026-12-03T18:00:00","mean":21.5}]')
 
+    async def _v1_compatible(request: web.Request) -> web.Response:
+        await _record(request)
+        series = {"name": "W", "columns": ["time", "mean"], "values": [[1764784800000, 21.5]]}
+        return web.json_response({"results": [{"statement_id": 0, "series": [series]}]})
+
     app = web.Application()
+    app.router.add_get("/query", _v1_compatible)
     app.router.add_post("/api/v2/query", _flux)
     app.router.add_post("/api/v3/query_influxql", _influxql)
     runner = web.AppRunner(app)
@@ -116,3 +122,19 @@ async def test_influxql_on_influxdb3_goes_to_its_own_endpoint_with_the_database(
     assert request["headers"]["Authorization"] == "Bearer tok-secret"
     assert request["body"] == {"db": "home", "q": 'SELECT mean(value) FROM "W"', "format": "json"}
     assert result.rows.rows == [{"iox::measurement": "W", "time": "2026-12-03T18:00:00", "mean": 21.5}]
+
+
+async def test_influxql_on_influxdb2_asks_the_compatible_query_api_for_the_bucket(
+    hass: HomeAssistant, recorder: tuple[str, list[dict[str, Any]]]
+) -> None:
+    """2.x answers InfluxQL on /query (http/legacy/backend.go at v2.7.12, line 71), `db` read as the
+    database a DBRP mapping points at the bucket (http/legacy/influxqld_handler.go line 152)."""
+    url, seen = recorder
+    target = InfluxTarget(api_version=ApiVersion.V2, url=url, org="home", bucket="ha", token="tok-secret")
+    client = QueryClient(async_get_clientsession(hass), target)
+    result = await client.run(Language.INFLUXQL, 'SELECT mean(value) FROM "W"')
+    (request,) = seen
+    assert (request["method"], request["path"]) == ("GET", "/query")
+    assert request["query"] == {"db": "ha", "q": 'SELECT mean(value) FROM "W"', "epoch": "ms"}
+    assert request["headers"]["Authorization"] == "Token tok-secret"
+    assert result.rows.rows == [{"time": 1764784800000, "mean": 21.5}]

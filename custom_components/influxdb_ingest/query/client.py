@@ -3,7 +3,8 @@
 The endpoints, per flavour and language:
 
 - InfluxQL on 1.x and 2.x: `GET /query?db=&q=&epoch=ms` (services/httpd/handler.go at v1.6.6,
-  serveQuery, line 359); 2.x maps `db` to a bucket through a DBRP mapping.
+  serveQuery, line 359); 2.x maps `db` to a bucket through a DBRP mapping (http/legacy/backend.go
+  at v2.7.12, line 71; influxqld_handler.go line 152).
 - Flux on 2.x: `POST /api/v2/query?org=` with `{"query", "type": "flux", "dialect"}`, a CSV
   answer (http/query.go at v2.7.12, QueryRequest line 25; http/query_handler.go line 117).
 - SQL on 3.x: `POST /api/v3/query_sql` with `{"db", "q", "format": "json"}`
