@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import Callable
 from pathlib import Path
 import re
 import time
@@ -86,16 +86,6 @@ async def test_the_influxql_queries_answer_on_the_real_influxdb1(
     for title, text in asked:
         result = await entry.runtime_data.queries.run(Language.INFLUXQL, fill_macros("influxql", text))
         _check(title, result.rows.rows)
-
-
-@pytest.fixture
-async def influxdb3_sql(hass: HomeAssistant) -> AsyncGenerator[InfluxDB3QueryStandIn]:
-    """The InfluxDB 3 stand-in with the database `home` and the SQL query endpoint."""
-    server = InfluxDB3QueryStandIn()
-    server.store.databases["home"] = {}
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def test_the_sql_queries_answer_on_influxdb3(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
 from typing import Any
 
 from homeassistant import config_entries
@@ -21,16 +20,6 @@ from custom_components.influxdb_ingest.query.statement import Language
 
 from .support.helpers import MEASUREMENT, setup_entry, v3_entry_data, wait_for
 from .support.standin_query3 import InfluxDB3QueryStandIn
-
-
-@pytest.fixture
-async def influxdb3_sql(hass: HomeAssistant) -> AsyncGenerator[InfluxDB3QueryStandIn]:
-    """The InfluxDB 3 stand-in with the database `home` and the SQL query endpoint."""
-    server = InfluxDB3QueryStandIn()
-    server.store.databases["home"] = {}
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def _written(hass: HomeAssistant, server: InfluxDB3QueryStandIn) -> InfluxDBIngestConfigEntry:
