@@ -24,6 +24,7 @@ import time
 from typing import Any
 from unittest.mock import patch
 
+from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import HomeAssistant, callback
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -44,7 +45,10 @@ from benchmarks.measure import (
 from custom_components.influxdb_ingest.target.influx_api import gzip_body
 from tests.support.servers import InfluxDB1Server
 
-VARIANTS = ("bare", "noop_listener", "builtin", "ours_default", "ours_builtin_layout")
+VARIANTS = ("bare", "noop_listener", "builtin", "ours_default", "ours_builtin_layout", "ours_query_sensors")
+# ours_query_sensors: the default layout plus ten query sensors run every 10 s (README, Read it
+# back), each the mean of one entity's last minute, so their cost shows next to ours_default.
+QUERY_SENSORS = 10
 # Variants that write nothing: their "end to end" is the time to fire.
 NOT_WRITING = ("bare", "noop_listener")
 
@@ -77,6 +81,26 @@ class Result:
     @property
     def events_per_second(self) -> float:
         return self.stored / self.end_to_end_seconds if self.end_to_end_seconds else 0.0
+
+
+def query_sensors() -> list[ConfigSubentryData]:
+    """Ten query sensors every 10 s: the mean of one entity's last minute each."""
+    return [
+        ConfigSubentryData(
+            data={
+                "language": "influxql",
+                "measurement": "home_assistant_events",
+                "entity_id": f"sensor.power_{number}",
+                "aggregate": "mean",
+                "duration": "1m",
+                "scan_interval": 10,
+            },
+            subentry_type="query_sensor",
+            title=f"Mean power {number}",
+            unique_id=None,
+        )
+        for number in range(QUERY_SENSORS)
+    ]
 
 
 async def set_up(hass: HomeAssistant, variant: str, server: InfluxDB1Server, db: str) -> Callable[[], Any]:
@@ -114,6 +138,7 @@ async def set_up(hass: HomeAssistant, variant: str, server: InfluxDB1Server, db:
             domain="influxdb_ingest",
             data={"api_version": "1", "url": server.url, "database": db, "verify_ssl": True},
             options=options,
+            subentries_data=query_sensors() if variant == "ours_query_sensors" else (),
         )
         entry.add_to_hass(hass)
         assert await hass.config_entries.async_setup(entry.entry_id)

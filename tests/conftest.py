@@ -26,6 +26,7 @@ from .support.servers import InfluxDB1Server, VictoriaMetricsServer
 from .support.standin3_release import NEWEST
 from .support.standin_influxdb2 import InfluxDB2StandIn
 from .support.standin_influxdb3 import InfluxDB3StandIn
+from .support.standin_query3 import InfluxDB3QueryStandIn
 
 _database_names = itertools.count()
 
@@ -116,6 +117,16 @@ def influxdb3(influxdb3_empty: InfluxDB3StandIn) -> InfluxDB3StandIn:
     """The InfluxDB 3 Core stand-in with the database `home`."""
     influxdb3_empty.store.databases["home"] = {}
     return influxdb3_empty
+
+
+@pytest.fixture
+async def influxdb3_sql(hass: HomeAssistant) -> AsyncGenerator[InfluxDB3QueryStandIn]:
+    """The InfluxDB 3 stand-in with the database `home`, answering SQL (tests/support/standin_query3.py)."""
+    server = InfluxDB3QueryStandIn()
+    server.store.databases["home"] = {}
+    await server.start()
+    yield server
+    await server.stop()
 
 
 @pytest.fixture

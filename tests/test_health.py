@@ -293,6 +293,7 @@ async def test_diagnostics_redact_every_secret(
         "stats",
         "sample_lines",
         "backfill",
+        "query_sensors",
     }
 
 

@@ -22,6 +22,7 @@ from .pipeline.listener import async_listen_events
 from .pipeline.settings import WriterSettings
 from .pipeline.snapshots import async_track_snapshots
 from .pipeline.writer import BatchWriter
+from .query.client import QueryClient
 from .repairs import async_delete_layout_issue, async_update_issues, async_update_layout_issue
 from .services import async_register_services
 from .target.influx_api import InfluxClient
@@ -108,6 +109,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntr
         unsubscribe=_stop_taking_events,
         writer_task=entry.async_create_background_task(hass, writer.run(), f"{entry.title} writer"),
         backfill=backfill,
+        queries=QueryClient(
+            async_get_clientsession(hass, verify_ssl=target.verify_ssl), target, hass.async_add_executor_job
+        ),
     )
     entry.runtime_data = runtime
     # Not listen_once: the remover must stay valid after the event fired (stop is idempotent).

@@ -10,6 +10,7 @@ from homeassistant.config_entries import (
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
+    ConfigSubentryData,
     ConfigSubentryFlow,
 )
 from homeassistant.const import CONF_PASSWORD, CONF_TOKEN, CONF_URL, CONF_USERNAME, CONF_VERIFY_SSL
@@ -38,8 +39,16 @@ from .const import (
 from .copy_flow import SUBENTRY_INFLUXDB1_COPY, CopyFromInfluxDB1Flow
 from .data import InfluxDBIngestConfigEntry
 from .history.backfill import recorder_loaded
-from .migrate import async_builtin_yaml, builtin_entry, entry_data_from_builtin, options_from_builtin_yaml
+from .migrate import (
+    async_builtin_query_sensors,
+    async_builtin_yaml,
+    builtin_entry,
+    entry_data_from_builtin,
+    options_from_builtin_yaml,
+)
 from .options_flow import IngestOptionsFlow, number_box
+from .query.sensor_config import SUBENTRY_QUERY_SENSOR
+from .query_flow import SUBENTRY_INFLUXDB3_CACHES, InfluxDB3CachesFlow, QuerySensorFlow
 from .target.influx_api import (
     CannotConnect,
     DatabaseLimit,
@@ -57,6 +66,11 @@ from .target.influx_api import (
 from .target.influx_target import InfluxTarget, is_valid_url
 
 _LOGGER = logging.getLogger(__name__)
+# InfluxDB 3: the database's retention period, offered when the flow creates it (0: for ever).
+CONF_RETENTION_DAYS = "retention_days"
+_RETENTION_SCHEMA: Any = vol.Schema(
+    {vol.Required(CONF_RETENTION_DAYS, default=0): number_box(0, 36500, 1, "d")}
+)
 
 _URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
 _TEXT = TextSelector()
@@ -156,6 +170,8 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
     _missing_database: dict[str, Any]
     # Title, data and options of the verified entry, while the history step asks.
     _new_entry: tuple[str, dict[str, Any], dict[str, Any]]
+    # Moving over: the built-in integration's YAML query sensors, created with the entry.
+    _query_sensors: tuple[ConfigSubentryData, ...] = ()
 
     @staticmethod
     @callback
@@ -168,8 +184,14 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
     def async_get_supported_subentry_types(
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
-        """Copy an InfluxDB 1.x database into the entry's target."""
-        return {SUBENTRY_INFLUXDB1_COPY: CopyFromInfluxDB1Flow}
+        """Copy an InfluxDB 1.x database into the entry's target; add query sensors; InfluxDB 3's caches."""
+        flows: dict[str, type[ConfigSubentryFlow]] = {
+            SUBENTRY_INFLUXDB1_COPY: CopyFromInfluxDB1Flow,
+            SUBENTRY_QUERY_SENSOR: QuerySensorFlow,
+        }
+        if config_entry.data.get(CONF_API_VERSION) == ApiVersion.V3.value:
+            flows[SUBENTRY_INFLUXDB3_CACHES] = InfluxDB3CachesFlow
+        return flows
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Choose the InfluxDB flavour, or move over from the built-in integration."""
@@ -191,6 +213,7 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
             target, errors = await self._async_validate(data)
             if target is not None:
                 options = options_from_builtin_yaml(await async_builtin_yaml(self.hass))
+                self._query_sensors = tuple(await async_builtin_query_sensors(self.hass, data))
                 return await self._async_offer_history(target.title, data, options)
         return self.async_show_form(
             step_id="import_builtin",
@@ -259,7 +282,7 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             client = InfluxClient(async_get_clientsession(self.hass, verify_ssl=target.verify_ssl), target)
             try:
-                await client.create_database(VALIDATE_TIMEOUT)
+                await client.create_database(VALIDATE_TIMEOUT, int(user_input.get(CONF_RETENTION_DAYS, 0)))
             except DatabaseLimit:
                 errors["base"] = "database_limit"
             except InfluxError as err:
@@ -271,6 +294,7 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
                     return await self._async_offer_history(created.title, data)
         return self.async_show_form(
             step_id="create_database",
+            data_schema=_RETENTION_SCHEMA,
             errors=errors,
             description_placeholders={"database": target.v3_database, "url": target.url},
         )
@@ -280,7 +304,9 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Create the verified entry; with a recorder to read from, offer its history first."""
         if not recorder_loaded(self.hass):
-            return self.async_create_entry(title=title, data=data, options=options or {})
+            return self.async_create_entry(
+                title=title, data=data, options=options or {}, subentries=self._query_sensors
+            )
         self._new_entry = (title, data, options or {})
         return await self.async_step_history()
 
@@ -288,7 +314,9 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
         """Import the last N days of states (and the statistics) once the entry loads; 0 days: none."""
         title, data, options = self._new_entry
         if user_input is not None:
-            return self.async_create_entry(title=title, data={**data, **user_input}, options=options)
+            return self.async_create_entry(
+                title=title, data={**data, **user_input}, options=options, subentries=self._query_sensors
+            )
         schema: Any = vol.Schema(
             {
                 vol.Required(CONF_HISTORY_DAYS, default=0): number_box(0, 3650, 1, "d"),

@@ -12,6 +12,8 @@ from homeassistant.core import CALLBACK_TYPE, Event
 from .coordinator import IngestCoordinator
 from .history.backfill import BackfillManager
 from .pipeline.writer import BatchWriter
+from .query.client import QueryClient
+from .query.sensor_config import QueryStatus
 
 
 @dataclass
@@ -23,6 +25,10 @@ class IngestRuntime:
     unsubscribe: CALLBACK_TYPE
     writer_task: asyncio.Task[None]
     backfill: BackfillManager
+    # Reading back (the query action, query sensors): one query at a time on the target.
+    queries: QueryClient
+    # Each query sensor's last run, by subentry id (diagnostics).
+    query_sensors: dict[str, QueryStatus] = field(default_factory=dict)
     stopped: bool = field(default=False, init=False)
 
     async def async_stop(self, _event: Event | None = None) -> None:

@@ -79,4 +79,8 @@ async def async_get_config_entry_diagnostics(
         "stats": writer.stats.as_dict(),
         "sample_lines": LinePreview(hass, entry.options).samples(),
         "backfill": entry.runtime_data.backfill.as_diagnostics(),
+        # The query as run, never the connection: credentials live in entry data, redacted above.
+        "query_sensors": {
+            subentry_id: asdict(status) for subentry_id, status in entry.runtime_data.query_sensors.items()
+        },
     }

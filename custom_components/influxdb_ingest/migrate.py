@@ -2,21 +2,33 @@
 
 Reads its config entry (connection) and its YAML settings (filters, tags, measurements)
 and turns them into this integration's entry data and options, with the built-in
-compatible layout so existing dashboards keep working.
+compatible layout so existing dashboards keep working. Its YAML query sensors (`sensor:`
+platform `influxdb`, `queries` and `queries_flux`) become query sensor subentries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+import datetime as dt
 from typing import Any
 
 from homeassistant import config as conf_util
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import ConfigEntry, ConfigSubentryData
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 
 from .const import CONF_API_VERSION, CONF_BUCKET, CONF_DATABASE, CONF_ORG, CONF_RETENTION_POLICY, ApiVersion
 from .lines.normalize_builtin import BUILTIN_DOMAIN_DEVICE_CLASS, DOMAIN_DEVICE_CLASS
+from .query.sensor_config import (
+    CONF_LANGUAGE,
+    CONF_QUERY,
+    CONF_SCAN_INTERVAL,
+    CONF_UNIT,
+    CONF_VALUE_TEMPLATE,
+    DEFAULT_SCAN_INTERVAL,
+    SUBENTRY_QUERY_SENSOR,
+)
+from .query.statement import Language
 
 BUILTIN_DOMAIN = "influxdb"
 
@@ -90,3 +102,92 @@ async def async_builtin_yaml(hass: HomeAssistant) -> Mapping[str, Any]:
         return {}
     section = config.get(BUILTIN_DOMAIN)
     return section if isinstance(section, Mapping) else {}
+
+
+def _text(value: Any) -> str:
+    """A YAML value as text: a validated template (`cv.template`) gives its source."""
+    return str(getattr(value, "template", value))
+
+
+def _seconds(value: Any) -> int:
+    """The platform's `scan_interval` (seconds, or a timedelta once validated); by default 60 s."""
+    if isinstance(value, dt.timedelta):
+        return max(10, int(value.total_seconds()))
+    if isinstance(value, int | float):
+        return max(10, int(value))
+    return DEFAULT_SCAN_INTERVAL
+
+
+def _influxql(query: Mapping[str, Any], database: str) -> str:
+    """The statement the built-in runs (sensor.py, InfluxQLSensorData.update), its `where` template kept.
+
+    A query of another database than the target's names it: InfluxQL's `"db"..measurement`.
+    """
+    measurement = _text(query["measurement"])
+    if (other := query.get("database")) and other != database:
+        measurement = '"' + str(other).replace('"', '\\"') + '"..' + measurement
+    group, field = query.get("group_function") or "mean", query.get("field") or "value"
+    return f"select {group}({field}) as value from {measurement} where {_text(query['where'])}"  # noqa: S608
+
+
+def _flux(query: Mapping[str, Any], bucket: str) -> str:
+    """The query the built-in runs (sensor.py, InfluxFluxSensorData), its `query` template kept."""
+    start, stop = query.get("range_start") or "-15m", query.get("range_stop") or "now()"
+    prefix = f'from(bucket:"{query.get("bucket") or bucket}") |> range(start: {start}, stop: {stop}) |>'
+    for name in query.get("imports") or ():
+        prefix = f'import "{name}" {prefix}'
+    group = query.get("group_function")
+    postfix = "|> limit(n: 1)" if group is None else f'|> {group}(column: "_value")'
+    return f"{prefix} {_text(query['query'])} {postfix}"
+
+
+def query_subentries_from_builtin_yaml(
+    platforms: Iterable[Mapping[str, Any]], database: str = "", bucket: str = ""
+) -> list[ConfigSubentryData]:
+    """Query sensor subentries for the built-in's `sensor: - platform: influxdb` configurations.
+
+    Takes raw YAML or what the built-in's own PLATFORM_SCHEMA made of it; names, units,
+    value templates, group functions, `where` and Flux templates are kept as the built-in
+    used them, so each sensor answers what it answered before.
+    """
+    subentries: list[ConfigSubentryData] = []
+    for platform in platforms:
+        interval = _seconds(platform.get("scan_interval"))
+        sensors = [(Language.INFLUXQL, query) for query in platform.get("queries") or ()]
+        sensors += [(Language.FLUX, query) for query in platform.get("queries_flux") or ()]
+        for language, query in sensors:
+            statement = _influxql(query, database) if language is Language.INFLUXQL else _flux(query, bucket)
+            data: dict[str, Any] = {
+                CONF_LANGUAGE: language.value,
+                CONF_QUERY: statement,
+                CONF_SCAN_INTERVAL: interval,
+            }
+            if query.get("unit_of_measurement"):
+                data[CONF_UNIT] = query["unit_of_measurement"]
+            if query.get("value_template") is not None:
+                data[CONF_VALUE_TEMPLATE] = _text(query["value_template"])
+            subentries.append(
+                ConfigSubentryData(
+                    data=data,
+                    subentry_type=SUBENTRY_QUERY_SENSOR,
+                    title=str(query["name"]),
+                    unique_id=query.get("unique_id"),
+                )
+            )
+    return subentries
+
+
+async def async_builtin_query_sensors(
+    hass: HomeAssistant, data: Mapping[str, Any]
+) -> list[ConfigSubentryData]:
+    """The built-in's YAML query sensors as subentries of an entry with `data` (none when unreadable)."""
+    try:
+        config = await conf_util.async_hass_config_yaml(hass)
+    except HomeAssistantError:
+        return []
+    platforms = [
+        conf for name, conf in conf_util.config_per_platform(config, "sensor") if name == BUILTIN_DOMAIN
+    ]
+    return query_subentries_from_builtin_yaml(
+        platforms, database=str(data.get(CONF_DATABASE, "")), bucket=str(data.get(CONF_BUCKET, ""))
+    )

@@ -22,6 +22,7 @@ from .data import InfluxDBIngestConfigEntry
 from .entity import IngestEntity
 from .health import HealthSnapshot
 from .pipeline.retry import CircuitState
+from .query_sensor import query_sensors
 
 # Entities only read a snapshot; the coordinator serializes updates.
 PARALLEL_UPDATES = 0
@@ -148,6 +149,8 @@ async def async_setup_entry(
     coordinator = entry.runtime_data.coordinator
     async_add_entities(IngestSensor(coordinator, description) for description in SENSORS)
     async_add_entities([BackfillProgressSensor(coordinator, entry.runtime_data.backfill)])
+    for subentry_id, entities in query_sensors(entry).items():
+        async_add_entities(entities, config_subentry_id=subentry_id)
 
 
 class IngestSensor(IngestEntity, SensorEntity):

@@ -1,4 +1,4 @@
-"""Service actions: flush now; import history (backfill) and cancel it."""
+"""Service actions: flush now; import history (backfill) and cancel it; run a read-only query."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ import voluptuous as vol
 from .const import DOMAIN
 from .history.backfill import STATISTICS_YEARS, recorder_loaded
 from .history.backfill_job import NS, BackfillJob, SourceKind
+from .query.client import MAX_ROW_LIMIT, QueryError, QueryRefused, QueryUnsupported
+from .query.statement import Language
 from .target.influx_api import InfluxError
 
 if TYPE_CHECKING:
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 SERVICE_FLUSH = "flush"
 SERVICE_BACKFILL = "backfill"
 SERVICE_CANCEL_BACKFILL = "cancel_backfill"
+SERVICE_QUERY = "query"
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"
 
 # Typed as Any: Home Assistant swaps voluptuous for probatio at run time.
@@ -39,6 +42,14 @@ _BACKFILL_SCHEMA: Any = vol.Schema(
         vol.Optional("days"): vol.All(vol.Coerce(float), vol.Range(min=0, min_included=False)),
         vol.Optional("start"): cv.datetime,
         vol.Optional("end"): cv.datetime,
+    }
+)
+_QUERY_SCHEMA: Any = vol.Schema(
+    {
+        vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
+        vol.Required("query"): cv.string,
+        vol.Optional("language"): vol.In([language.value for language in Language]),
+        vol.Optional("limit", default=100): vol.All(vol.Coerce(int), vol.Range(min=1, max=MAX_ROW_LIMIT)),
     }
 )
 
@@ -123,6 +134,36 @@ async def _async_cancel_backfill(call: ServiceCall) -> ServiceResponse:
     return {"entries": results}
 
 
+async def _async_query(call: ServiceCall) -> ServiceResponse:
+    """Run one read-only query against an entry's target; its rows, capped."""
+    (entry,) = _loaded_entries(call.hass, call)
+    queries = entry.runtime_data.queries
+    language = Language(call.data.get("language") or queries.languages[0])
+    try:
+        result = await queries.run(language, call.data["query"], limit=call.data["limit"])
+    except (QueryRefused, QueryUnsupported) as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="query_refused",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    except QueryError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="query_failed",
+            translation_placeholders={"title": entry.title, "error": str(err)},
+        ) from err
+    rows: list[JsonValueType] = list(result.rows.rows)
+    return {
+        "language": language.value,
+        "columns": list(result.rows.columns),
+        "rows": rows,
+        "row_count": len(rows),
+        "truncated": result.rows.truncated,
+        "duration_ms": round(result.duration_ms, 1),
+    }
+
+
 @callback
 def async_register_services(hass: HomeAssistant) -> None:
     """Register the integration's service actions."""
@@ -142,4 +183,7 @@ def async_register_services(hass: HomeAssistant) -> None:
         _async_cancel_backfill,
         schema=_FLUSH_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN, SERVICE_QUERY, _async_query, schema=_QUERY_SCHEMA, supports_response=SupportsResponse.ONLY
     )

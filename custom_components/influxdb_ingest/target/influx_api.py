@@ -339,14 +339,20 @@ class InfluxClient:
             _LOGGER.debug("No answer from %s/ping: %s", self.target.title, type(err).__name__)
         return self.server
 
-    async def create_database(self, timeout: float) -> None:
-        """InfluxDB 3: create the database (already existing is fine).
+    async def create_database(self, timeout: float, retention_days: int = 0) -> None:
+        """InfluxDB 3: create the database (already existing is fine), with a retention period if given.
 
         `POST /api/v3/configure/database` with `{"db": name}`: 200, 409 when it exists,
-        422 at the database limit (influxdb3_server/src/http.rs, create_database).
+        422 at the database limit (influxdb3_server/src/http.rs, create_database). The optional
+        `retention_period` is a humantime duration such as `30d` (influxdb3_types/src/http.rs
+        at v3.10.1, CreateDatabaseRequest, line 302); Core sets it at creation (v3.10.1 also
+        has `PUT /api/v3/configure/database` to change it, http.rs line 2834).
         """
         url = URL(self.target.url) / "api/v3/configure/database"
-        body = json.dumps({"db": self.target.v3_database}).encode()
+        request: dict[str, str] = {"db": self.target.v3_database}
+        if retention_days > 0:
+            request["retention_period"] = f"{retention_days}d"
+        body = json.dumps(request).encode()
         try:
             await self._call("POST", url, timeout, body=body, headers={"Content-Type": "application/json"})
         except WriteRejected as err:
