@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 import datetime as dt
 import logging
+import re
 import time
 from typing import Any
 
@@ -220,7 +221,8 @@ async def test_cancelling_stops_the_job_and_it_does_not_come_back(
     assert progress.status is JobStatus.CANCELLED
     assert 150 <= progress.points < 900
     notifications = persistent_notification._async_get_or_create_notifications(hass)
-    assert "Cancelled after" in notifications[f"{DOMAIN}_{entry.entry_id}_backfill"]["message"]
+    message = notifications[f"{DOMAIN}_{entry.entry_id}_backfill"]["message"]
+    assert message.startswith("History from the recorder into test: cancelled after ")
     await hass.async_block_till_done()
     assert hass_storage[f"{DOMAIN}.{entry.entry_id}.backfill"]["data"]["jobs"] == []
 
@@ -334,9 +336,25 @@ async def test_setup_offers_the_history_and_the_job_starts_when_the_entry_loads(
 
     sensor = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{entry.entry_id}_backfill_progress")
     progress = hass.states.get(sensor)
-    assert progress.state == "100.0"
-    assert progress.attributes["status"] == "finished"
+    assert progress.state == "finished"
+    assert progress.attributes["percent_done"] == 100.0
     assert progress.attributes["points_written"] == 20 * len(ENTITIES)
+    # What does not apply to a finished job is left out, not shown as "Unknown".
+    assert not {"error", "estimated_finish", "jobs_queued"} & set(progress.attributes)
+    # The end is told with the source and target named, a short job's time in seconds.
+    notifications = persistent_notification._async_get_or_create_notifications(hass)
+    notification = notifications[f"{DOMAIN}_{entry.entry_id}_backfill"]
+    assert notification["title"] == "InfluxDB Ingest: history import"
+    assert re.fullmatch(
+        rf"History from the recorder into {re.escape(entry.title)}: finished, 60 points written in \d+ s\.",
+        notification["message"],
+    )
+    # Points written says which part came from history (here: all of it).
+    await entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done()
+    written = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{entry.entry_id}_points_written")
+    attributes = hass.states.get(written).attributes
+    assert (attributes["from_history"], attributes["live"]) == (20 * len(ENTITIES), 0)
 
     await hass.config_entries.async_reload(entry.entry_id)  # the offer is taken once
     await hass.async_block_till_done()
@@ -489,7 +507,7 @@ async def test_a_copy_waiting_for_its_source_shows_without_credentials(
     described = backfill.as_diagnostics()
     assert described["jobs"][0]["connection"] == {"database": "old"}
     assert "old-secret" not in str(described)
-    assert hass.states.get("sensor.test_backfill_progress").attributes["status"] == "waiting"
+    assert hass.states.get("sensor.test_backfill_progress").state == "waiting"
     assert await backfill.async_cancel()
     assert backfill.progress.status is JobStatus.CANCELLED
 

@@ -27,7 +27,7 @@ from .services import async_register_services
 from .target.influx_api import InfluxClient
 from .target.influx_target import InfluxTarget
 
-PLATFORMS = [Platform.BINARY_SENSOR, Platform.SENSOR]
+PLATFORMS = [Platform.SENSOR]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
