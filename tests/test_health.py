@@ -342,3 +342,17 @@ def test_the_connection_sensor_names_what_to_act_on(problem: Problem | None, sta
     strings_file = Path(__file__).parent.parent / "custom_components" / DOMAIN / "strings.json"
     strings = json.loads(strings_file.read_text(encoding="utf-8"))
     assert strings["entity"]["sensor"]["connection"]["state"][state]
+
+
+async def test_the_connected_binary_sensor_of_an_older_version_is_removed(
+    hass: HomeAssistant, entity_registry: er.EntityRegistry
+) -> None:
+    entry = MockConfigEntry(domain=DOMAIN, data=_down(), title="home @ influx", entry_id=ENTRY_ID)
+    entry.add_to_hass(hass)
+    old = entity_registry.async_get_or_create(
+        "binary_sensor", DOMAIN, f"{ENTRY_ID}_connected", config_entry=entry
+    ).entity_id
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entity_registry.async_get(old) is None
+    assert hass.states.get("sensor.home_influx_connection") is not None
