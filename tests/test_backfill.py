@@ -486,11 +486,16 @@ async def test_the_copy_form_says_what_is_wrong_with_the_old_database(
     result = await start_copy(hass, entry, **wrong_password)
     assert result.get("errors") == {"base": "invalid_auth"}, result
     assert result["errors"] == {"base": "invalid_auth"}
-    assert "nope" not in str(result)
+    # The password stays in the form for the next try, and nowhere else.
+    suggested = {str(key): key.description for key in result["data_schema"].schema}
+    assert suggested["password"] == {"suggested_value": "nope"}
+    assert "nope" not in str(result.get("description_placeholders"))
     result = await start_copy(
         hass, entry, url=influxdb_v1.url, database="missing", username=ADMIN_USER, password=ADMIN_PASSWORD
     )
-    assert result["errors"] == {"base": "database_not_found"}
+    assert result["errors"] == {"database": "database_not_found"}
+    assert result["description_placeholders"]["database"] == "missing"
+    assert old_database in result["description_placeholders"]["databases"].split(", ")
     result = await start_copy(hass, entry, url=f"http://127.0.0.1:{free_port()}", database=old_database)
     assert result["errors"] == {"base": "cannot_connect"}
     assert not entry.runtime_data.backfill.busy

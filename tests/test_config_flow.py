@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
@@ -10,8 +12,12 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+import voluptuous as vol
+from yarl import URL
 
-from custom_components.influxdb_ingest.const import DOMAIN
+from custom_components.influxdb_ingest.config_flow import _SCHEMAS
+from custom_components.influxdb_ingest.const import DEFAULT_DATABASE, DOMAIN, ApiVersion
+from custom_components.influxdb_ingest.copy_flow import _SCHEMA as COPY_SCHEMA
 
 from .support.servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server, VictoriaMetricsServer, free_port
 from .support.standin_influxdb2 import InfluxDB2StandIn
@@ -47,7 +53,7 @@ async def test_v1_creates_entry_after_proving_write_access(
     }
     result = await _submit(hass, "v1", user_input)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == f"{database} @ 127.0.0.1"
+    assert result["title"] == f"{database} @ 127.0.0.1:{URL(influxdb_v1.url).port}"
     assert result["data"] == {"api_version": "1", **user_input, "url": influxdb_v1.url}
     assert result["result"].unique_id == f"v1|{influxdb_v1.url}|{database}/"
 
@@ -66,11 +72,16 @@ async def test_v1_credential_errors(
     result = await _submit(hass, "v1", {"url": influxdb_v1.url, "database": database, **credentials})
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": error}
-    # The secret typed by the user is not echoed back into the form.
-    assert "wrong" not in str(result["data_schema"].schema)
+    # The secret typed stays in the form (nobody wants to type it again), and only there.
+    if "password" in credentials:
+        password = {str(key): key.description for key in result["data_schema"].schema}["password"]
+        assert password == {"suggested_value": credentials["password"]}
+        assert credentials["password"] not in str(result["description_placeholders"])
 
 
-async def test_v1_missing_database(hass: HomeAssistant, influxdb_v1: InfluxDB1Server) -> None:
+async def test_v1_missing_database_is_said_under_its_field_with_the_databases_there(
+    hass: HomeAssistant, influxdb_v1: InfluxDB1Server, database: str
+) -> None:
     result = await _submit(
         hass,
         "v1",
@@ -81,7 +92,12 @@ async def test_v1_missing_database(hass: HomeAssistant, influxdb_v1: InfluxDB1Se
             "password": ADMIN_PASSWORD,
         },
     )
-    assert result["errors"] == {"base": "database_not_found"}
+    # Under the database field, naming it and the databases the server has.
+    assert result["errors"] == {"database": "database_not_found"}
+    placeholders = result["description_placeholders"]
+    assert placeholders["database"] == "does_not_exist"
+    assert database in placeholders["databases"].split(", ")
+    assert placeholders["url"] == influxdb_v1.url
 
 
 async def test_cannot_connect_then_recover(
@@ -161,7 +177,7 @@ async def test_v2_against_real_victoria_metrics(
     }
     result = await _submit(hass, "v2", user_input)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "b @ 127.0.0.1"
+    assert result["title"] == f"b @ 127.0.0.1:{URL(victoria_metrics.url).port}"
     assert result["result"].unique_id == f"v2|{victoria_metrics.url}|o/b"
 
 
@@ -189,8 +205,9 @@ async def test_v2_errors_as_influxdb2_answers_them(
     if error is None:
         assert result["type"] is FlowResultType.CREATE_ENTRY
     else:
-        assert result["errors"] == {"base": error}
-        assert changes.get("token", "test-token") not in str(result)
+        field = {"bucket_not_found": "bucket", "org_not_found": "organization"}.get(error, "base")
+        assert result["errors"] == {field: error}
+        assert "test-token" not in str(result["description_placeholders"])
     assert influxdb2.bodies == []  # the check writes nothing
 
 
@@ -224,3 +241,20 @@ async def test_unexpected_answer_is_unknown_and_logged_without_secret(
     assert result["errors"] == {"base": "unknown"}
     assert "boom" in caplog.text
     assert "s3cr3t-token" not in caplog.text
+
+
+def test_every_form_suggests_one_database_name_and_the_v3_help_its_own_port() -> None:
+    forms = [*_SCHEMAS.values(), COPY_SCHEMA]
+    defaults = {
+        marker.default()
+        for form in forms
+        for marker in form.schema
+        if str(marker) in ("database", "bucket") and marker.default is not vol.UNDEFINED
+    }
+    assert defaults == {DEFAULT_DATABASE}
+    strings_file = Path(__file__).parent.parent / "custom_components" / DOMAIN / "strings.json"
+    strings = json.loads(strings_file.read_text(encoding="utf-8"))
+    v3_url = next(marker for marker in _SCHEMAS[ApiVersion.V3].schema if str(marker) == "url").default()
+    port = URL(v3_url).port
+    assert f":{port}" in strings["config"]["step"]["v3"]["data_description"]["url"]
+    assert port == 8181

@@ -11,6 +11,7 @@ from typing import Any
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, section
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from yarl import URL
 
 from custom_components.influxdb_ingest.const import DOMAIN
 from custom_components.influxdb_ingest.options_flow import SECTION_FIELDS
@@ -143,7 +144,7 @@ async def test_reconfigure_changes_database_and_keeps_the_password_when_left_bla
     assert entry.data["database"] == other_db
     assert entry.data["password"] == ADMIN_PASSWORD
     assert entry.unique_id == f"v1|{influxdb_v1.url}|{other_db}/"
-    assert entry.title == f"{other_db} @ 127.0.0.1"
+    assert entry.title == f"{other_db} @ 127.0.0.1:{URL(influxdb_v1.url).port}"
 
 
 async def test_reconfigure_onto_another_entrys_target_is_refused(
