@@ -8,7 +8,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from homeassistant.components.repairs import repairs_flow_manager
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.setup import async_setup_component
@@ -26,6 +28,7 @@ from custom_components.influxdb_ingest.const import DOMAIN
 from custom_components.influxdb_ingest.health import Connection
 from custom_components.influxdb_ingest.history.texts import duration, grouped
 from custom_components.influxdb_ingest.pipeline.stats import Problem
+from custom_components.influxdb_ingest.repairs import MissingDatabaseFlow, missing_target_placeholders
 
 from .support.helpers import count_points, wait_for
 from .support.servers import ADMIN_PASSWORD, InfluxDB1Server, free_port
@@ -161,12 +164,13 @@ async def test_flush_service_unknown_entry(hass: HomeAssistant) -> None:
     assert raised.value.translation_key == "entry_not_loaded"
 
 
-async def test_missing_database_repair_appears_and_clears(
+async def test_missing_database_repair_names_it_and_its_fix_creates_it(
     hass: HomeAssistant,
     influxdb_v1: InfluxDB1Server,
     v1_config: dict[str, Any],
     issue_registry: ir.IssueRegistry,
 ) -> None:
+    assert await async_setup_component(hass, "repairs", {})
     missing = {**v1_config, "database": "created_later"}
     entry = await _setup(
         hass, missing, {"flush_interval": 0.1, "retry_initial_delay": 0.05, "retry_max_delay": 0.2}
@@ -176,16 +180,66 @@ async def test_missing_database_repair_appears_and_clears(
     await wait_for(lambda: writer.stats.problem == "not_found")
     await _refresh(entry)
     await hass.async_block_till_done()
-    assert issue_registry.async_get_issue(DOMAIN, f"target_not_found_{entry.entry_id}") is not None
+    issue_id = f"target_not_found_{entry.entry_id}"
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.is_fixable
+    assert issue.translation_placeholders == {
+        "title": "home @ influx",
+        "database": "created_later",
+        "url": v1_config["url"],
+        "command": 'CREATE DATABASE "created_later"',
+    }
+    assert v1_config["password"] not in str(issue.translation_placeholders)
     # The server answered: not "disconnected", but what to act on.
     assert hass.states.get("sensor.home_influx_connection").state == "database_missing"
 
-    await hass.async_add_executor_job(influxdb_v1.query, "CREATE DATABASE created_later", None, "POST")
+    manager = repairs_flow_manager(hass)
+    assert manager is not None
+    result = await manager.async_init(DOMAIN, context={"issue_id": issue_id})
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == ["create_database", "reconfigure"]
+    result = await manager.async_configure(result["flow_id"], {"next_step_id": "create_database"})
+    assert result["step_id"] == "create_database"
+    result = await manager.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
     await wait_for(lambda: writer.stats.problem is None and writer.points_waiting == 0)
     await _refresh(entry)
     await hass.async_block_till_done()
-    assert issue_registry.async_get_issue(DOMAIN, f"target_not_found_{entry.entry_id}") is None
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
     assert hass.states.get("sensor.home_influx_connection").state == "connected"
+    databases = await hass.async_add_executor_job(influxdb_v1.query, "SHOW DATABASES")
+    assert "created_later" in str(databases)
+
+
+@pytest.mark.parametrize(
+    ("data", "command"),
+    [
+        ({"api_version": "1", "database": 'we"ird'}, 'CREATE DATABASE "we\\"ird"'),
+        (
+            {"api_version": "2", "bucket": "b", "organization": "o"},
+            'influx bucket create --name "b" --org "o"',
+        ),
+        ({"api_version": "3", "database": "home"}, 'influxdb3 create database "home"'),
+    ],
+)
+def test_the_missing_database_repair_gives_the_command_of_the_version(
+    data: dict[str, str], command: str
+) -> None:
+    assert missing_target_placeholders({"url": "http://h:1", **data})["command"] == command
+
+
+async def test_the_fix_of_a_missing_database_points_to_reconfigure_where_it_cannot_create(
+    hass: HomeAssistant, influxdb_v1: InfluxDB1Server, v1_config: dict[str, Any]
+) -> None:
+    entry = await _setup(hass, {**v1_config, "database": "never"})
+    flow = MissingDatabaseFlow(entry.entry_id)
+    flow.hass = hass
+    result = await flow.async_step_reconfigure()
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure"
+    assert result["description_placeholders"]["command"] == 'CREATE DATABASE "never"'
 
 
 async def test_rejected_credentials_raise_a_repair_and_a_reauth_that_resumes_writing(

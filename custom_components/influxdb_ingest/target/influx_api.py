@@ -274,11 +274,19 @@ class InfluxClient:
         return self.target.database in names
 
     async def create_database(self, timeout: float) -> None:
-        """InfluxDB 3: create the database (already existing is fine).
+        """InfluxDB 1.x and 3: create the database (already existing is fine).
 
-        `POST /api/v3/configure/database` with `{"db": name}`: 200, 409 when it exists,
-        422 at the database limit (influxdb3_server/src/http.rs, create_database).
+        1.x: `POST /query` with `CREATE DATABASE "name"` (a no-op when it exists; an admin
+        user's right). 3: `POST /api/v3/configure/database` with `{"db": name}`: 200, 409
+        when it exists, 422 at the database limit (influxdb3_server/src/http.rs, create_database).
         """
+        if self.target.api_version is ApiVersion.V1:
+            name = str(self.target.database).replace("\\", "\\\\").replace('"', '\\"')
+            url = URL(self.target.url) / "query" % {"q": f'CREATE DATABASE "{name}"'}
+            answer = await self._call("POST", url, timeout)
+            if '"error"' in answer:  # 200 with the statement's error, e.g. not an admin
+                raise InfluxError(answer[:300])
+            return
         url = URL(self.target.url) / "api/v3/configure/database"
         body = json.dumps({"db": self.target.database}).encode()
         try:
