@@ -13,6 +13,7 @@ import logging
 import re
 import time
 from typing import Any
+from unittest.mock import patch
 
 import aiohttp
 from homeassistant import config_entries
@@ -28,12 +29,19 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.recorder.common import async_wait_recording_done
 
 from custom_components.influxdb_ingest.const import DOMAIN
 from custom_components.influxdb_ingest.data import InfluxDBIngestConfigEntry
 from custom_components.influxdb_ingest.history import backfill_job, recorder_source
-from custom_components.influxdb_ingest.history.backfill_job import BackfillJob, JobStatus, SourceKind
+from custom_components.influxdb_ingest.history.backfill_job import (
+    BackfillJob,
+    JobStatus,
+    SourceError,
+    SourceKind,
+)
+from custom_components.influxdb_ingest.history.influx1_source import InfluxDB1Database
 from custom_components.influxdb_ingest.history.statistics_source import STATISTICS_MEASUREMENT
 
 from .support.fault_proxy import Delay, FaultProxy
@@ -499,6 +507,28 @@ async def test_the_copy_form_says_what_is_wrong_with_the_old_database(
     result = await start_copy(hass, entry, url=f"http://127.0.0.1:{free_port()}", database=old_database)
     assert result["errors"] == {"base": "cannot_connect"}
     assert not entry.runtime_data.backfill.busy
+
+
+async def test_the_copy_form_refuses_a_bad_url_and_names_a_database_it_cannot_list(
+    hass: HomeAssistant, influxdb_v1: InfluxDB1Server, v1_config: dict[str, Any]
+) -> None:
+    entry = await setup_entry(hass, v1_config)
+    result = await start_copy(hass, entry, url="localhost:8086", database="x")
+    assert result["errors"] == {"url": "invalid_url"}
+    with patch.object(InfluxDB1Database, "async_databases", side_effect=[[], SourceError("gone")]):
+        result = await start_copy(hass, entry, url=influxdb_v1.url, database="missing", username=ADMIN_USER)
+    assert result["errors"] == {"database": "database_not_found"}
+    assert result["description_placeholders"] == {"database": "missing", "databases": "-"}
+
+
+async def test_the_copy_flow_waits_for_a_loaded_entry(hass: HomeAssistant, v1_config: dict[str, Any]) -> None:
+    entry = MockConfigEntry(domain=DOMAIN, version=2, data=v1_config, title="not loaded")
+    entry.add_to_hass(hass)
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "influxdb1_copy"), context={"source": config_entries.SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "entry_not_loaded"
 
 
 async def test_a_copy_waiting_for_its_source_shows_without_credentials(

@@ -15,10 +15,30 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 import voluptuous as vol
 from yarl import URL
 
-from custom_components.influxdb_ingest.config_flow import _SCHEMAS
+from custom_components.influxdb_ingest.config_flow import (
+    _SCHEMAS,
+    InfluxDBIngestConfigFlow,
+    async_validate_target,
+)
 from custom_components.influxdb_ingest.const import DEFAULT_DATABASE, DOMAIN, ApiVersion
 from custom_components.influxdb_ingest.copy_flow import _SCHEMA as COPY_SCHEMA
+from custom_components.influxdb_ingest.history.backfill_job import SourceError
+from custom_components.influxdb_ingest.history.influx1_source import InfluxDB1Database
+from custom_components.influxdb_ingest.target.influx_api import (
+    CannotConnect,
+    DatabaseLimit,
+    DatabaseMissing,
+    InfluxClient,
+    InfluxError,
+    InvalidAuth,
+    NoWritePermission,
+    OrgNotFound,
+    SSLFailure,
+    TargetNotFound,
+)
+from custom_components.influxdb_ingest.target.influx_target import InfluxTarget
 
+from .support.helpers import v3_entry_data
 from .support.servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server, VictoriaMetricsServer, free_port
 from .support.standin_influxdb2 import InfluxDB2StandIn
 from .support.standin_influxdb3 import InfluxDB3StandIn
@@ -258,3 +278,97 @@ def test_every_form_suggests_one_database_name_and_the_v3_help_its_own_port() ->
     port = URL(v3_url).port
     assert f":{port}" in strings["config"]["step"]["v3"]["data_description"]["url"]
     assert port == 8181
+
+
+class _Refusing:
+    """A client whose write check fails with one error of the hierarchy."""
+
+    def __init__(self, error: Exception, api_version: ApiVersion = ApiVersion.V1) -> None:
+        self._error = error
+        self.target = InfluxTarget.from_config(
+            {"api_version": api_version.value, "url": "http://h:8086", "database": "d", "bucket": "b"}
+        )
+
+    async def check_write_access(self, timeout: float) -> None:
+        raise self._error
+
+
+@pytest.mark.parametrize(
+    ("error", "api_version", "key"),
+    [
+        (SSLFailure("x"), ApiVersion.V1, "ssl_error"),
+        (CannotConnect("x"), ApiVersion.V1, "cannot_connect"),
+        (InvalidAuth("x"), ApiVersion.V1, "invalid_auth"),
+        (NoWritePermission("x"), ApiVersion.V1, "no_write_permission"),
+        (OrgNotFound("x"), ApiVersion.V2, "org_not_found"),
+        (DatabaseMissing("x"), ApiVersion.V3, "database_missing"),
+        (DatabaseLimit("x"), ApiVersion.V3, "database_limit"),
+        (TargetNotFound("x"), ApiVersion.V2, "bucket_not_found"),
+        (TargetNotFound("x"), ApiVersion.V3, "database_not_found"),
+    ],
+)
+async def test_each_error_of_the_check_has_its_own_form_error(
+    error: Exception, api_version: ApiVersion, key: str
+) -> None:
+    assert await async_validate_target(_Refusing(error, api_version)) == key  # type: ignore[arg-type]
+
+
+async def test_a_1x_server_that_will_not_list_databases_still_names_the_missing_one(
+    hass: HomeAssistant, influxdb_v1: InfluxDB1Server
+) -> None:
+    with patch.object(InfluxDB1Database, "async_databases", side_effect=SourceError("no")):
+        result = await _submit(
+            hass,
+            "v1",
+            {"url": influxdb_v1.url, "database": "nope", "username": ADMIN_USER, "password": ADMIN_PASSWORD},
+        )
+    assert result["errors"] == {"database": "database_not_found_unlisted"}
+    assert result["description_placeholders"]["database"] == "nope"
+
+
+async def test_moving_over_without_the_builtin_integration_aborts(hass: HomeAssistant) -> None:
+    flow = InfluxDBIngestConfigFlow()
+    flow.hass = hass
+    result = await flow.async_step_import_builtin()
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "builtin_not_configured"
+
+
+async def _to_create_database(hass: HomeAssistant, server: InfluxDB3StandIn) -> Any:
+    result = await _submit(hass, "v3", {"url": server.url, "database": "hoem", "token": "test-token"})
+    assert result["step_id"] == "create_database"
+    return result
+
+
+async def test_a_database_that_cannot_be_created_is_said_and_the_step_stays(
+    hass: HomeAssistant, influxdb3: InfluxDB3StandIn
+) -> None:
+    result = await _to_create_database(hass, influxdb3)
+    with patch.object(InfluxClient, "create_database", side_effect=InfluxError("refused")):
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["step_id"] == "create_database"
+    assert result["errors"] == {"base": "cannot_create_database"}
+    # Created, but still not there (another tool dropped it meanwhile): said, not an entry.
+    with patch.object(InfluxClient, "create_database", return_value=None):
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["step_id"] == "create_database"
+    assert result["errors"] == {"base": "database_missing"}
+    assert influxdb3.databases == ["_internal", "home"]
+
+
+async def test_reauth_of_a_token_target_asks_for_the_token(
+    hass: HomeAssistant, influxdb3: InfluxDB3StandIn
+) -> None:
+    entry = MockConfigEntry(
+        domain=DOMAIN, version=2, data={**v3_entry_data(influxdb3.url), "token": "old"}, title="t"
+    )
+    entry.add_to_hass(hass)
+    result = await entry.start_reauth_flow(hass)
+    assert result["step_id"] == "reauth_confirm"
+    assert [str(key) for key in result["data_schema"].schema] == ["token"]
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"token": "wrong"})
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"token": "test-token"})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert entry.data["token"] == "test-token"

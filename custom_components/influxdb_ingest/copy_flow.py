@@ -54,7 +54,7 @@ class CopyFromInfluxDB1Flow(ConfigSubentryFlow):
         if entry.state is not ConfigEntryState.LOADED:
             return self.async_abort(reason="entry_not_loaded")
         errors: dict[str, str] = {}
-        self._placeholders: dict[str, str] = {}
+        self._placeholders = {}
         if user_input is not None:
             connection = {**user_input, CONF_URL: str(user_input[CONF_URL]).strip().rstrip("/")}
             if not is_valid_url(connection[CONF_URL]):
