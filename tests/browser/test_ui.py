@@ -6,12 +6,13 @@ Chromium: the test clicks "Add integration", searches for the integration, picks
 visible without any YAML.
 
 Then Configure: the settings in their sections (each opened, none showing a translation
-error or a repository path) and the preview of the line an entity's state produces.
+error or a repository path) and the preview of the line an entity's state produces. Then
+the database is dropped: the repair names it and gives the command, and its fix creates it.
 
 Screenshots of the filled form, the device page, the options and the preview go to the
 test's temporary directory; with INFLUXDB_INGEST_SCREENSHOTS=1 they replace
-docs/images/config-flow.png, device-page.png, options-sections.png and options-preview.png
-(the README shows them):
+docs/images/config-flow.png, device-page.png, options-sections.png, options-preview.png and
+repair-database-missing.png (the README shows them):
 
     INFLUXDB_INGEST_SCREENSHOTS=1 scripts/test tests/browser
 """
@@ -135,8 +136,10 @@ def test_add_integration_and_see_health_sensors(
     assert_written(influxdb, STATE_CHANGES)
     health_in_words(page)
     walk_the_options(page, shots)
+    repair_a_missing_database(page, shots, influxdb, home_assistant, title)
 
-    assert_no_errors_logged(home_assistant)
+    # The one error expected: the write that met the dropped database.
+    assert_no_errors_logged(home_assistant, expected="Cannot write to InfluxDB (not_found)")
 
 
 def assert_written(influxdb: InfluxDB1Server, expected: int) -> None:
@@ -148,12 +151,12 @@ def assert_written(influxdb: InfluxDB1Server, expected: int) -> None:
     assert sum(counts) == expected, result
 
 
-def assert_no_errors_logged(home_assistant: HomeAssistantProcess) -> None:
-    """Nothing of the integration went wrong behind the page."""
+def assert_no_errors_logged(home_assistant: HomeAssistantProcess, expected: str) -> None:
+    """Nothing of the integration went wrong behind the page, but what the test provoked."""
     errors = [
         line
         for line in home_assistant.log.read_text(errors="replace").splitlines()
-        if " ERROR " in line and "influxdb_ingest" in line
+        if " ERROR " in line and "influxdb_ingest" in line and expected not in line
     ]
     assert not errors, "\n".join(errors)
 
@@ -230,6 +233,32 @@ def walk_the_options(page: Page, shots: Path) -> None:
     page.wait_text("entity_id=sensor.demo_temperature")
     page.settle()
     page.screenshot(shots / "options-preview.png")
+
+
+def repair_a_missing_database(
+    page: Page, shots: Path, influxdb: InfluxDB1Server, home_assistant: HomeAssistantProcess, title: str
+) -> None:
+    """The database goes away: the repair names it, gives the command, and its fix creates it."""
+    influxdb.query(f"DROP DATABASE {DATABASE}", method="POST")
+    status, answer = home_assistant.request("POST", "/api/states/sensor.demo_temperature", {"state": "30"})
+    assert status in {200, 201}, answer
+    page.goto("/config/repairs")
+    issue = f"InfluxDB has no database {DATABASE} for {title}"
+    page.click_text(issue, timeout=90)
+    page.wait_text(f"Create {DATABASE} now")
+    page.wait_for(lambda: f'CREATE DATABASE "{DATABASE}"' in page.text(), "the command that creates it")
+    page.settle()
+    page.screenshot(shots / "repair-database-missing.png")
+    page.click_text(f"Create {DATABASE} now")
+    page.click_text("Submit")
+    page.wait_for(lambda: not page.find_text(f"Create {DATABASE}"), "the repair dialog to move on")
+    close = page.wait_for(
+        lambda: page.find_text("Close") or page.find_text("Finish"), "the dialog's close button"
+    )
+    page.click(close)
+    # Writing resumes with the next retry; the issue clears on its first success.
+    page.wait_for(lambda: not page.find_text(issue), "the repair to clear itself", timeout=120)
+    assert DATABASE in str(influxdb.query("SHOW DATABASES"))
 
 
 def sensor_value(page: Page, name: str) -> int:
