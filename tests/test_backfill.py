@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 import datetime as dt
 import logging
+import re
 import time
 from typing import Any
+from unittest.mock import patch
 
 import aiohttp
 from homeassistant import config_entries
@@ -27,12 +29,19 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.recorder.common import async_wait_recording_done
 
 from custom_components.influxdb_ingest.const import DOMAIN
 from custom_components.influxdb_ingest.data import InfluxDBIngestConfigEntry
 from custom_components.influxdb_ingest.history import backfill_job, recorder_source
-from custom_components.influxdb_ingest.history.backfill_job import BackfillJob, JobStatus, SourceKind
+from custom_components.influxdb_ingest.history.backfill_job import (
+    BackfillJob,
+    JobStatus,
+    SourceError,
+    SourceKind,
+)
+from custom_components.influxdb_ingest.history.influx1_source import InfluxDB1Database
 from custom_components.influxdb_ingest.history.statistics_source import STATISTICS_MEASUREMENT
 
 from .support.fault_proxy import Delay, FaultProxy
@@ -220,7 +229,8 @@ async def test_cancelling_stops_the_job_and_it_does_not_come_back(
     assert progress.status is JobStatus.CANCELLED
     assert 150 <= progress.points < 900
     notifications = persistent_notification._async_get_or_create_notifications(hass)
-    assert "Cancelled after" in notifications[f"{DOMAIN}_{entry.entry_id}_backfill"]["message"]
+    message = notifications[f"{DOMAIN}_{entry.entry_id}_backfill"]["message"]
+    assert message.startswith("History from the recorder into test: cancelled after ")
     await hass.async_block_till_done()
     assert hass_storage[f"{DOMAIN}.{entry.entry_id}.backfill"]["data"]["jobs"] == []
 
@@ -334,9 +344,25 @@ async def test_setup_offers_the_history_and_the_job_starts_when_the_entry_loads(
 
     sensor = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{entry.entry_id}_backfill_progress")
     progress = hass.states.get(sensor)
-    assert progress.state == "100.0"
-    assert progress.attributes["status"] == "finished"
+    assert progress.state == "finished"
+    assert progress.attributes["percent_done"] == 100.0
     assert progress.attributes["points_written"] == 20 * len(ENTITIES)
+    # What does not apply to a finished job is left out, not shown as "Unknown".
+    assert not {"error", "estimated_finish", "jobs_queued"} & set(progress.attributes)
+    # The end is told with the source and target named, a short job's time in seconds.
+    notifications = persistent_notification._async_get_or_create_notifications(hass)
+    notification = notifications[f"{DOMAIN}_{entry.entry_id}_backfill"]
+    assert notification["title"] == "InfluxDB Ingest: history import"
+    assert re.fullmatch(
+        rf"History from the recorder into {re.escape(entry.title)}: finished, 60 points written in \d+ s\.",
+        notification["message"],
+    )
+    # Points written says which part came from history (here: all of it).
+    await entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done()
+    written = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{entry.entry_id}_points_written")
+    attributes = hass.states.get(written).attributes
+    assert (attributes["from_history"], attributes["live"]) == (20 * len(ENTITIES), 0)
 
     await hass.config_entries.async_reload(entry.entry_id)  # the offer is taken once
     await hass.async_block_till_done()
@@ -468,14 +494,41 @@ async def test_the_copy_form_says_what_is_wrong_with_the_old_database(
     result = await start_copy(hass, entry, **wrong_password)
     assert result.get("errors") == {"base": "invalid_auth"}, result
     assert result["errors"] == {"base": "invalid_auth"}
-    assert "nope" not in str(result)
+    # The password stays in the form for the next try, and nowhere else.
+    suggested = {str(key): key.description for key in result["data_schema"].schema}
+    assert suggested["password"] == {"suggested_value": "nope"}
+    assert "nope" not in str(result.get("description_placeholders"))
     result = await start_copy(
         hass, entry, url=influxdb_v1.url, database="missing", username=ADMIN_USER, password=ADMIN_PASSWORD
     )
-    assert result["errors"] == {"base": "database_not_found"}
+    assert result["errors"] == {"database": "database_not_found"}
+    assert result["description_placeholders"]["database"] == "missing"
+    assert old_database in result["description_placeholders"]["databases"].split(", ")
     result = await start_copy(hass, entry, url=f"http://127.0.0.1:{free_port()}", database=old_database)
     assert result["errors"] == {"base": "cannot_connect"}
     assert not entry.runtime_data.backfill.busy
+
+
+async def test_the_copy_form_refuses_a_bad_url_and_names_a_database_it_cannot_list(
+    hass: HomeAssistant, influxdb_v1: InfluxDB1Server, v1_config: dict[str, Any]
+) -> None:
+    entry = await setup_entry(hass, v1_config)
+    result = await start_copy(hass, entry, url="localhost:8086", database="x")
+    assert result["errors"] == {"url": "invalid_url"}
+    with patch.object(InfluxDB1Database, "async_databases", side_effect=[[], SourceError("gone")]):
+        result = await start_copy(hass, entry, url=influxdb_v1.url, database="missing", username=ADMIN_USER)
+    assert result["errors"] == {"database": "database_not_found"}
+    assert result["description_placeholders"] == {"database": "missing", "databases": "-"}
+
+
+async def test_the_copy_flow_waits_for_a_loaded_entry(hass: HomeAssistant, v1_config: dict[str, Any]) -> None:
+    entry = MockConfigEntry(domain=DOMAIN, version=2, data=v1_config, title="not loaded")
+    entry.add_to_hass(hass)
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "influxdb1_copy"), context={"source": config_entries.SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "entry_not_loaded"
 
 
 async def test_a_copy_waiting_for_its_source_shows_without_credentials(
@@ -489,7 +542,7 @@ async def test_a_copy_waiting_for_its_source_shows_without_credentials(
     described = backfill.as_diagnostics()
     assert described["jobs"][0]["connection"] == {"database": "old"}
     assert "old-secret" not in str(described)
-    assert hass.states.get("sensor.test_backfill_progress").attributes["status"] == "waiting"
+    assert hass.states.get("sensor.test_backfill_progress").state == "waiting"
     assert await backfill.async_cancel()
     assert backfill.progress.status is JobStatus.CANCELLED
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
@@ -10,9 +12,33 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+import voluptuous as vol
+from yarl import URL
 
-from custom_components.influxdb_ingest.const import DOMAIN
+from custom_components.influxdb_ingest.config_flow import (
+    _SCHEMAS,
+    InfluxDBIngestConfigFlow,
+    async_validate_target,
+)
+from custom_components.influxdb_ingest.const import DEFAULT_DATABASE, DOMAIN, ApiVersion
+from custom_components.influxdb_ingest.copy_flow import _SCHEMA as COPY_SCHEMA
+from custom_components.influxdb_ingest.history.backfill_job import SourceError
+from custom_components.influxdb_ingest.history.influx1_source import InfluxDB1Database
+from custom_components.influxdb_ingest.target.influx_api import (
+    CannotConnect,
+    DatabaseLimit,
+    DatabaseMissing,
+    InfluxClient,
+    InfluxError,
+    InvalidAuth,
+    NoWritePermission,
+    OrgNotFound,
+    SSLFailure,
+    TargetNotFound,
+)
+from custom_components.influxdb_ingest.target.influx_target import InfluxTarget
 
+from .support.helpers import v3_entry_data
 from .support.servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server, VictoriaMetricsServer, free_port
 from .support.standin_influxdb2 import InfluxDB2StandIn
 from .support.standin_influxdb3 import InfluxDB3StandIn
@@ -47,7 +73,7 @@ async def test_v1_creates_entry_after_proving_write_access(
     }
     result = await _submit(hass, "v1", user_input)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == f"{database} @ 127.0.0.1"
+    assert result["title"] == f"{database} @ 127.0.0.1:{URL(influxdb_v1.url).port}"
     assert result["data"] == {"api_version": "1", **user_input, "url": influxdb_v1.url}
     assert result["result"].unique_id == f"v1|{influxdb_v1.url}|{database}/"
 
@@ -66,11 +92,16 @@ async def test_v1_credential_errors(
     result = await _submit(hass, "v1", {"url": influxdb_v1.url, "database": database, **credentials})
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": error}
-    # The secret typed by the user is not echoed back into the form.
-    assert "wrong" not in str(result["data_schema"].schema)
+    # The secret typed stays in the form (nobody wants to type it again), and only there.
+    if "password" in credentials:
+        password = {str(key): key.description for key in result["data_schema"].schema}["password"]
+        assert password == {"suggested_value": credentials["password"]}
+        assert credentials["password"] not in str(result["description_placeholders"])
 
 
-async def test_v1_missing_database(hass: HomeAssistant, influxdb_v1: InfluxDB1Server) -> None:
+async def test_v1_missing_database_is_said_under_its_field_with_the_databases_there(
+    hass: HomeAssistant, influxdb_v1: InfluxDB1Server, database: str
+) -> None:
     result = await _submit(
         hass,
         "v1",
@@ -81,7 +112,12 @@ async def test_v1_missing_database(hass: HomeAssistant, influxdb_v1: InfluxDB1Se
             "password": ADMIN_PASSWORD,
         },
     )
-    assert result["errors"] == {"base": "database_not_found"}
+    # Under the database field, naming it and the databases the server has.
+    assert result["errors"] == {"database": "database_not_found"}
+    placeholders = result["description_placeholders"]
+    assert placeholders["database"] == "does_not_exist"
+    assert database in placeholders["databases"].split(", ")
+    assert placeholders["url"] == influxdb_v1.url
 
 
 async def test_v1_missing_retention_policy_is_named_not_cannot_connect(
@@ -100,7 +136,7 @@ async def test_v1_missing_retention_policy_is_named_not_cannot_connect(
         },
     )
     assert result["errors"] == {"base": "retention_policy_not_found"}
-    assert result["description_placeholders"] == {"retention_policy": "nope"}
+    assert result["description_placeholders"]["retention_policy"] == "nope"
 
 
 async def test_cannot_connect_then_recover(
@@ -180,7 +216,7 @@ async def test_v2_against_real_victoria_metrics(
     }
     result = await _submit(hass, "v2", user_input)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "b @ 127.0.0.1"
+    assert result["title"] == f"b @ 127.0.0.1:{URL(victoria_metrics.url).port}"
     assert result["result"].unique_id == f"v2|{victoria_metrics.url}|o/b"
 
 
@@ -210,8 +246,9 @@ async def test_v2_errors_as_influxdb2_answers_them(
     if error is None:
         assert result["type"] is FlowResultType.CREATE_ENTRY
     else:
-        assert result["errors"] == {"base": error}
-        assert changes.get("token", "test-token") not in str(result)
+        field = {"bucket_not_found": "bucket", "org_not_found": "organization"}.get(error, "base")
+        assert result["errors"] == {field: error}
+        assert "test-token" not in str(result["description_placeholders"])
     assert influxdb2.bodies == []  # the check writes nothing
 
 
@@ -245,3 +282,114 @@ async def test_unexpected_answer_is_unknown_and_logged_without_secret(
     assert result["errors"] == {"base": "unknown"}
     assert "boom" in caplog.text
     assert "s3cr3t-token" not in caplog.text
+
+
+def test_every_form_suggests_one_database_name_and_the_v3_help_its_own_port() -> None:
+    forms = [*_SCHEMAS.values(), COPY_SCHEMA]
+    defaults = {
+        marker.default()
+        for form in forms
+        for marker in form.schema
+        if str(marker) in ("database", "bucket") and marker.default is not vol.UNDEFINED
+    }
+    assert defaults == {DEFAULT_DATABASE}
+    strings_file = Path(__file__).parent.parent / "custom_components" / DOMAIN / "strings.json"
+    strings = json.loads(strings_file.read_text(encoding="utf-8"))
+    v3_url = next(marker for marker in _SCHEMAS[ApiVersion.V3].schema if str(marker) == "url").default()
+    port = URL(v3_url).port
+    assert f":{port}" in strings["config"]["step"]["v3"]["data_description"]["url"]
+    assert port == 8181
+
+
+class _Refusing:
+    """A client whose write check fails with one error of the hierarchy."""
+
+    def __init__(self, error: Exception, api_version: ApiVersion = ApiVersion.V1) -> None:
+        self._error = error
+        self.target = InfluxTarget.from_config(
+            {"api_version": api_version.value, "url": "http://h:8086", "database": "d", "bucket": "b"}
+        )
+
+    async def check_write_access(self, timeout: float) -> None:
+        raise self._error
+
+
+@pytest.mark.parametrize(
+    ("error", "api_version", "key"),
+    [
+        (SSLFailure("x"), ApiVersion.V1, "ssl_error"),
+        (CannotConnect("x"), ApiVersion.V1, "cannot_connect"),
+        (InvalidAuth("x"), ApiVersion.V1, "invalid_auth"),
+        (NoWritePermission("x"), ApiVersion.V1, "no_write_permission"),
+        (OrgNotFound("x"), ApiVersion.V2, "org_not_found"),
+        (DatabaseMissing("x"), ApiVersion.V3, "database_missing"),
+        (DatabaseLimit("x"), ApiVersion.V3, "database_limit"),
+        (TargetNotFound("x"), ApiVersion.V2, "bucket_not_found"),
+        (TargetNotFound("x"), ApiVersion.V3, "database_not_found"),
+    ],
+)
+async def test_each_error_of_the_check_has_its_own_form_error(
+    error: Exception, api_version: ApiVersion, key: str
+) -> None:
+    assert await async_validate_target(_Refusing(error, api_version)) == key  # type: ignore[arg-type]
+
+
+async def test_a_1x_server_that_will_not_list_databases_still_names_the_missing_one(
+    hass: HomeAssistant, influxdb_v1: InfluxDB1Server
+) -> None:
+    with patch.object(InfluxDB1Database, "async_databases", side_effect=SourceError("no")):
+        result = await _submit(
+            hass,
+            "v1",
+            {"url": influxdb_v1.url, "database": "nope", "username": ADMIN_USER, "password": ADMIN_PASSWORD},
+        )
+    assert result["errors"] == {"database": "database_not_found_unlisted"}
+    assert result["description_placeholders"]["database"] == "nope"
+
+
+async def test_moving_over_without_the_builtin_integration_aborts(hass: HomeAssistant) -> None:
+    flow = InfluxDBIngestConfigFlow()
+    flow.hass = hass
+    result = await flow.async_step_import_builtin()
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "builtin_not_configured"
+
+
+async def _to_create_database(hass: HomeAssistant, server: InfluxDB3StandIn) -> Any:
+    result = await _submit(hass, "v3", {"url": server.url, "database": "hoem", "token": "test-token"})
+    assert result["step_id"] == "create_database"
+    return result
+
+
+async def test_a_database_that_cannot_be_created_is_said_and_the_step_stays(
+    hass: HomeAssistant, influxdb3: InfluxDB3StandIn
+) -> None:
+    result = await _to_create_database(hass, influxdb3)
+    with patch.object(InfluxClient, "create_database", side_effect=InfluxError("refused")):
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["step_id"] == "create_database"
+    assert result["errors"] == {"base": "cannot_create_database"}
+    # Created, but still not there (another tool dropped it meanwhile): said, not an entry.
+    with patch.object(InfluxClient, "create_database", return_value=None):
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["step_id"] == "create_database"
+    assert result["errors"] == {"base": "database_missing"}
+    assert influxdb3.databases == ["_internal", "home"]
+
+
+async def test_reauth_of_a_token_target_asks_for_the_token(
+    hass: HomeAssistant, influxdb3: InfluxDB3StandIn
+) -> None:
+    entry = MockConfigEntry(
+        domain=DOMAIN, version=2, data={**v3_entry_data(influxdb3.url), "token": "old"}, title="t"
+    )
+    entry.add_to_hass(hass)
+    result = await entry.start_reauth_flow(hass)
+    assert result["step_id"] == "reauth_confirm"
+    assert [str(key) for key in result["data_schema"].schema] == ["token"]
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"token": "wrong"})
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"token": "test-token"})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert entry.data["token"] == "test-token"

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 import time
 from typing import Any
+from unittest.mock import AsyncMock, patch
 import urllib.parse
 import urllib.request
 
@@ -237,6 +238,28 @@ async def test_unload_writes_what_is_still_queued(
     hass.states.async_set("sensor.last_words", "after unload")
     await hass.async_block_till_done()
     assert await count_points(query, database) == 10
+
+
+@pytest.mark.parametrize("failure", [False, RuntimeError("platform stuck")])
+async def test_the_writer_stops_even_when_unloading_a_platform_fails(
+    hass: HomeAssistant,
+    v1_config: dict[str, Any],
+    database: str,
+    query: Callable[..., Any],
+    failure: bool | Exception,
+) -> None:
+    entry = await setup_entry(hass, v1_config)
+    for value in range(3):
+        hass.states.async_set("sensor.last_words", str(value))
+    kind = {"side_effect": failure} if isinstance(failure, Exception) else {"return_value": failure}
+    with patch.object(hass.config_entries, "async_unload_platforms", AsyncMock(**kind)):
+        await hass.config_entries.async_unload(entry.entry_id)
+    assert entry.runtime_data.stopped
+    assert entry.runtime_data.writer_task.done()
+    assert await count_points(query, database) == 3  # what waited was still written
+    hass.states.async_set("sensor.last_words", "after unload")
+    await hass.async_block_till_done()
+    assert await count_points(query, database) == 3
 
 
 async def test_queue_overflow_is_counted_and_logged_once(

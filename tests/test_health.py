@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 import json
 import os
+from pathlib import Path
 from typing import Any
-from unittest.mock import patch
 
-from homeassistant.const import Platform
+from homeassistant.components.repairs import repairs_flow_manager
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.setup import async_setup_component
@@ -24,6 +25,10 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.influxdb_ingest.const import DOMAIN
+from custom_components.influxdb_ingest.health import Connection
+from custom_components.influxdb_ingest.history.texts import duration, grouped
+from custom_components.influxdb_ingest.pipeline.stats import Problem
+from custom_components.influxdb_ingest.repairs import MissingDatabaseFlow, missing_target_placeholders
 
 from .support.helpers import count_points, wait_for
 from .support.servers import ADMIN_PASSWORD, InfluxDB1Server, free_port
@@ -62,12 +67,10 @@ async def _refresh(entry: MockConfigEntry) -> None:
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
-@pytest.mark.parametrize("platform", [Platform.SENSOR, Platform.BINARY_SENSOR])
 async def test_entities_and_device(
-    hass: HomeAssistant, entity_registry: er.EntityRegistry, snapshot: SnapshotAssertion, platform: Platform
+    hass: HomeAssistant, entity_registry: er.EntityRegistry, snapshot: SnapshotAssertion
 ) -> None:
-    with patch("custom_components.influxdb_ingest.PLATFORMS", [platform]):
-        entry = await _setup(hass, _down())
+    entry = await _setup(hass, _down())
     await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
 
 
@@ -95,8 +98,8 @@ async def test_counters_and_states_follow_the_stream_and_survive_a_restart(
     await hass.async_block_till_done()
     assert hass.states.get("sensor.home_influx_events_received").state == "5"
     assert hass.states.get("sensor.home_influx_points_written").state == "5"
-    assert hass.states.get("binary_sensor.home_influx_connected").state == "on"
-    assert hass.states.get("sensor.home_influx_circuit_breaker").state == "closed"
+    assert hass.states.get("sensor.home_influx_connection").state == "connected"
+    assert hass.states.get("sensor.home_influx_writing").state == "closed"
     assert hass.states.get("sensor.home_influx_last_successful_write").state not in ("unknown", "unavailable")
 
     # The health sensors changed state, but were not recorded: only sensor.watched was.
@@ -123,7 +126,7 @@ async def test_unreachable_target_shows_in_entities_and_log_once(
     await wait_for(lambda: writer.stats.write_errors >= 2)
     await _refresh(entry)
     await hass.async_block_till_done()
-    assert hass.states.get("binary_sensor.home_influx_connected").state == "off"
+    assert hass.states.get("sensor.home_influx_connection").state == "unreachable"
     assert hass.states.get("sensor.home_influx_points_waiting_in_memory").state == "1"
     assert caplog.text.count("Cannot write to InfluxDB (unreachable)") == 1
 
@@ -161,12 +164,13 @@ async def test_flush_service_unknown_entry(hass: HomeAssistant) -> None:
     assert raised.value.translation_key == "entry_not_loaded"
 
 
-async def test_missing_database_repair_appears_and_clears(
+async def test_missing_database_repair_names_it_and_its_fix_creates_it(
     hass: HomeAssistant,
     influxdb_v1: InfluxDB1Server,
     v1_config: dict[str, Any],
     issue_registry: ir.IssueRegistry,
 ) -> None:
+    assert await async_setup_component(hass, "repairs", {})
     missing = {**v1_config, "database": "created_later"}
     entry = await _setup(
         hass, missing, {"flush_interval": 0.1, "retry_initial_delay": 0.05, "retry_max_delay": 0.2}
@@ -175,12 +179,67 @@ async def test_missing_database_repair_appears_and_clears(
     writer = entry.runtime_data.writer
     await wait_for(lambda: writer.stats.problem == "not_found")
     await _refresh(entry)
-    assert issue_registry.async_get_issue(DOMAIN, f"target_not_found_{entry.entry_id}") is not None
+    await hass.async_block_till_done()
+    issue_id = f"target_not_found_{entry.entry_id}"
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.is_fixable
+    assert issue.translation_placeholders == {
+        "title": "home @ influx",
+        "database": "created_later",
+        "url": v1_config["url"],
+        "command": 'CREATE DATABASE "created_later"',
+    }
+    assert v1_config["password"] not in str(issue.translation_placeholders)
+    # The server answered: not "disconnected", but what to act on.
+    assert hass.states.get("sensor.home_influx_connection").state == "database_missing"
 
-    await hass.async_add_executor_job(influxdb_v1.query, "CREATE DATABASE created_later", None, "POST")
+    manager = repairs_flow_manager(hass)
+    assert manager is not None
+    result = await manager.async_init(DOMAIN, context={"issue_id": issue_id})
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == ["create_database", "reconfigure"]
+    result = await manager.async_configure(result["flow_id"], {"next_step_id": "create_database"})
+    assert result["step_id"] == "create_database"
+    result = await manager.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
     await wait_for(lambda: writer.stats.problem is None and writer.points_waiting == 0)
     await _refresh(entry)
-    assert issue_registry.async_get_issue(DOMAIN, f"target_not_found_{entry.entry_id}") is None
+    await hass.async_block_till_done()
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    assert hass.states.get("sensor.home_influx_connection").state == "connected"
+    databases = await hass.async_add_executor_job(influxdb_v1.query, "SHOW DATABASES")
+    assert "created_later" in str(databases)
+
+
+@pytest.mark.parametrize(
+    ("data", "command"),
+    [
+        ({"api_version": "1", "database": 'we"ird'}, 'CREATE DATABASE "we\\"ird"'),
+        (
+            {"api_version": "2", "bucket": "b", "organization": "o"},
+            'influx bucket create --name "b" --org "o"',
+        ),
+        ({"api_version": "3", "database": "home"}, 'influxdb3 create database "home"'),
+    ],
+)
+def test_the_missing_database_repair_gives_the_command_of_the_version(
+    data: dict[str, str], command: str
+) -> None:
+    assert missing_target_placeholders({"url": "http://h:1", **data})["command"] == command
+
+
+async def test_the_fix_of_a_missing_database_points_to_reconfigure_where_it_cannot_create(
+    hass: HomeAssistant, influxdb_v1: InfluxDB1Server, v1_config: dict[str, Any]
+) -> None:
+    entry = await _setup(hass, {**v1_config, "database": "never"})
+    flow = MissingDatabaseFlow(entry.entry_id)
+    flow.hass = hass
+    result = await flow.async_step_reconfigure()
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure"
+    assert result["description_placeholders"]["command"] == 'CREATE DATABASE "never"'
 
 
 async def test_rejected_credentials_raise_a_repair_and_a_reauth_that_resumes_writing(
@@ -297,8 +356,60 @@ async def test_diagnostics_redact_every_secret(
     }
 
 
-async def test_system_health(hass: HomeAssistant) -> None:
+async def test_system_health_says_in_words_how_each_target_is_doing(hass: HomeAssistant) -> None:
     assert await async_setup_component(hass, "system_health", {})
-    await _setup(hass, _down())
+    entry = await _setup(hass, _down(), {"flush_interval": 0.1, "retry_initial_delay": 0.05})
     info = await get_system_health_info(hass, DOMAIN)
-    assert info == {"home @ influx": "ok, circuit closed, 0 points waiting (0 on disk)"}
+    assert info == {"home @ influx": "Connected; writing: Normal; 0 points waiting, 0 of them on disk"}
+
+    for value in range(1200):
+        hass.states.async_set("sensor.watched", str(value))
+    await wait_for(lambda: entry.runtime_data.writer.stats.write_errors >= 1)
+    info = await get_system_health_info(hass, DOMAIN)
+    assert info["home @ influx"].startswith("Unreachable; writing: ")
+    assert "1,200 points waiting" in info["home @ influx"]
+    assert "_" not in info["home @ influx"]  # no raw codes such as not_found or half_open
+    assert "circuit" not in info["home @ influx"]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"), [(0.4, "0 s"), (42, "42 s"), (119, "119 s"), (150, "2.5 min"), (3 * 3600, "3.0 h")]
+)
+def test_a_jobs_duration_reads_in_seconds_when_short(seconds: float, shown: str) -> None:
+    assert duration(seconds) == shown
+
+
+def test_counts_are_shown_with_grouped_digits() -> None:
+    assert grouped(40569) == "40,569"
+    assert grouped(7) == "7"
+
+
+@pytest.mark.parametrize(
+    ("problem", "state"),
+    [
+        (None, "connected"),
+        (Problem.NOT_FOUND, "database_missing"),
+        (Problem.AUTH, "credentials_rejected"),
+        (Problem.SERVER_LIMIT, "limit_reached"),
+        (Problem.UNREACHABLE, "unreachable"),
+    ],
+)
+def test_the_connection_sensor_names_what_to_act_on(problem: Problem | None, state: str) -> None:
+    assert Connection.of(problem).value == state
+    strings_file = Path(__file__).parent.parent / "custom_components" / DOMAIN / "strings.json"
+    strings = json.loads(strings_file.read_text(encoding="utf-8"))
+    assert strings["entity"]["sensor"]["connection"]["state"][state]
+
+
+async def test_the_connected_binary_sensor_of_an_older_version_is_removed(
+    hass: HomeAssistant, entity_registry: er.EntityRegistry
+) -> None:
+    entry = MockConfigEntry(domain=DOMAIN, data=_down(), title="home @ influx", entry_id=ENTRY_ID)
+    entry.add_to_hass(hass)
+    old = entity_registry.async_get_or_create(
+        "binary_sensor", DOMAIN, f"{ENTRY_ID}_connected", config_entry=entry
+    ).entity_id
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entity_registry.async_get(old) is None
+    assert hass.states.get("sensor.home_influx_connection") is not None

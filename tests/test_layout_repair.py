@@ -25,7 +25,7 @@ from custom_components.influxdb_ingest.repairs import (
     table_per_entity_issue,
 )
 
-from .support.helpers import setup_entry, v3_entry_data, wait_for
+from .support.helpers import settings_input, setup_entry, v3_entry_data, wait_for
 from .support.standin_influxdb3 import InfluxDB3StandIn
 
 
@@ -101,7 +101,9 @@ async def test_a_table_per_entity_is_said_until_the_options_change(
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": "settings"}
     )
-    result = await hass.config_entries.options.async_configure(result["flow_id"], {"layout": "default"})
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], settings_input({"layout": "default"})
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+import json
+from pathlib import Path
+import re
 from typing import Any
 
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, section
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from yarl import URL
 
 from custom_components.influxdb_ingest.const import DOMAIN
+from custom_components.influxdb_ingest.options_flow import SECTION_FIELDS
 
-from .support.helpers import MEASUREMENT, count_points, setup_entry, wait_for
+from .support.helpers import MEASUREMENT, count_points, settings_input, setup_entry, wait_for
 from .support.servers import ADMIN_PASSWORD, InfluxDB1Server
+
+STRINGS = Path(__file__).parent.parent / "custom_components" / DOMAIN / "strings.json"
 
 
 async def test_options_filter_entities_and_attributes_without_restart(
@@ -28,15 +35,21 @@ async def test_options_filter_entities_and_attributes_without_restart(
     assert result["type"] is FlowResultType.FORM
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {
-            "exclude_domains": ["light"],
-            "exclude_entity_globs": ["sensor.*_noise"],
-            "ignore_attributes": ["entity_picture"],
-            "flush_interval": 0.2,
-            "spool_max_mb": 64,
-        },
+        settings_input(
+            {
+                "exclude_domains": ["light"],
+                "exclude_entity_globs": ["sensor.*_noise"],
+                "ignore_attributes": ["entity_picture"],
+                "flush_interval": 0.2,
+                "spool_max_mb": 64,
+            }
+        ),
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    # Stored flat, as before sections: every field once, none under a section's name.
+    assert entry.options["exclude_domains"] == ["light"]
+    assert entry.options["spool_max_mb"] == 64
+    assert not set(entry.options) & set(SECTION_FIELDS)
     await hass.async_block_till_done()  # the entry reloads with the new options
     writer = entry.runtime_data.writer
     assert writer.settings.flush_interval == 0.2
@@ -57,10 +70,54 @@ async def test_options_filter_entities_and_attributes_without_restart(
         result["flow_id"], {"next_step_id": "settings"}
     )
     suggested = {
-        str(key): (key.description or {}).get("suggested_value") for key in result["data_schema"].schema
+        str(key): (key.description or {}).get("suggested_value")
+        for value in result["data_schema"].schema.values()
+        for key in value.schema.schema
     }
     assert suggested["exclude_domains"] == ["light"]
     assert suggested["flush_interval"] == 0.2
+
+
+def _sections(result: Any) -> dict[str, Any]:
+    return {str(key): value for key, value in result["data_schema"].schema.items()}
+
+
+async def test_the_settings_come_in_sections_what_to_record_first_open_the_rest_collapsed(
+    hass: HomeAssistant, v1_config: dict[str, Any]
+) -> None:
+    entry = await setup_entry(hass, v1_config, {"layout": "builtin", "measurement_attr": "entity_id"})
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "settings"}
+    )
+    sections = _sections(result)
+    assert next(iter(sections)) == "record"
+    assert all(isinstance(value, section) for value in sections.values())
+    assert [name for name, value in sections.items() if not value.options["collapsed"]] == ["record"]
+    # The built-in compatible layout's fields are together, and nowhere else.
+    builtin = {str(key) for key in sections["builtin_layout"].schema.schema}
+    assert builtin == {"measurement_attr", "default_measurement", "override_measurement"}
+    fields = [str(key) for value in sections.values() for key in value.schema.schema]
+    assert len(fields) == len(set(fields)) == 39
+    assert not set(fields) & set(sections)  # flattened on save: a section may not share a field's name
+    # An entry stored flat (as every entry before sections) shows its values in them.
+    suggested = {
+        str(key): (key.description or {}).get("suggested_value")
+        for key in sections["builtin_layout"].schema.schema
+    }
+    assert suggested["measurement_attr"] == "entity_id"
+
+
+def test_every_section_and_field_has_words_and_no_help_names_a_repository_file() -> None:
+    strings = json.loads(STRINGS.read_text(encoding="utf-8"))
+    step = strings["options"]["step"]["settings"]
+    assert set(step["sections"]) == set(SECTION_FIELDS)
+    for name, fields in SECTION_FIELDS.items():
+        assert step["sections"][name]["name"]
+        assert set(step["sections"][name]["data"]) == set(fields)
+    texts = json.dumps(strings["options"])
+    assert not re.search(r"\b(docs|custom_components|tests)/|\.md\b", texts)
+    assert strings["options"]["step"]["init"]["menu_options"]["preview"] == "Preview"
 
 
 async def test_reconfigure_changes_database_and_keeps_the_password_when_left_blank(
@@ -87,7 +144,7 @@ async def test_reconfigure_changes_database_and_keeps_the_password_when_left_bla
     assert entry.data["database"] == other_db
     assert entry.data["password"] == ADMIN_PASSWORD
     assert entry.unique_id == f"v1|{influxdb_v1.url}|{other_db}/"
-    assert entry.title == f"{other_db} @ 127.0.0.1"
+    assert entry.title == f"{other_db} @ 127.0.0.1:{URL(influxdb_v1.url).port}"
 
 
 async def test_reconfigure_onto_another_entrys_target_is_refused(

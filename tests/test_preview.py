@@ -24,7 +24,7 @@ from custom_components.influxdb_ingest.pipeline.preview import (
     SAMPLE_DOMAINS,
     LinePreview,
     NoLine,
-    as_code_block,
+    as_field_list,
 )
 
 from .support.helpers import setup_entry, v3_entry_data
@@ -88,10 +88,9 @@ async def test_the_options_flow_shows_the_line_or_why_there_is_none(
     result = await hass.config_entries.options.async_configure(result["flow_id"], {"entity_id": entity_id})
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {}
-    block = result["description_placeholders"]["line"]
-    assert block.startswith("```\n")
-    assert block.endswith("\n```")
-    assert block[4:-4] in written
+    rows = _rows(result["description_placeholders"]["line"])
+    assert len(rows) > 3  # measurement, tags, fields, timestamp: a row each
+    assert any(_join(rows, fields) in written for fields in range(1, len(rows)))
 
     # Excluded, missing: said as a form error, the flow stays open for another pick.
     for picked, error in (("light.kitchen_lights", "not_recorded"), ("sensor.nothing_here", "no_state")):
@@ -109,9 +108,51 @@ async def test_the_builtin_layout_writes_nothing_for_unavailable(
     assert LinePreview(hass, entry.options).line("sensor.gone") is NoLine.NO_POINT
 
 
-def test_a_line_with_backticks_gets_a_longer_fence() -> None:
-    assert as_code_block('m s="a``b"') == '```\nm s="a``b"\n```'
-    assert as_code_block('m s="a```b"') == '````\nm s="a```b"\n````'
+def _rows(markdown: str) -> list[str]:
+    """The parts a field list shows, as written (the inline code of each row)."""
+    rows = []
+    for row in markdown.split("\n"):
+        assert row.startswith("- ")
+        code = row[2:]
+        fence = code[: len(code) - len(code.lstrip("`"))]
+        assert code.endswith(f" {fence}")
+        rows.append(code[len(fence) + 1 : -len(fence) - 1])
+    return rows
+
+
+def _join(rows: list[str], fields: int) -> str:
+    """A line from its rows: head parts joined by commas, then the fields, then the time."""
+    head, body, time = rows[:-1][: len(rows) - 1 - fields], rows[-1 - fields : -1], rows[-1]
+    return f"{','.join(head)} {','.join(body)} {time}"
+
+
+@pytest.mark.parametrize(
+    ("line", "rows"),
+    [
+        (
+            'homeassistant,domain=sensor,entity_id=power value=1.5,state="1.5" 1700000000000000000',
+            [
+                "homeassistant",
+                "domain=sensor",
+                "entity_id=power",
+                "value=1.5",
+                'state="1.5"',
+                "1700000000000000000",
+            ],
+        ),
+        # Escaped commas and spaces stay inside their part; a quoted field keeps its commas.
+        (
+            r'm\,x,t\,g=v\ x s="a``b, c=d",n=1 1',
+            [r"m\,x", r"t\,g=v\ x", 's="a``b, c=d"', "n=1", "1"],
+        ),
+        ('m s="a```b" 2', ["m", 's="a```b"', "2"]),
+    ],
+)
+def test_the_preview_shows_a_line_a_part_per_row(line: str, rows: list[str]) -> None:
+    shown = as_field_list(line)
+    assert _rows(shown) == rows
+    # Backticks in a part get a longer fence, so Markdown never ends the code early.
+    assert '```` s="a```b" ````' in shown or "```" not in line
 
 
 async def test_diagnostics_show_a_line_per_domain_and_never_a_token_or_a_location(

@@ -24,7 +24,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.influxdb_ingest.pipeline.filters import EntitySelection
 
-from .support.helpers import MEASUREMENT, setup_entry, wait_for
+from .support.helpers import MEASUREMENT, settings_input, setup_entry, wait_for
 
 ENTITIES = ("sensor.meter_power", "sensor.meter_voltage", "light.lamp", "switch.plug", "sensor.unregistered")
 
@@ -175,11 +175,13 @@ async def test_options_flow_records_by_area_and_label_and_follows_a_device_move(
     )
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {
-            "include_areas": [house.kitchen, house.living],
-            "exclude_labels": [house.no_influx],
-            "flush_interval": 0.1,
-        },
+        settings_input(
+            {
+                "include_areas": [house.kitchen, house.living],
+                "exclude_labels": [house.no_influx],
+                "flush_interval": 0.1,
+            }
+        ),
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()  # reloaded with the new options

@@ -38,6 +38,7 @@ from custom_components.influxdb_ingest.lines.normalize_builtin import MEASUREMEN
 from custom_components.influxdb_ingest.migrate import options_from_builtin_yaml
 
 from .support.helpers import wait_for
+from .support.icu import MessageFormatError, parse, render_literal
 
 INTEGRATION = Path(__file__).parent.parent / "custom_components" / DOMAIN
 STRINGS = INTEGRATION / "strings.json"
@@ -76,6 +77,76 @@ def test_every_translation_key_passes_hassfest(file: Path) -> None:
 
 def test_strings_and_english_translation_are_identical() -> None:
     assert json.loads(STRINGS.read_text(encoding="utf-8")) == json.loads(EN.read_text(encoding="utf-8"))
+
+
+def _strings(node: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """(path, text) for every string at any depth."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(value, f"{path}/{key}")
+    elif isinstance(node, str):
+        yield path, node
+
+
+@pytest.mark.parametrize(
+    ("text", "arguments"),
+    [
+        ("plain text, the server's answer", []),
+        ("{title} at {url}", ["title", "url"]),
+        ("`{ measurement }` and '{literal}' and it''s", ["measurement"]),
+        ("{count, plural, one {# point} other {# points}}", ["count"]),
+        ("{kind, select, a {A {title}} other {B}}", ["kind", "title"]),
+        ("{n, number} a } alone", ["n"]),
+    ],
+)
+def test_the_checker_accepts_what_the_frontend_formats(text: str, arguments: list[str]) -> None:
+    assert parse(text) == arguments
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("Example: sensor.*_power: {override_measurement: power}", "MALFORMED_ARGUMENT"),
+        ("a {} b", "EMPTY_ARGUMENT"),
+        ("a {title", "EXPECT_ARGUMENT_CLOSING_BRACE"),
+        ("{a, list}", "INVALID_ARGUMENT_TYPE"),
+        ("{count, plural, one {# point}}", "MISSING_OTHER_CLAUSE"),
+        ("{count, plural, one {x} one {y} other {z}}", "DUPLICATE_PLURAL_ARGUMENT_SELECTOR"),
+        ("Press <b>here</b>", "INVALID_TAG"),
+    ],
+)
+def test_the_checker_refuses_what_the_frontend_shows_as_a_translation_error(text: str, code: str) -> None:
+    with pytest.raises(MessageFormatError) as error:
+        parse(text)
+    assert error.value.code == code
+
+
+def test_quoted_braces_show_as_braces() -> None:
+    assert (
+        render_literal("x: '{override_measurement: power}', it''s")
+        == "x: {override_measurement: power}, it's"
+    )
+
+
+@pytest.mark.parametrize("file", [STRINGS, EN], ids=["strings.json", "translations/en.json"])
+def test_every_string_parses_as_the_frontend_parses_it(file: Path) -> None:
+    strings = json.loads(file.read_text(encoding="utf-8"))
+    broken = {}
+    for path, text in _strings(strings):
+        try:
+            parse(text)
+        except MessageFormatError as error:
+            broken[path] = error.code
+    assert broken == {}
+
+
+def test_the_overrides_help_shows_its_example_in_braces() -> None:
+    strings = json.loads(STRINGS.read_text(encoding="utf-8"))
+    help_texts = dict(_strings(strings))
+    overrides = [text for path, text in help_texts.items() if path.endswith("data_description/overrides")]
+    assert overrides
+    for text in overrides:
+        assert "{override_measurement: power}" in render_literal(text)
 
 
 def test_moving_over_takes_the_builtin_yaml_spelling() -> None:

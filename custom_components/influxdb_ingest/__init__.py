@@ -28,7 +28,7 @@ from .services import async_register_services
 from .target.influx_api import InfluxClient
 from .target.influx_target import InfluxTarget
 
-PLATFORMS = [Platform.BINARY_SENSOR, Platform.SENSOR]
+PLATFORMS = [Platform.SENSOR]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
@@ -132,9 +132,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntr
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntry) -> bool:
-    """Unload an entry: write what the server takes (bounded in time), spool the rest."""
-    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
-    await entry.runtime_data.async_stop()
+    """Unload an entry: write what the server takes (bounded in time), spool the rest.
+
+    The writer stops even when a platform fails to unload: a writer left running would
+    keep taking events for an entry Home Assistant no longer shows as loaded.
+    """
+    try:
+        unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    finally:
+        await entry.runtime_data.async_stop()
     return unloaded
 
 

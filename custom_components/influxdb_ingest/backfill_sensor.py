@@ -1,4 +1,4 @@
-"""The backfill's progress as a sensor: percent done, with points written and the ETA as attributes."""
+"""The backfill as a sensor: idle, running, finished...; percent done, points and the ETA as attributes."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from collections.abc import Mapping
 import datetime as dt
 from typing import Any
 
-from homeassistant.components.sensor import SensorEntity, SensorEntityDescription
-from homeassistant.const import PERCENTAGE
+from homeassistant.components.sensor import SensorDeviceClass, SensorEntity, SensorEntityDescription
 from homeassistant.util import dt as dt_util
 
 from .coordinator import IngestCoordinator
@@ -18,13 +17,15 @@ from .history.backfill_job import JobStatus
 BACKFILL_PROGRESS = SensorEntityDescription(
     key="backfill_progress",
     translation_key="backfill_progress",
-    native_unit_of_measurement=PERCENTAGE,
-    suggested_display_precision=1,
+    device_class=SensorDeviceClass.ENUM,
+    options=[status.value for status in JobStatus],
 )
+# A job in these states moves on by itself: its finish can be estimated.
+_UNDER_WAY = frozenset({JobStatus.RUNNING, JobStatus.WAITING})
 
 
 class BackfillProgressSensor(IngestEntity, SensorEntity):
-    """Percent of the running (or last) backfill job; updated by the job, not by polling."""
+    """The status of the running (or last) backfill job; updated by the job, not by polling."""
 
     def __init__(self, coordinator: IngestCoordinator, backfill: BackfillManager) -> None:
         super().__init__(coordinator, BACKFILL_PROGRESS)
@@ -36,22 +37,26 @@ class BackfillProgressSensor(IngestEntity, SensorEntity):
         self.async_on_remove(self._backfill.async_add_listener(self.async_write_ha_state))
 
     @property
-    def native_value(self) -> float | None:
-        """Percent done; none before the first job."""
-        return self._backfill.progress.percent
+    def native_value(self) -> str:
+        """Idle before the first job; then the running or last job's status."""
+        return self._backfill.progress.status.value
 
     @property
     def extra_state_attributes(self) -> Mapping[str, Any]:
-        """Status, source, points written, jobs queued behind, ETA and why it stopped."""
+        """Only what applies: nothing when idle, no finish once ended, an error only when failed."""
         progress = self._backfill.progress
-        finish: dt.datetime | None = None
-        if progress.seconds_left is not None and progress.status is not JobStatus.FINISHED:
-            finish = dt_util.utcnow() + dt.timedelta(seconds=round(progress.seconds_left))
-        return {
-            "status": progress.status.value,
+        if progress.status is JobStatus.IDLE:
+            return {}
+        attributes: dict[str, Any] = {
+            "percent_done": progress.percent,
             "source": progress.kind.value if progress.kind else None,
             "points_written": progress.points,
-            "jobs_queued": progress.queued,
-            "estimated_finish": finish.isoformat() if finish else None,
-            "error": progress.error,
         }
+        if progress.queued:
+            attributes["jobs_queued"] = progress.queued
+        if progress.status in _UNDER_WAY and progress.seconds_left is not None:
+            finish = dt_util.utcnow() + dt.timedelta(seconds=round(progress.seconds_left))
+            attributes["estimated_finish"] = finish.isoformat()
+        if progress.error:
+            attributes["error"] = progress.error
+        return attributes

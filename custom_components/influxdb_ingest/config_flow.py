@@ -32,6 +32,7 @@ from .const import (
     CONF_HISTORY_STATISTICS,
     CONF_ORG,
     CONF_RETENTION_POLICY,
+    DEFAULT_DATABASE,
     DOMAIN,
     VALIDATE_TIMEOUT,
     ApiVersion,
@@ -39,6 +40,8 @@ from .const import (
 from .copy_flow import SUBENTRY_INFLUXDB1_COPY, CopyFromInfluxDB1Flow
 from .data import InfluxDBIngestConfigEntry
 from .history.backfill import recorder_loaded
+from .history.backfill_job import SourceError
+from .history.influx1_source import InfluxDB1Database
 from .migrate import (
     async_builtin_query_sensors,
     async_builtin_yaml,
@@ -82,7 +85,7 @@ _SCHEMAS: dict[ApiVersion, Any] = {
     ApiVersion.V1: vol.Schema(
         {
             vol.Required(CONF_URL, default="http://localhost:8086"): _URL,
-            vol.Required(CONF_DATABASE, default="home_assistant"): _TEXT,
+            vol.Required(CONF_DATABASE, default=DEFAULT_DATABASE): _TEXT,
             vol.Optional(CONF_RETENTION_POLICY): _TEXT,
             vol.Optional(CONF_USERNAME): _TEXT,
             vol.Optional(CONF_PASSWORD): _SECRET,
@@ -93,7 +96,7 @@ _SCHEMAS: dict[ApiVersion, Any] = {
         {
             vol.Required(CONF_URL, default="http://localhost:8086"): _URL,
             vol.Required(CONF_ORG): _TEXT,
-            vol.Required(CONF_BUCKET, default="home_assistant"): _TEXT,
+            vol.Required(CONF_BUCKET, default=DEFAULT_DATABASE): _TEXT,
             vol.Required(CONF_TOKEN): _SECRET,
             vol.Required(CONF_VERIFY_SSL, default=True): bool,
         }
@@ -101,7 +104,7 @@ _SCHEMAS: dict[ApiVersion, Any] = {
     ApiVersion.V3: vol.Schema(
         {
             vol.Required(CONF_URL, default="http://localhost:8181"): _URL,
-            vol.Required(CONF_DATABASE, default="home_assistant"): _TEXT,
+            vol.Required(CONF_DATABASE, default=DEFAULT_DATABASE): _TEXT,
             vol.Required(CONF_TOKEN): _SECRET,
             vol.Required(CONF_VERIFY_SSL, default=True): bool,
         }
@@ -149,6 +152,24 @@ def _policy_placeholder(data: Mapping[str, Any]) -> dict[str, str]:
     return {"retention_policy": str(data.get(CONF_RETENTION_POLICY) or "autogen")}
 
 
+# Errors about one field are shown under it (the forms that have it; the others show them on top).
+_FIELD_OF_ERROR = {
+    "database_not_found": CONF_DATABASE,
+    "database_not_found_unlisted": CONF_DATABASE,
+    "bucket_not_found": CONF_BUCKET,
+    "org_not_found": CONF_ORG,
+}
+
+
+def _on_fields(errors: dict[str, str], schema: Any) -> dict[str, str]:
+    """Move an error about one field from the top of the form to that field, where the form has it."""
+    error = errors.get("base")
+    field = _FIELD_OF_ERROR.get(error or "")
+    if field is None or field not in {str(marker) for marker in schema.schema}:
+        return errors
+    return {field: str(error)}
+
+
 def _without_secrets(values: dict[str, Any]) -> dict[str, Any]:
     """Form values to echo back: never a password or token."""
     return {key: value for key, value in values.items() if key not in _SECRETS}
@@ -172,6 +193,9 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
     _new_entry: tuple[str, dict[str, Any], dict[str, Any]]
     # Moving over: the built-in integration's YAML query sensors, created with the entry.
     _query_sensors: tuple[ConfigSubentryData, ...] = ()
+    # What the last check's error names (URL, database, the databases the server has);
+    # always replaced, never changed in place.
+    _placeholders: dict[str, str] = {}  # noqa: RUF012
 
     @staticmethod
     @callback
@@ -219,6 +243,7 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="import_builtin",
             errors=errors,
             description_placeholders={
+                **self._placeholders,
                 "title": builtin.title,
                 "url": InfluxTarget.from_config(data).title,
                 **_policy_placeholder(data),
@@ -245,9 +270,28 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
         target = InfluxTarget.from_config(data)
         session = async_get_clientsession(self.hass, verify_ssl=target.verify_ssl)
         error = await async_validate_target(InfluxClient(session, target))
+        self._placeholders = {
+            "url": target.url,
+            "database": str(target.database),
+            "bucket": str(data.get(CONF_BUCKET, "")),
+        }
+        if error == "database_not_found":
+            listed = await self._async_databases(data) if target.api_version is ApiVersion.V1 else None
+            if listed is None:
+                error = "database_not_found_unlisted"
+            else:
+                self._placeholders["databases"] = ", ".join(listed) or "-"
         if error is not None:
             return None, {"base": error}
         return target, {}
+
+    async def _async_databases(self, data: dict[str, Any]) -> list[str] | None:
+        """InfluxDB 1.x: the databases these credentials may see (SHOW DATABASES); None if it will not say."""
+        session = async_get_clientsession(self.hass, verify_ssl=bool(data.get(CONF_VERIFY_SSL, True)))
+        try:
+            return await InfluxDB1Database(session, {**data, CONF_DATABASE: ""}).async_databases()
+        except SourceError:
+            return None
 
     async def _async_step_target(
         self, api_version: ApiVersion, user_input: dict[str, Any] | None
@@ -266,12 +310,14 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
             if errors == {"base": "database_missing"}:
                 self._missing_database = data
                 return await self.async_step_create_database()
-            schema = self.add_suggested_values_to_schema(schema, _without_secrets(user_input))
+            errors = _on_fields(errors, schema)
+            # Secrets stay in the form too: a typo in the database should not cost retyping a token.
+            schema = self.add_suggested_values_to_schema(schema, user_input)
         return self.async_show_form(
             step_id=api_version.name.lower(),
             data_schema=schema,
             errors=errors,
-            description_placeholders=_policy_placeholder(user_input or {}),
+            description_placeholders={**self._placeholders, **_policy_placeholder(user_input or {})},
         )
 
     async def async_step_create_database(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -349,13 +395,17 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
                 return self.async_update_reload_and_abort(
                     entry, unique_id=target.unique_id, title=target.title, data=data
                 )
-            shown = _without_secrets(user_input)
+            shown = dict(user_input)  # as typed, secrets included
+            errors = _on_fields(errors, _SCHEMAS[api_version])
         schema = self.add_suggested_values_to_schema(_secrets_optional(_SCHEMAS[api_version]), shown)
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=schema,
             errors=errors,
-            description_placeholders=_policy_placeholder({**entry.data, **(user_input or {})}),
+            description_placeholders={
+                **self._placeholders,
+                **_policy_placeholder({**entry.data, **(user_input or {})}),
+            },
         )
 
     async def async_step_reauth(self, entry_data: dict[str, Any]) -> ConfigFlowResult:
@@ -382,5 +432,9 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="reauth_confirm",
             data_schema=self.add_suggested_values_to_schema(schema, suggested),
             errors=errors,
-            description_placeholders={"title": entry.title, **_policy_placeholder(dict(entry.data))},
+            description_placeholders={
+                **self._placeholders,
+                "title": entry.title,
+                **_policy_placeholder(dict(entry.data)),
+            },
         )

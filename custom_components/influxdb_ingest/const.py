@@ -23,6 +23,8 @@ CONF_ORG: Final = "organization"
 CONF_BUCKET: Final = "bucket"
 
 DEFAULT_MEASUREMENT: Final = "home_assistant_events"
+# The database (or bucket) every form suggests: the built-in integration's default.
+DEFAULT_DATABASE: Final = "home_assistant"
 # How long the config flow waits for the server to answer its check.
 VALIDATE_TIMEOUT: Final = 10.0
 # Key in the data of the `state_changed` events a periodic snapshot enqueues (snapshots.py):

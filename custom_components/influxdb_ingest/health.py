@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 import datetime as dt
+from enum import StrEnum
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -14,12 +15,34 @@ if TYPE_CHECKING:
     from .pipeline.writer import BatchWriter
 
 
+class Connection(StrEnum):
+    """What a user can act on: the connection sensor's states."""
+
+    CONNECTED = "connected"
+    DATABASE_MISSING = "database_missing"
+    CREDENTIALS_REJECTED = "credentials_rejected"
+    LIMIT_REACHED = "limit_reached"
+    UNREACHABLE = "unreachable"
+
+    @classmethod
+    def of(cls, problem: Problem | None) -> Connection:
+        """The state for what stops writing (none: connected)."""
+        return {
+            None: cls.CONNECTED,
+            Problem.NOT_FOUND: cls.DATABASE_MISSING,
+            Problem.AUTH: cls.CREDENTIALS_REJECTED,
+            Problem.SERVER_LIMIT: cls.LIMIT_REACHED,
+            Problem.UNREACHABLE: cls.UNREACHABLE,
+        }[problem]
+
+
 @dataclass(frozen=True, slots=True)
 class HealthSnapshot:
     """Everything the health entities show, at one instant."""
 
     events_received: int
     points_written: int
+    points_from_history: int
     points_dropped: int
     dropped_reasons: dict[str, int]
     points_dead_lettered: int
@@ -34,6 +57,7 @@ class HealthSnapshot:
     event_rate: float | None
     circuit_state: CircuitState
     connected: bool
+    connection: Connection
     problem: Problem | None
     limit_refusal: str | None
     # Attribute keys, per table, written in `attributes_overflow` because the column budget was spent.
@@ -50,6 +74,7 @@ def take_snapshot(
     return HealthSnapshot(
         events_received=stats.events_received,
         points_written=stats.points_written,
+        points_from_history=stats.points_from_history,
         points_dropped=stats.points_dropped,
         dropped_reasons={reason.value: stats.dropped[reason] for reason in DropReason},
         points_dead_lettered=stats.points_dead_lettered,
@@ -66,6 +91,7 @@ def take_snapshot(
         event_rate=event_rate,
         circuit_state=writer.policy.state,
         connected=stats.problem is None,
+        connection=Connection.of(stats.problem),
         problem=stats.problem,
         limit_refusal=stats.limit_refusal,
         overflowed_attributes={table: sorted(keys) for table, keys in writer.columns.overflowed.items()},

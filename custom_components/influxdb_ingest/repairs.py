@@ -6,6 +6,8 @@ the writer. Also Home Assistant's repairs platform: the one fixable issue's fix 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +15,25 @@ from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
 import voluptuous as vol
 
-from .const import CONF_API_VERSION, DOMAIN, ApiVersion
+from .const import (
+    CONF_API_VERSION,
+    CONF_BUCKET,
+    CONF_DATABASE,
+    CONF_ORG,
+    DOMAIN,
+    VALIDATE_TIMEOUT,
+    ApiVersion,
+)
 from .health import HealthSnapshot
 from .pipeline.settings import WriterSettings
 from .pipeline.stats import Problem
+from .target.influx_api import DatabaseLimit, InfluxClient, InfluxError
+from .target.influx_target import InfluxTarget
+
+_LOGGER = logging.getLogger(__name__)
 
 # Warn when the spool has used this share of its size budget.
 SPOOL_WARNING_SHARE = 0.8
@@ -32,6 +47,21 @@ TABLE_PER_UNITLESS_ENTITY = "builtin_table_per_unitless_entity"
 TABLE_PER_ENTITY = "builtin_table_per_entity"
 # The default measurement the fix sets: the name built-in integration setups commonly use.
 FIX_DEFAULT_MEASUREMENT = "state"
+TARGET_NOT_FOUND = "target_not_found"
+
+
+def missing_target_placeholders(data: Mapping[str, Any]) -> dict[str, str]:
+    """The database (or bucket) an entry writes to, where, and the command that creates it."""
+    api_version = ApiVersion(data[CONF_API_VERSION])
+    name = str(data.get(CONF_BUCKET if api_version is ApiVersion.V2 else CONF_DATABASE, ""))
+    match api_version:
+        case ApiVersion.V1:
+            command = 'CREATE DATABASE "{}"'.format(name.replace("\\", "\\\\").replace('"', '\\"'))
+        case ApiVersion.V2:
+            command = f'influx bucket create --name "{name}" --org "{data.get(CONF_ORG, "")}"'
+        case ApiVersion.V3:
+            command = f'influxdb3 create database "{name}"'
+    return {"database": name, "url": str(data.get("url", "")), "command": command}
 
 
 def _set_issue(
@@ -73,15 +103,23 @@ def async_update_issues(
     """Raise or clear each issue from the current health."""
     if health.problem is Problem.AUTH:
         entry.async_start_reauth(hass)  # no-op while a reauth flow is already open
-    for key, problem in (("auth_failed", Problem.AUTH), ("target_not_found", Problem.NOT_FOUND)):
-        _set_issue(
-            hass,
-            entry,
-            key,
-            active=health.problem is problem,
-            severity=ir.IssueSeverity.ERROR,
-            placeholders={},
-        )
+    _set_issue(
+        hass,
+        entry,
+        "auth_failed",
+        active=health.problem is Problem.AUTH,
+        severity=ir.IssueSeverity.ERROR,
+        placeholders={},
+    )
+    _set_issue(
+        hass,
+        entry,
+        TARGET_NOT_FOUND,
+        active=health.problem is Problem.NOT_FOUND,
+        severity=ir.IssueSeverity.ERROR,
+        placeholders=missing_target_placeholders(entry.data),
+        fixable=True,
+    )
     _set_issue(
         hass,
         entry,
@@ -187,8 +225,69 @@ class DefaultMeasurementFlow(RepairsFlow):
         )
 
 
+class MissingDatabaseFlow(RepairsFlow):
+    """Create the missing database where the server lets us, or say how to point the entry elsewhere."""
+
+    def __init__(self, entry_id: str) -> None:
+        self._entry_id = entry_id
+
+    async def async_step_init(self, user_input: dict[str, str] | None = None) -> RepairsFlowResult:
+        """Create it (1.x, 3.x: the API can), or reconfigure the entry."""
+        entry = self.hass.config_entries.async_get_entry(self._entry_id)
+        if entry is None:
+            return self.async_abort(reason="entry_removed")
+        placeholders = {"title": entry.title, **missing_target_placeholders(entry.data)}
+        if ApiVersion(entry.data[CONF_API_VERSION]) is ApiVersion.V2:
+            # Creating a bucket needs the organization's id and an all-access token.
+            return self.async_abort(reason="reconfigure", description_placeholders=placeholders)
+        return self.async_show_menu(
+            step_id="init",
+            menu_options=["create_database", "reconfigure"],
+            description_placeholders=placeholders,
+        )
+
+    async def async_step_create_database(self, user_input: dict[str, str] | None = None) -> RepairsFlowResult:
+        """Ask, then create the database with the entry's credentials."""
+        entry = self.hass.config_entries.async_get_entry(self._entry_id)
+        if entry is None:
+            return self.async_abort(reason="entry_removed")
+        placeholders = {"title": entry.title, **missing_target_placeholders(entry.data)}
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            target = InfluxTarget.from_config(entry.data)
+            session = async_get_clientsession(self.hass, verify_ssl=target.verify_ssl)
+            try:
+                await InfluxClient(session, target).create_database(VALIDATE_TIMEOUT)
+            except DatabaseLimit:
+                errors["base"] = "database_limit"
+            except InfluxError as err:
+                _LOGGER.warning("Cannot create database %s on %s: %s", target.database, target.url, err)
+                errors["base"] = "cannot_create_database"
+            else:
+                # Writing resumes with the next retry; the issue clears on its first success.
+                return self.async_create_entry(data={})
+        schema: Any = vol.Schema({})  # Home Assistant swaps voluptuous for probatio at run time
+        return self.async_show_form(
+            step_id="create_database",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def async_step_reconfigure(self, user_input: dict[str, str] | None = None) -> RepairsFlowResult:
+        """A repair flow cannot open the entry's reconfigure flow: say where it is."""
+        entry = self.hass.config_entries.async_get_entry(self._entry_id)
+        if entry is None:
+            return self.async_abort(reason="entry_removed")
+        placeholders = {"title": entry.title, **missing_target_placeholders(entry.data)}
+        return self.async_abort(reason="reconfigure", description_placeholders=placeholders)
+
+
 async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: dict[str, str | int | float | None] | None
 ) -> RepairsFlow:
-    """The fix flow of a fixable issue (only the default measurement one is)."""
-    return DefaultMeasurementFlow(str((data or {})["entry_id"]))
+    """The fix flow of a fixable issue: the missing database, or the default measurement."""
+    entry_id = str((data or {})["entry_id"])
+    if issue_id.startswith(TARGET_NOT_FOUND):
+        return MissingDatabaseFlow(entry_id)
+    return DefaultMeasurementFlow(entry_id)

@@ -15,12 +15,14 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.const import UnitOfInformation, UnitOfTime
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .backfill_sensor import BackfillProgressSensor
+from .const import DOMAIN
 from .data import InfluxDBIngestConfigEntry
 from .entity import IngestEntity
-from .health import HealthSnapshot
+from .health import Connection, HealthSnapshot
 from .pipeline.retry import CircuitState
 from .query_sensor import query_sensors
 
@@ -52,6 +54,11 @@ SENSORS: tuple[IngestSensorEntityDescription, ...] = (
         translation_key="points_written",
         state_class=SensorStateClass.TOTAL_INCREASING,
         value_fn=lambda health: health.points_written,
+        # After a history import most points are history's, not live events': say which.
+        attributes_fn=lambda health: {
+            "from_history": health.points_from_history,
+            "live": health.points_written - health.points_from_history,
+        },
     ),
     IngestSensorEntityDescription(
         key="points_dropped",
@@ -90,7 +97,8 @@ SENSORS: tuple[IngestSensorEntityDescription, ...] = (
         device_class=SensorDeviceClass.DATA_SIZE,
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfInformation.BYTES,
-        suggested_unit_of_measurement=UnitOfInformation.MEBIBYTES,
+        # A point takes about 150 bytes: in MiB a spool of a hundred points shows 0.0.
+        suggested_unit_of_measurement=UnitOfInformation.KIBIBYTES,
         suggested_display_precision=1,
         value_fn=lambda health: health.spool_bytes,
     ),
@@ -131,6 +139,13 @@ SENSORS: tuple[IngestSensorEntityDescription, ...] = (
         value_fn=lambda health: health.event_rate,
     ),
     IngestSensorEntityDescription(
+        key="connection",
+        translation_key="connection",
+        device_class=SensorDeviceClass.ENUM,
+        options=[state.value for state in Connection],
+        value_fn=lambda health: health.connection.value,
+    ),
+    IngestSensorEntityDescription(
         key="circuit_state",
         translation_key="circuit_state",
         device_class=SensorDeviceClass.ENUM,
@@ -147,6 +162,11 @@ async def async_setup_entry(
 ) -> None:
     """One set of health sensors per entry, and the backfill's progress."""
     coordinator = entry.runtime_data.coordinator
+    # The connection sensor replaced a connectivity binary sensor (off for a missing
+    # database as for a server down); its registry entry would linger as "not provided".
+    registry = er.async_get(hass)
+    if stale := registry.async_get_entity_id("binary_sensor", DOMAIN, f"{entry.entry_id}_connected"):
+        registry.async_remove(stale)
     async_add_entities(IngestSensor(coordinator, description) for description in SENSORS)
     async_add_entities([BackfillProgressSensor(coordinator, entry.runtime_data.backfill)])
     for subentry_id, entities in query_sensors(entry).items():

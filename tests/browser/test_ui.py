@@ -5,9 +5,14 @@ Chromium: the test clicks "Add integration", searches for the integration, picks
 1.x, fills in the form, and then opens the device page, where the health sensors must be
 visible without any YAML.
 
-Screenshots of the filled form and of the device page go to the test's temporary directory;
-with INFLUXDB_INGEST_SCREENSHOTS=1 they replace docs/images/config-flow.png and
-docs/images/device-page.png (the README shows them):
+Then Configure: the settings in their sections (each opened, none showing a translation
+error or a repository path) and the preview of the line an entity's state produces. Then
+the database is dropped: the repair names it and gives the command, and its fix creates it.
+
+Screenshots of the filled form, the device page, the options and the preview go to the
+test's temporary directory; with INFLUXDB_INGEST_SCREENSHOTS=1 they replace
+docs/images/config-flow.png, device-page.png, options-sections.png, options-preview.png and
+repair-database-missing.png (the README shows them):
 
     INFLUXDB_INGEST_SCREENSHOTS=1 scripts/test tests/browser
 """
@@ -93,7 +98,7 @@ def test_add_integration_and_see_health_sensors(
     page.wait_for(
         lambda: page.path.startswith("/config/integrations/integration/influxdb_ingest"), "its page"
     )
-    title = f"{DATABASE} @ 127.0.0.1"
+    title = f"{DATABASE} @ 127.0.0.1:{influxdb.port}"
     page.wait_text(title)
 
     # Something to write: state changes, as any integration would make them.
@@ -128,18 +133,132 @@ def test_add_integration_and_see_health_sensors(
     page.screenshot(shots / "device-page.png")
 
     # What the device page says was written is in InfluxDB.
+    assert_written(influxdb, STATE_CHANGES)
+    health_in_words(page)
+    walk_the_options(page, shots)
+    repair_a_missing_database(page, shots, influxdb, home_assistant, title)
+
+    # The one error expected: the write that met the dropped database.
+    assert_no_errors_logged(home_assistant, expected="Cannot write to InfluxDB (not_found)")
+
+
+def assert_written(influxdb: InfluxDB1Server, expected: int) -> None:
+    """InfluxDB holds the demo temperature's points."""
     result = influxdb.query(
         """SELECT count("value") FROM /.*/ WHERE "entity_id" = 'sensor.demo_temperature'""", DATABASE
     )
     counts = [row[1] for series in result["results"][0].get("series", []) for row in series["values"]]
-    assert sum(counts) == STATE_CHANGES, result
+    assert sum(counts) == expected, result
 
+
+def assert_no_errors_logged(home_assistant: HomeAssistantProcess, expected: str) -> None:
+    """Nothing of the integration went wrong behind the page, but what the test provoked."""
     errors = [
         line
         for line in home_assistant.log.read_text(errors="replace").splitlines()
-        if " ERROR " in line and "influxdb_ingest" in line
+        if " ERROR " in line and "influxdb_ingest" in line and expected not in line
     ]
     assert not errors, "\n".join(errors)
+
+
+SECTIONS = (
+    "Record by area, floor, device or label",
+    "Attributes",
+    "Layout of the data",
+    "Built-in compatible layout only",
+    "Delivery and disk spool",
+    "Advanced",
+)
+
+
+def health_in_words(page: Page) -> None:
+    """The device page says what a person can act on: connected; no import yet is Idle, not Unknown."""
+    page.wait_text("Connected")
+    page.wait_text("Idle")
+    assert "Unknown" not in page.text()
+
+
+def click_labelled(page: Page, label: str) -> None:
+    """Click the visible icon button whose label (as a screen reader reads it) is `label`."""
+    button = page.wait_for(
+        lambda: page.js(
+            "return deep.all().find((e) => deep.visible(e) && (e.label === arguments[0]"
+            " || e.getAttribute('aria-label') === arguments[0])) || null",
+            label,
+        ),
+        f"the {label!r} button",
+    )
+    page.click(button)
+
+
+def walk_the_options(page: Page, shots: Path) -> None:
+    """Configure: the menu, the settings in sections (each opened), the preview of a line."""
+    page.goto("/config/integrations/integration/influxdb_ingest")
+    click_labelled(page, "Configure")
+    page.wait_text("Preview")
+    page.click_text("Settings: what to record and how")
+    page.wait_text("What to record")
+    page.wait_text("Only these domains")
+    page.settle()
+    page.screenshot(shots / "options-sections.png")  # as it opens: what to record first
+    for name in SECTIONS:
+        page.click_text(name)
+        page.settle()  # the section opens: what lies below moves
+    page.wait_text("Per entity, domain or pattern")
+    page.wait_text("Measurement for everything")
+    page.settle()
+    shown = page.text()
+    assert "Translation error" not in shown, shown
+    assert "docs/" not in shown
+    assert "](http" not in shown  # a link shown as Markdown source
+    page.click_text("Submit")
+    page.click_text("Finish")  # "Options successfully saved"
+    page.wait_for(lambda: not page.find_text("Finish"), "the options dialog to close")
+
+    click_labelled(page, "Configure")
+    page.click_text("Preview")
+    picker = page.wait_for(
+        lambda: page.js(
+            "return deep.all().find((e) => e.tagName === 'HA-ENTITY-PICKER' && deep.visible(e)) || null"
+        ),
+        "the entity picker",
+    )
+    page.click(picker)
+    # The picker lists the entities by name (the demo temperature has no friendly name).
+    page.click_text("demo temperature")
+    page.settle()
+    page.click_text("Submit")
+    # The line, a part per row: the measurement first, then tags, fields and the timestamp.
+    page.wait_text("home_assistant_events")
+    page.wait_text("entity_id=sensor.demo_temperature")
+    page.settle()
+    page.screenshot(shots / "options-preview.png")
+
+
+def repair_a_missing_database(
+    page: Page, shots: Path, influxdb: InfluxDB1Server, home_assistant: HomeAssistantProcess, title: str
+) -> None:
+    """The database goes away: the repair names it, gives the command, and its fix creates it."""
+    influxdb.query(f"DROP DATABASE {DATABASE}", method="POST")
+    status, answer = home_assistant.request("POST", "/api/states/sensor.demo_temperature", {"state": "30"})
+    assert status in {200, 201}, answer
+    page.goto("/config/repairs")
+    issue = f"InfluxDB has no database {DATABASE} for {title}"
+    page.click_text(issue, timeout=90)
+    page.wait_text(f"Create {DATABASE} now")
+    page.wait_for(lambda: f'CREATE DATABASE "{DATABASE}"' in page.text(), "the command that creates it")
+    page.settle()
+    page.screenshot(shots / "repair-database-missing.png")
+    page.click_text(f"Create {DATABASE} now")
+    page.click_text("Submit")
+    page.wait_for(lambda: not page.find_text(f"Create {DATABASE}"), "the repair dialog to move on")
+    close = page.wait_for(
+        lambda: page.find_text("Close") or page.find_text("Finish"), "the dialog's close button"
+    )
+    page.click(close)
+    # Writing resumes with the next retry; the issue clears on its first success.
+    page.wait_for(lambda: not page.find_text(issue), "the repair to clear itself", timeout=120)
+    assert DATABASE in str(influxdb.query("SHOW DATABASES"))
 
 
 def sensor_value(page: Page, name: str) -> int:

@@ -22,6 +22,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.influxdb_ingest.const import DOMAIN
 from custom_components.influxdb_ingest.data import InfluxDBIngestConfigEntry
+from custom_components.influxdb_ingest.options_flow import SECTION_FIELDS, options_by_section
 
 from .servers import ADMIN_PASSWORD, ADMIN_USER
 
@@ -42,6 +43,13 @@ async def setup_entry(
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     return entry  # type: ignore[return-value]
+
+
+def settings_input(options: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What the options form sends for these options: every section, each with its fields."""
+    shown = {key for fields in SECTION_FIELDS.values() for key in fields}
+    assert set(options) <= shown, set(options) - shown
+    return options_by_section(options)
 
 
 def v1_entry_data(url: str, database: str) -> dict[str, Any]:

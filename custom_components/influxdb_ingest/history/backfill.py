@@ -41,6 +41,7 @@ from .backfill_run import JobRun
 from .influx1_source import InfluxDB1Database
 from .recorder_source import RecorderStates
 from .statistics_source import RecorderStatistics
+from .texts import duration, grouped, translated
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -271,19 +272,29 @@ class BackfillManager:
             "points": job.points,
             "error": error,
         }
-        minutes = job.seconds_running / 60
-        message = {
-            JobStatus.FINISHED: f"Finished: {job.points} points written in {minutes:.1f} minutes.",
-            JobStatus.CANCELLED: f"Cancelled after {job.points} points ({job.fraction_done:.0%} done).",
-        }.get(status, f"Stopped after {job.points} points: {error}")
+        key, placeholders = _ending(job, status, error)
+        message = translated(
+            self._hass,
+            "exceptions",
+            f"{key}.message",
+            source=self._source_name(job),
+            target=self._entry.title,
+            **placeholders,
+        )
         persistent_notification.async_create(
             self._hass,
-            f"{_KIND_NAMES[job.kind]} into {self._entry.title}. {message}",
-            title="InfluxDB Ingest: history import",
+            message,
+            title=translated(self._hass, "exceptions", "backfill_notification_title.message"),
             notification_id=f"{DOMAIN}_{self._entry.entry_id}_backfill",
         )
         log = _LOGGER.info if status is JobStatus.FINISHED else _LOGGER.warning
         log("Backfill of %s into %s: %s", job.kind, self._entry.title, message)
+
+    def _source_name(self, job: BackfillJob) -> str:
+        """The source as a user knows it: the recorder, or the 1.x database by name (no credentials)."""
+        database = (job.connection or {}).get("database", "")
+        key = f"backfill_source_{job.kind.value}.message"
+        return translated(self._hass, "exceptions", key, database=database)
 
     def _set_status(self, status: JobStatus) -> None:
         if status is not self._status:
@@ -306,13 +317,6 @@ class BackfillManager:
         }
 
 
-_KIND_NAMES = {
-    SourceKind.STATES: "History from the recorder",
-    SourceKind.STATISTICS: "Long-term statistics from the recorder",
-    SourceKind.INFLUXDB1: "Copy from InfluxDB 1.x",
-}
-
-
 class _NoRecorder:
     """Stands for the recorder's sources when it is not loaded: the job fails, saying why."""
 
@@ -332,3 +336,13 @@ def offered_jobs(data: Any, now_ns: int) -> list[BackfillJob]:
         start = now_ns - STATISTICS_YEARS * 365 * 86_400 * NS
         jobs.append(BackfillJob(SourceKind.STATISTICS, start, now_ns))
     return jobs
+
+
+def _ending(job: BackfillJob, status: JobStatus, error: str | None) -> tuple[str, dict[str, str]]:
+    """The notification's translation key and its numbers, grouped, with the duration's unit."""
+    points = grouped(job.points)
+    if status is JobStatus.FINISHED:
+        return "backfill_finished", {"points": points, "duration": duration(job.seconds_running)}
+    if status is JobStatus.CANCELLED:
+        return "backfill_cancelled", {"points": points, "percent": f"{job.fraction_done:.0%}"}
+    return "backfill_failed", {"points": points, "error": error or ""}

@@ -99,10 +99,15 @@ class InfluxDB1Database:
         series: list[dict[str, Any]] = result.get("series", [])
         return series
 
+    async def async_databases(self) -> list[str]:
+        """The databases the server shows these credentials, sorted (SourceError when it fails)."""
+        return sorted(
+            {row[0] for series in await self.query("SHOW DATABASES") for row in series.get("values", [])}
+        )
+
     async def async_check(self) -> None:
         """Prove the server answers, takes the credentials and has the database (SourceError)."""
-        listed = {row[0] for series in await self.query("SHOW DATABASES") for row in series.get("values", [])}
-        if self._database not in listed:
+        if self._database not in await self.async_databases():
             raise SourceNotFound(f"{self._url.origin()} has no database {self._database!r} (or hides it)")
 
     async def async_open(self, job: BackfillJob) -> list[Lane]:

@@ -56,12 +56,17 @@ class BackfillLane:
         never takes the disk spool's room from live points.
         """
         size = self._batch_size
+        stats = self._outcomes.stats
         async with self._lock:
             self._outcomes.policy.probing()
             for start in range(0, len(lines), size):
+                # Under the lock nothing live is written meanwhile: the difference is history's.
+                written_before = stats.points_written
                 try:
                     await self._delivery.deliver(lines[start : start + size])
                 except InfluxError as err:
+                    stats.points_from_history += stats.points_written - written_before
                     self._outcomes.failed(err)
                     raise
+                stats.points_from_history += stats.points_written - written_before
                 self._outcomes.succeeded()

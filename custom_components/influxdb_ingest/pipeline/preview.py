@@ -16,6 +16,7 @@ from typing import Any
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, State
 
+from ..lines.line_protocol import split_line
 from ..lines.metadata import MetadataLookup
 from .filters import EntitySelection
 from .serializer import make_serializer
@@ -83,8 +84,35 @@ class LinePreview:
         return self._serializer.line(event)
 
 
-def as_code_block(line: str) -> str:
-    """Markdown for a line: a fence longer than any run of backticks in it."""
-    longest = max((len(run) for run in re.findall(r"`+", line)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}\n{line}\n{fence}"
+def _code(text: str) -> str:
+    """Inline Markdown code for any text: a fence longer than any run of backticks in it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    return f"{fence} {text} {fence}"
+
+
+def _split_head(head: str) -> list[str]:
+    """Measurement and tags: the head split at commas no backslash escapes."""
+    parts: list[str] = []
+    start = position = 0
+    while position < len(head):
+        if head[position] == "\\":
+            position += 2
+            continue
+        if head[position] == ",":
+            parts.append(head[start:position])
+            start = position + 1
+        position += 1
+    parts.append(head[start:])
+    return parts
+
+
+def as_field_list(line: str) -> str:
+    """Markdown for a line, a row per part (measurement, tags, fields, timestamp), so it wraps.
+
+    A line is one row of thousands of characters; shown whole, a form shows its first few.
+    Each row is the part exactly as written: joined by commas and spaces, they are the line.
+    """
+    head, fields, tail = split_line(line)
+    rows = [*_split_head(head), *(f"{key}={value}" for key, value in fields), tail.strip()]
+    return "\n".join(f"- {_code(row)}" for row in rows if row)

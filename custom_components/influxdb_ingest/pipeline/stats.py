@@ -50,7 +50,13 @@ class Problem(StrEnum):
 
 
 # Counters that keep counting across restarts (total_increasing sensors), besides the drops.
-_PERSISTED = ("events_received", "points_written", "points_dead_lettered", "write_errors")
+_PERSISTED = (
+    "events_received",
+    "points_written",
+    "points_from_history",
+    "points_dead_lettered",
+    "write_errors",
+)
 
 
 def _drop_key(reason: DropReason) -> str:
@@ -63,6 +69,8 @@ class WriterStats:
 
     events_received: int = 0
     points_written: int = 0
+    # The part of points_written that a backfill job (history) wrote; the rest are live events'.
+    points_from_history: int = 0
     points_dead_lettered: int = 0
     write_errors: int = 0
     dropped: dict[DropReason, int] = field(default_factory=lambda: dict.fromkeys(DropReason, 0))

@@ -340,14 +340,23 @@ class InfluxClient:
         return self.server
 
     async def create_database(self, timeout: float, retention_days: int = 0) -> None:
-        """InfluxDB 3: create the database (already existing is fine), with a retention period if given.
+        """InfluxDB 1.x and 3: create the database (already existing is fine), with a retention period.
 
-        `POST /api/v3/configure/database` with `{"db": name}`: 200, 409 when it exists,
-        422 at the database limit (influxdb3_server/src/http.rs, create_database). The optional
-        `retention_period` is a humantime duration such as `30d` (influxdb3_types/src/http.rs
-        at v3.10.1, CreateDatabaseRequest, line 302); Core sets it at creation (v3.10.1 also
-        has `PUT /api/v3/configure/database` to change it, http.rs line 2834).
+        1.x: `POST /query` with `CREATE DATABASE "name"` (a no-op when it exists; an admin
+        user's right). 3: `POST /api/v3/configure/database` with `{"db": name}`: 200, 409
+        when it exists, 422 at the database limit (influxdb3_server/src/http.rs,
+        create_database). The optional `retention_period` is a humantime duration such as
+        `30d` (influxdb3_types/src/http.rs at v3.10.1, CreateDatabaseRequest, line 302); Core
+        sets it at creation (v3.10.1 also has `PUT /api/v3/configure/database` to change it,
+        http.rs line 2834).
         """
+        if self.target.api_version is ApiVersion.V1:
+            name = str(self.target.database).replace("\\", "\\\\").replace('"', '\\"')
+            url = URL(self.target.url) / "query" % {"q": f'CREATE DATABASE "{name}"'}
+            answer = await self._call("POST", url, timeout)
+            if '"error"' in answer:  # 200 with the statement's error, e.g. not an admin
+                raise InfluxError(answer[:300])
+            return
         url = URL(self.target.url) / "api/v3/configure/database"
         request: dict[str, str] = {"db": self.target.v3_database}
         if retention_days > 0:

@@ -91,9 +91,10 @@ class InfluxTarget:
 
     @property
     def title(self) -> str:
-        """A short human name: what is written where."""
+        """A short human name: what is written where (the port too: two servers may share a host)."""
         name = self.bucket if self.api_version is ApiVersion.V2 else self.database
-        return f"{name} @ {URL(self.url).host}"
+        url = URL(self.url)
+        return f"{name} @ {url.host}:{url.port}"
 
     @property
     def v3_database(self) -> str:
