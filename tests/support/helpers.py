@@ -11,6 +11,7 @@ from collections.abc import Callable
 import datetime as dt
 import inspect
 import re
+import unicodedata
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
@@ -147,13 +148,17 @@ def record_hostile_changes(hass: HomeAssistant) -> list[Event[EventStateChangedD
 
 
 def stored_name(text: str) -> str:
-    """What InfluxDB stores for a tag or field name we escaped (docs/schema.md).
+    """What InfluxDB stores for a name we escaped (docs/schema.md, "Names and values the protocol cannot carry").
 
-    Newlines become spaces; trailing backslashes go, and so does the last of an odd run of
-    backslashes before a separator.
+    Written from the documentation, not from the encoder: a lone surrogate is U+FFFD, a
+    control character (category Cc) a space, a run of backslashes one backslash, and a
+    backslash before `,` `=` space `"` or at the end is gone.
     """
-    even = re.sub(r"\\+(?=[,= \n\r])", lambda run: run[0][: len(run[0]) // 2 * 2], text.rstrip("\\"))
-    return even.replace("\n", " ").replace("\r", " ")
+    text = "".join(
+        "\ufffd" if 0xD800 <= ord(char) <= 0xDFFF else " " if unicodedata.category(char) == "Cc" else char
+        for char in text
+    )
+    return re.sub(r'\\(?=[,= "]|$)', "", re.sub(r"\\+", r"\\", text))
 
 
 # Text InfluxDB stores as sent: no lone surrogates (not UTF-8) and no NUL.

@@ -48,7 +48,13 @@ class Problem(StrEnum):
 
 
 # Counters that keep counting across restarts (total_increasing sensors), besides the drops.
-_PERSISTED = ("events_received", "points_written", "points_dead_lettered", "write_errors")
+_PERSISTED = (
+    "events_received",
+    "points_written",
+    "points_dead_lettered",
+    "write_errors",
+    "string_values_cut",
+)
 
 
 def _drop_key(reason: DropReason) -> str:
@@ -63,6 +69,8 @@ class WriterStats:
     points_written: int = 0
     points_dead_lettered: int = 0
     write_errors: int = 0
+    # String values longer than the server stores: written cut to fit, kept whole in the dead-letter file.
+    string_values_cut: int = 0
     dropped: dict[DropReason, int] = field(default_factory=lambda: dict.fromkeys(DropReason, 0))
     spool_torn_records: int = 0
     points_healed_batches: int = 0

@@ -23,6 +23,7 @@ from ..lines.metadata import EntityMetadata
 from ..target.influx_api import InfluxClient, InfluxError
 from .backfill_lane import BackfillLane
 from .backlog import Backlog, RunInExecutor
+from .dead_letter import append_cut_values
 from .delivery import Delivery
 from .memory_bound import MemoryBound
 from .outcomes import WriteOutcomes
@@ -56,8 +57,10 @@ class BatchWriter:
         self.stats = WriterStats()
         self._wakeup = asyncio.Event()
         self.columns = ColumnBudget(settings.column_budget())
+        self._serializer = make_serializer(settings, lookup_metadata, self.columns)
+        self._run_in_executor = run_in_executor
         self.backlog = Backlog(
-            make_serializer(settings, lookup_metadata, self.columns),
+            self._serializer,
             DiskSpool(spool_dir, max_bytes=settings.spool_max_bytes, max_age=settings.spool_max_age),
             self.stats,
             batch_size=settings.batch_size,
@@ -150,6 +153,7 @@ class BatchWriter:
     async def write_due(self) -> None:
         """One round: write while the server accepts, if an attempt is due; keep memory bounded."""
         async with self._lock:
+            await self._keep_cut_values()
             await self.backlog.drop_expired()
             if self.policy.due():
                 self.policy.probing()
@@ -192,6 +196,21 @@ class BatchWriter:
                 if isinstance(outcome, BaseException):
                     raise outcome
             self.outcomes.succeeded()
+
+    async def _keep_cut_values(self) -> None:
+        """Count the string values cut to the server's limit and keep them whole in the dead-letter file.
+
+        The point itself was written with the value cut: one oversized attribute never costs
+        the state (docs/schema.md).
+        """
+        if cut := self._serializer.take_cut_values():
+            self.stats.string_values_cut += len(cut)
+            await self._run_in_executor(
+                append_cut_values,
+                self.dead_letter_path,
+                [(value.line, value.key, value.value) for value in cut],
+                self._serializer.string_limit_bytes,
+            )
 
     def _in_flight(self) -> int:
         """Requests to send at once: InfluxDB stores them in parallel; a failing server gets one."""
@@ -237,6 +256,7 @@ class BatchWriter:
         # Whatever the timeout interrupted is still in the backlog (an event leaves the
         # buffer only as a line): serialize what is left and spool everything.
         await self.backlog.batch_all()
+        await self._keep_cut_values()
         if waiting := self.backlog.points_in_memory:
             _LOGGER.info("Spooling %d unwritten points to disk for the next start", waiting)
         await self.backlog.spill(0)
