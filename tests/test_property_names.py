@@ -227,8 +227,6 @@ def test_lines_stored_by_real_influxdb1_as_meant(
     ("unit", "measurement"),
     [("#", "_#"), ("#°C", "_#°C"), ("\\", "_"), ("\n", "_"), (" #", " #"), ("\t#", " #")],
 )
-def test_a_unit_that_would_start_a_comment_names_a_measurement_that_does_not(
-    unit: str, measurement: str
-) -> None:
+def test_a_unit_that_would_start_a_comment_names_another_measurement(unit: str, measurement: str) -> None:
     line, _ = _builtin_case("x", "son", {}, unit, {}, api="3")
     assert _parsed_by_v3(line)[0] == measurement

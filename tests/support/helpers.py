@@ -11,8 +11,8 @@ from collections.abc import Callable
 import datetime as dt
 import inspect
 import re
-import unicodedata
 from typing import Any
+import unicodedata
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_STATE_CHANGED
@@ -148,7 +148,7 @@ def record_hostile_changes(hass: HomeAssistant) -> list[Event[EventStateChangedD
 
 
 def stored_name(text: str) -> str:
-    """What InfluxDB stores for a name we escaped (docs/schema.md, "Names and values the protocol cannot carry").
+    """What InfluxDB stores for a name we escaped (docs/schema.md, "Names and values...").
 
     Written from the documentation, not from the encoder: a lone surrogate is U+FFFD, a
     control character (category Cc) a space, a run of backslashes one backslash, and a

@@ -171,6 +171,7 @@ class BatchWriter:
         """Write everything now, ignoring any retry wait; raise InfluxError on failure."""
         async with self._lock:
             await self.backlog.batch_all()
+            await self._keep_cut_values()
             try:
                 await self._write_backlog()
             except InfluxError as err:
