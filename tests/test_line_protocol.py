@@ -34,7 +34,7 @@ from .support.servers import InfluxDB1Server
         ("two\\\\,back", "two\\,back"),
         ("two\\\\back", "two\\back"),
         ("trailing\\\\", "trailing"),
-        ("tab\tnul\x00del\x7f", "tab\\ nul\\ del\\ "),
+        ("tab\tnul\x00del\x7f", "tab\\ nul\\ del\x7f"),
         ("ünï©ødé ☃", "ünï©ødé\\ ☃"),
     ],
 )

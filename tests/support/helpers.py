@@ -12,7 +12,6 @@ import datetime as dt
 import inspect
 import re
 from typing import Any
-import unicodedata
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_STATE_CHANGED
@@ -150,13 +149,12 @@ def record_hostile_changes(hass: HomeAssistant) -> list[Event[EventStateChangedD
 def stored_name(text: str) -> str:
     """What InfluxDB stores for a name we escaped (docs/schema.md, "Names and values...").
 
-    Written from the documentation, not from the encoder: a lone surrogate is U+FFFD, a
-    control character (category Cc) a space, a run of backslashes one backslash, and a
-    backslash before `,` `=` space `"` or at the end is gone.
+    Written from the documentation, not from the encoder: a lone surrogate is U+FFFD,
+    NUL, tab, newline and carriage return are spaces, a run of backslashes is one
+    backslash, and a backslash before `,` `=` space `"` or at the end is gone.
     """
     text = "".join(
-        "\ufffd" if 0xD800 <= ord(char) <= 0xDFFF else " " if unicodedata.category(char) == "Cc" else char
-        for char in text
+        "\ufffd" if 0xD800 <= ord(char) <= 0xDFFF else " " if char in "\x00\t\n\r" else char for char in text
     )
     return re.sub(r'\\(?=[,= "]|$)', "", re.sub(r"\\+", r"\\", text))
 

@@ -21,11 +21,13 @@ _TAG_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "})
 _FIELD_KEY_ESCAPES_V3 = _TAG_ESCAPES
 _FIELD_KEY_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", '"': '\\"'})
 _STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
-# Control characters (Unicode category Cc) cannot be escaped in names: InfluxDB 3 ends a
-# token at a tab or newline and a measurement at NUL (lib.rs v3.10.1 lines 730-745, 946-952),
-# 1.x skips tabs and NULs that start a line (models/points.go v1.8.10 skipWhitespace). In
-# names they become spaces, which are escaped like any other.
-_CONTROLS = str.maketrans(dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)], " "))
+# Four control characters cannot be carried in names, escaped or not: InfluxDB 3 ends a
+# token at a tab or newline and a measurement at NUL (lib.rs v3.10.1 lines 730-745,
+# 946-952), 1.x ends a line at a newline and skips tabs and NULs that start one
+# (models/points.go v1.8.10 skipWhitespace, scanLine), and a carriage return before a
+# newline is a line ending to many tools. In names they become spaces, escaped like any
+# other; every other control character is stored as it is (tests/test_property_names.py).
+_CONTROLS = str.maketrans(dict.fromkeys([0x00, 0x09, 0x0A, 0x0D], " "))
 # Lone surrogates are not UTF-8: one would make the whole request body unencodable.
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # Backslashes are read differently by the servers: InfluxDB 1.x and 2.x keep `\\` in a name
@@ -52,7 +54,7 @@ _NAME_CACHE_LIMIT = 10_000
 def storable_name(text: str) -> str:
     """The name InfluxDB stores for `text` (before escaping): what the protocol cannot carry, replaced.
 
-    Lone surrogates become U+FFFD, control characters spaces, a run of backslashes one,
+    Lone surrogates become U+FFFD, NUL, tab, newline and carriage return spaces, a run of backslashes one,
     and a backslash before `,` `=` space `"` or at the end is removed (docs/schema.md,
     "Names and values the protocol cannot carry").
     """
