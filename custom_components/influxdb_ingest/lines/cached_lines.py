@@ -94,7 +94,10 @@ class DefaultLines:
             self._parts[entity_id] = parts
         if new_state is None:  # removed: nothing to reuse any more
             del self._parts[entity_id]
-        changes = format_fields(change_fields(event, self._layout), self._escape_key, self._limit)
+        # The state's own fields (distinct names of the layout): no key check needed.
+        changes = format_fields(
+            change_fields(event, self._layout), self._escape_key, self._limit, check_keys=False
+        )
         if not parts.fixed_fields:
             return f"{parts.head} {changes} {time_ns}"
         return f"{parts.head} {changes},{parts.fixed_fields} {time_ns}"
@@ -144,6 +147,7 @@ class BuiltinLines:
                 return None
             return f"{parts.head} {parts.fixed_fields} {time_ns}"
         if not parts.fixed_fields:
-            return f"{parts.head} {format_fields(state_fields, self._escape_key, self._limit)} {time_ns}"
-        state_part = format_fields(state_fields, self._escape_key, self._limit)
+            state_part = format_fields(state_fields, self._escape_key, self._limit, check_keys=False)
+            return f"{parts.head} {state_part} {time_ns}"
+        state_part = format_fields(state_fields, self._escape_key, self._limit, check_keys=False)
         return f"{parts.head} {state_part},{parts.fixed_fields} {time_ns}"

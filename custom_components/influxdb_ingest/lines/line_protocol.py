@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 import re
+import sys
 
 from .point import FieldValue, Point
 
@@ -152,12 +153,22 @@ class StringLimit:
         return cut
 
 
-def _unique(key: str, seen: set[str]) -> str:
-    """`key`, or `key` with `_` appended until no other key of the line has it."""
+def _renamed(key: str, seen: set[str]) -> str:
+    """`key` with `_` appended until no other key of the line has it (rare: only called on a clash)."""
     while key in seen:
         key += NAME_PREFIX
-    seen.add(key)
     return key
+
+
+def _unique_keys(keys: list[str], taken: frozenset[str]) -> list[str]:
+    """Field keys with every clash renamed, in order (the rare case of `format_fields`)."""
+    seen = {RESERVED_KEY, *taken}
+    unique = []
+    for key in keys:
+        renamed = _renamed(key, seen)
+        seen.add(renamed)
+        unique.append(renamed)
+    return unique
 
 
 def format_head(measurement: str, tags: Mapping[str, str]) -> str:
@@ -171,7 +182,11 @@ def format_head(measurement: str, tags: Mapping[str, str]) -> str:
     for key in sorted(tags):
         value = escape_tag(tags[key])
         if value:  # empty tag values are not allowed: omit the tag
-            parts.append(f",{_unique(escape_tag(key) or NAME_PREFIX, seen)}={value}")
+            tag_key = escape_tag(key) or NAME_PREFIX
+            if tag_key in seen:
+                tag_key = _renamed(tag_key, seen)
+            seen.add(tag_key)
+            parts.append(f",{tag_key}={value}")
     return "".join(parts)
 
 
@@ -180,27 +195,41 @@ def format_fields(
     escape_key: Callable[[str], str] = escape_field_key,
     limit: StringLimit | None = None,
     taken: frozenset[str] = frozenset(),
+    *,
+    check_keys: bool = True,
 ) -> str:
     """The field set, escaped and typed (string, float or boolean).
 
     Keys are unique on the line: InfluxDB 3 refuses a line with a field key twice
     (influxdb3_write validator.rs v3.10.1 line 251), so a key that escapes to one already
     written (or in `taken`, the keys of the rest of the line, or `time`) gets `_` appended;
-    an empty key is `_`. Strings longer than `limit` are cut to fit it.
+    an empty key is `_`. `check_keys=False` is for the layouts' own fields, distinct by
+    design (the state's, formatted for every event). Strings longer than `limit` are cut.
     """
     formatted = []
-    seen = {RESERVED_KEY, *taken}
+    keys: list[str] | None = [] if check_keys else None
+    safe_chars = limit.safe_chars if limit is not None else sys.maxsize
     for key, field_value in fields.items():
-        field_key = _unique(escape_key(key) or NAME_PREFIX, seen)
+        field_key = escape_key(key) or NAME_PREFIX
+        if keys is not None:
+            keys.append(field_key)
         if isinstance(field_value, str):
-            text = field_value
-            if limit is not None and len(text) > limit.safe_chars:
-                text = limit.fit(key, text)
-            formatted.append(f"{field_key}={escape_string_field(text)}")
+            if len(field_value) > safe_chars and limit is not None:
+                field_value = limit.fit(key, field_value)  # noqa: PLW2901  # the value written
+            formatted.append(f"{field_key}={escape_string_field(field_value)}")
         elif isinstance(field_value, bool):
             formatted.append(f"{field_key}={'true' if field_value else 'false'}")
         else:
             formatted.append(f"{field_key}={format_float(field_value)}")
+    # One check in C for the common case: every key distinct, none reserved.
+    if keys is not None and (
+        len(set(keys)) < len(keys) or RESERVED_KEY in keys or (taken and not taken.isdisjoint(keys))
+    ):
+        unique = _unique_keys(keys, taken)
+        formatted = [
+            new_key + text[len(old_key) :]
+            for new_key, old_key, text in zip(unique, keys, formatted, strict=True)
+        ]
     return ",".join(formatted)
 
 
