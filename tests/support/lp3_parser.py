@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-# lib.rs v3.10.1 lines 97-106: 64 KiB, 1 MiB with the `large-strings` feature (3.9 and later).
+# lib.rs v3.10.1 lines 104-111: 64 KiB, 1 MiB with the `large-strings` feature (3.9 and later).
 LIMIT_64K = 65_536
 LIMIT_1M = 1_048_576
 _CONTEXT_CHARS = 10  # lib.rs MAX_ERROR_CONTEXT_CHARS

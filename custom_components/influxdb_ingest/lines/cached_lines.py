@@ -94,9 +94,9 @@ class DefaultLines:
             self._parts[entity_id] = parts
         if new_state is None:  # removed: nothing to reuse any more
             del self._parts[entity_id]
-        # The state's own fields (distinct names of the layout): no key check needed.
+        # The state's own fields: plain, distinct names of the layout, neither escaped nor checked.
         changes = format_fields(
-            change_fields(event, self._layout), self._escape_key, self._limit, check_keys=False
+            change_fields(event, self._layout), self._escape_key, self._limit, own_keys=True
         )
         if not parts.fixed_fields:
             return f"{parts.head} {changes} {time_ns}"
@@ -147,7 +147,7 @@ class BuiltinLines:
                 return None
             return f"{parts.head} {parts.fixed_fields} {time_ns}"
         if not parts.fixed_fields:
-            state_part = format_fields(state_fields, self._escape_key, self._limit, check_keys=False)
+            state_part = format_fields(state_fields, self._escape_key, self._limit, own_keys=True)
             return f"{parts.head} {state_part} {time_ns}"
-        state_part = format_fields(state_fields, self._escape_key, self._limit, check_keys=False)
+        state_part = format_fields(state_fields, self._escape_key, self._limit, own_keys=True)
         return f"{parts.head} {state_part},{parts.fixed_fields} {time_ns}"

@@ -196,22 +196,25 @@ def format_fields(
     limit: StringLimit | None = None,
     taken: frozenset[str] = frozenset(),
     *,
-    check_keys: bool = True,
+    own_keys: bool = False,
 ) -> str:
     """The field set, escaped and typed (string, float or boolean).
 
     Keys are unique on the line: InfluxDB 3 refuses a line with a field key twice
     (influxdb3_write validator.rs v3.10.1 line 251), so a key that escapes to one already
     written (or in `taken`, the keys of the rest of the line, or `time`) gets `_` appended;
-    an empty key is `_`. `check_keys=False` is for the layouts' own fields, distinct by
-    design (the state's, formatted for every event). Strings longer than `limit` are cut.
+    an empty key is `_`. `own_keys=True` is for the layouts' own fields (the state's,
+    formatted for every event): plain names, distinct by design, so neither escaped nor
+    checked. Strings longer than `limit` are cut.
     """
     formatted = []
-    keys: list[str] | None = [] if check_keys else None
+    keys: list[str] | None = None if own_keys else []
     safe_chars = limit.safe_chars if limit is not None else sys.maxsize
     for key, field_value in fields.items():
-        field_key = escape_key(key) or NAME_PREFIX
-        if keys is not None:
+        if keys is None:
+            field_key = key
+        else:
+            field_key = escape_key(key) or NAME_PREFIX
             keys.append(field_key)
         if isinstance(field_value, str):
             if len(field_value) > safe_chars and limit is not None:

@@ -15,7 +15,7 @@ INFLUXDB3_COLUMN_BUDGET = 250
 # The longest string field value a server stores, in UTF-8 bytes (the value itself, unescaped).
 # InfluxDB 3 up to 3.8: 64 KiB; 3.9 and later are built with the line-protocol crate's
 # `large-strings` feature: 1 MiB (core/influxdb_line_protocol/src/lib.rs v3.9.0/v3.10.1
-# lines 97-106, influxdb3/Cargo.toml v3.9.0 line 99). InfluxDB 1.x (1.10 and later) and 2.x:
+# lines 104-111, influxdb3/Cargo.toml v3.9.0 line 99). InfluxDB 1.x (1.10 and later) and 2.x:
 # 1 MiB (tsdb/field_validator.go v1.11.9 line 11, v2.7.12 line 12; older 1.x have no limit).
 STRING_LIMIT_64K = 65_536
 STRING_LIMIT_1M = 1_048_576
