@@ -69,8 +69,13 @@ def storable_name(text: str) -> str:
     return text
 
 
-def _remembered(table: dict[int, str]) -> Callable[[str], str]:
-    """Escape names with `table`, remembering every name escaped (a pure function, faster)."""
+def _measurement_name(escaped: str) -> str:
+    """A measurement never empty and never starting with `#` (a comment line)."""
+    return NAME_PREFIX + escaped if not escaped or escaped[0] == "#" else escaped
+
+
+def _remembered(table: dict[int, str], finish: Callable[[str], str] = str) -> Callable[[str], str]:
+    """Escape names with `table` (then `finish`), remembering every name escaped (a pure function, faster)."""
     escaped: dict[str, str] = {}
 
     def escape(text: str) -> str:
@@ -78,7 +83,7 @@ def _remembered(table: dict[int, str]) -> Callable[[str], str]:
             return known
         if len(escaped) >= _NAME_CACHE_LIMIT:
             escaped.clear()
-        escaped[text] = result = storable_name(text).translate(table)
+        escaped[text] = result = finish(storable_name(text).translate(table))
         return result
 
     return escape
@@ -87,15 +92,7 @@ def _remembered(table: dict[int, str]) -> Callable[[str], str]:
 escape_tag = _remembered(_TAG_ESCAPES)  # a tag key or a tag value
 escape_field_key = _remembered(_FIELD_KEY_ESCAPES)  # a field key
 escape_field_key_v3 = _remembered(_FIELD_KEY_ESCAPES_V3)  # a field key, InfluxDB 3
-_escape_measurement = _remembered(_MEASUREMENT_ESCAPES)
-
-
-def escape_measurement(text: str) -> str:
-    """A measurement name, escaped; never empty and never starting with `#` (a comment)."""
-    escaped = _escape_measurement(text)
-    if not escaped or escaped[0] == "#":
-        return NAME_PREFIX + escaped
-    return escaped
+escape_measurement = _remembered(_MEASUREMENT_ESCAPES, _measurement_name)  # a measurement name
 
 
 def fit_string(text: str, limit_bytes: int) -> str:
@@ -177,17 +174,19 @@ def format_head(measurement: str, tags: Mapping[str, str]) -> str:
     Two keys that become one (docs/schema.md) would be a duplicate tag, which InfluxDB
     refuses: the later one (in sorted order) gets `_` appended, as does a key `time`.
     """
-    parts = [escape_measurement(measurement)]
-    seen = {RESERVED_KEY}
+    keys = []
+    values = []
     for key in sorted(tags):
         value = escape_tag(tags[key])
         if value:  # empty tag values are not allowed: omit the tag
-            tag_key = escape_tag(key) or NAME_PREFIX
-            if tag_key in seen:
-                tag_key = _renamed(tag_key, seen)
-            seen.add(tag_key)
-            parts.append(f",{tag_key}={value}")
-    return "".join(parts)
+            keys.append(escape_tag(key) or NAME_PREFIX)
+            values.append(value)
+    # One check in C for the common case: every key distinct, none reserved.
+    if len(set(keys)) < len(keys) or RESERVED_KEY in keys:
+        keys = _unique_keys(keys, frozenset())
+    return escape_measurement(measurement) + "".join(
+        f",{key}={value}" for key, value in zip(keys, values, strict=True)
+    )
 
 
 def format_fields(
