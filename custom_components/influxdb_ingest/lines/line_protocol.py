@@ -174,19 +174,17 @@ def format_head(measurement: str, tags: Mapping[str, str]) -> str:
     Two keys that become one (docs/schema.md) would be a duplicate tag, which InfluxDB
     refuses: the later one (in sorted order) gets `_` appended, as does a key `time`.
     """
-    keys = []
-    values = []
+    parts = [escape_measurement(measurement)]
+    seen = {RESERVED_KEY}
     for key in sorted(tags):
         value = escape_tag(tags[key])
         if value:  # empty tag values are not allowed: omit the tag
-            keys.append(escape_tag(key) or NAME_PREFIX)
-            values.append(value)
-    # One check in C for the common case: every key distinct, none reserved.
-    if len(set(keys)) < len(keys) or RESERVED_KEY in keys:
-        keys = _unique_keys(keys, frozenset())
-    return escape_measurement(measurement) + "".join(
-        f",{key}={value}" for key, value in zip(keys, values, strict=True)
-    )
+            tag_key = escape_tag(key) or NAME_PREFIX
+            if tag_key in seen:
+                tag_key = _renamed(tag_key, seen)
+            seen.add(tag_key)
+            parts.append(f",{tag_key}={value}")
+    return "".join(parts)
 
 
 def format_fields(
