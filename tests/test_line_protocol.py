@@ -28,11 +28,13 @@ from .support.servers import InfluxDB1Server
         ("line\nbreak\r", "line\\ break\\ "),
         ('quote"d', 'quote"d'),
         ("back\\slash", "back\\slash"),
-        # An odd run of backslashes before a separator: InfluxDB would pair the last one with
-        # the comma's escape and end the name there (the real server refuses the line).
+        # A backslash before a separator would pair with its escape and end the name there;
+        # a run of them reads as two on 1.x and one on 3.x: it goes, a run becomes one.
         ("back\\,comma", "back\\,comma"),
-        ("two\\\\,back", "two\\\\\\,back"),
+        ("two\\\\,back", "two\\,back"),
+        ("two\\\\back", "two\\back"),
         ("trailing\\\\", "trailing"),
+        ("tab\tnul\x00del\x7f", "tab\\ nul\\ del\x7f"),
         ("ünï©ødé ☃", "ünï©ødé\\ ☃"),
     ],
 )
@@ -42,7 +44,7 @@ def test_tag_keys_and_values(raw: str, escaped: str) -> None:
 
 def test_field_keys_also_escape_quotes() -> None:
     assert escape_field_key('attr_"x" y') == 'attr_\\"x\\"\\ y'
-    assert escape_field_key('a\\"') == 'a\\\\"'
+    assert escape_field_key('a\\"') == 'a\\"'
     assert escape_tag('a"b') == 'a"b'
 
 

@@ -119,11 +119,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntr
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     await backfill.async_load()  # resumes an interrupted job, or starts the one offered at setup
 
+    async def _learn_which_server() -> None:
+        if (server := await client.async_read_server_info(VALIDATE_TIMEOUT)) is not None:
+            writer.cut_strings.adopt_server(server)
+
     @callback
     def _ask_which_server() -> None:
-        entry.async_create_background_task(
-            hass, client.async_read_server_info(VALIDATE_TIMEOUT), f"{entry.title} server info"
-        )
+        entry.async_create_background_task(hass, _learn_which_server(), f"{entry.title} server info")
 
     # Which server and release answers (`/ping`), for diagnostics and what differs by release;
     # asked once setup is done, so that it takes no turn of the loop from setup and the writer.

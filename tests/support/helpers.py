@@ -155,13 +155,16 @@ def record_hostile_changes(hass: HomeAssistant) -> list[Event[EventStateChangedD
 
 
 def stored_name(text: str) -> str:
-    """What InfluxDB stores for a tag or field name we escaped (docs/schema.md).
+    """What InfluxDB stores for a name we escaped (docs/schema.md, "Names and values...").
 
-    Newlines become spaces; trailing backslashes go, and so does the last of an odd run of
-    backslashes before a separator.
+    Written from the documentation, not from the encoder: a lone surrogate is U+FFFD,
+    NUL, tab, newline and carriage return are spaces, a run of backslashes is one
+    backslash, and a backslash before `,` `=` space `"` or at the end is gone.
     """
-    even = re.sub(r"\\+(?=[,= \n\r])", lambda run: run[0][: len(run[0]) // 2 * 2], text.rstrip("\\"))
-    return even.replace("\n", " ").replace("\r", " ")
+    text = "".join(
+        "\ufffd" if 0xD800 <= ord(char) <= 0xDFFF else " " if char in "\x00\t\n\r" else char for char in text
+    )
+    return re.sub(r'\\(?=[,= "]|$)', "", re.sub(r"\\+", r"\\", text))
 
 
 # Text InfluxDB stores as sent: no lone surrogates (not UTF-8) and no NUL.

@@ -17,7 +17,7 @@ from homeassistant.core import Event, EventStateChangedData, State
 
 from .columns import ColumnBudget
 from .entity_rules import EntityRules
-from .line_protocol import escape_field_key, format_fields, format_head
+from .line_protocol import StringLimit, escape_field_key, format_fields, format_head
 from .metadata import EntityMetadata
 from .normalize import (
     DefaultLayout,
@@ -57,10 +57,12 @@ class DefaultLines:
         layout: DefaultLayout,
         columns: ColumnBudget | None = None,
         escape_key: Callable[[str], str] = escape_field_key,
+        limit: StringLimit | None = None,
     ) -> None:
         self._layout = layout
         self._columns = columns
         self._escape_key = escape_key
+        self._limit = limit
         self._parts: dict[str, _EntityParts] = {}
 
     def line(
@@ -86,12 +88,16 @@ class DefaultLines:
                 format_fields(
                     attribute_fields(recorded, metadata, layout, rules, columns=self._columns, tags=tags),
                     self._escape_key,
+                    self._limit,
                 ),
             )
             self._parts[entity_id] = parts
         if new_state is None:  # removed: nothing to reuse any more
             del self._parts[entity_id]
-        changes = format_fields(change_fields(event, self._layout), self._escape_key)
+        # The state's own fields: plain, distinct names of the layout, neither escaped nor checked.
+        changes = format_fields(
+            change_fields(event, self._layout), self._escape_key, self._limit, own_keys=True
+        )
         if not parts.fixed_fields:
             return f"{parts.head} {changes} {time_ns}"
         return f"{parts.head} {changes},{parts.fixed_fields} {time_ns}"
@@ -105,10 +111,12 @@ class BuiltinLines:
         layout: BuiltinLayout,
         static_tags: Mapping[str, str],
         escape_key: Callable[[str], str] = escape_field_key,
+        limit: StringLimit | None = None,
     ) -> None:
         self._layout = layout
         self._static_tags = static_tags
         self._escape_key = escape_key
+        self._limit = limit
         self._parts: dict[str, _EntityParts] = {}
 
     def line(self, event: Event[EventStateChangedData], rules: EntityRules, time_ns: int) -> str | None:
@@ -129,7 +137,9 @@ class BuiltinLines:
                 state.attributes,
                 state_field_keys,
                 format_head(measurement, tags),
-                format_fields(fields, self._escape_key),
+                # The state's own fields come first on the line: an attribute key that
+                # becomes one of theirs is renamed, as point_to_line does.
+                format_fields(fields, self._escape_key, self._limit, state_field_keys),
             )
             self._parts[state.entity_id] = parts
         if not state_fields:
@@ -137,5 +147,7 @@ class BuiltinLines:
                 return None
             return f"{parts.head} {parts.fixed_fields} {time_ns}"
         if not parts.fixed_fields:
-            return f"{parts.head} {format_fields(state_fields, self._escape_key)} {time_ns}"
-        return f"{parts.head} {format_fields(state_fields, self._escape_key)},{parts.fixed_fields} {time_ns}"
+            state_part = format_fields(state_fields, self._escape_key, self._limit, own_keys=True)
+            return f"{parts.head} {state_part} {time_ns}"
+        state_part = format_fields(state_fields, self._escape_key, self._limit, own_keys=True)
+        return f"{parts.head} {state_part},{parts.fixed_fields} {time_ns}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from homeassistant.const import EVENT_STATE_CHANGED
@@ -17,7 +18,7 @@ from homeassistant.core import Event, EventStateChangedData
 from ..lines.cached_lines import BuiltinLines, DefaultLines
 from ..lines.columns import ColumnBudget
 from ..lines.entity_rules import EntityRules, EntityRulesResolver
-from ..lines.line_protocol import escape_field_key, escape_field_key_v3, point_to_line
+from ..lines.line_protocol import StringLimit, escape_field_key, escape_field_key_v3, point_to_line
 from ..lines.metadata import EntityMetadata
 from ..lines.normalize import DefaultLayout, bus_event_to_point, is_recorded
 from ..lines.normalize_builtin import BuiltinLayout
@@ -25,6 +26,15 @@ from ..lines.point import time_fired_ns
 from .settings import WriterSettings
 
 type LookupMetadata = Callable[[str], EntityMetadata]
+
+
+@dataclass(frozen=True, slots=True)
+class CutValue:
+    """A string value longer than the target stores: the line written with it cut, and the whole value."""
+
+    line: str
+    key: str
+    value: str
 
 
 class LineSerializer(ABC):
@@ -40,6 +50,25 @@ class LineSerializer(ABC):
         )
         self._last_time_ns: dict[str, int] = {}  # per entity, of its last line
         self._escape_key = escape_field_key_v3 if settings.api_version == "3" else escape_field_key
+        self._limit = StringLimit(settings.string_limit())
+        self._cut: list[CutValue] = []
+
+    @property
+    def string_limit_bytes(self) -> int:
+        """The longest string value written (UTF-8 bytes)."""
+        return self._limit.limit_bytes
+
+    def use_string_limit(self, limit_bytes: int) -> None:
+        """The server's own limit, once it said which release it is; lines made from now on keep to it."""
+        self._limit.resize(limit_bytes)
+
+    def take_cut_values(self) -> list[CutValue]:
+        """Every string value cut to the target's limit since the last call, whole."""
+        cut, self._cut = self._cut, []
+        return cut
+
+    def _remember_cut(self, line: str) -> None:
+        self._cut.extend(CutValue(line, key, value) for key, value in self._limit.take())
 
     def line(self, event: Event[Any]) -> str | None:
         """The line (without newline) for one event, or None when it is not recorded.
@@ -51,7 +80,10 @@ class LineSerializer(ABC):
         if event.event_type != EVENT_STATE_CHANGED:
             settings = self._settings
             point = bus_event_to_point(event, settings.events_measurement, settings.static_tags)
-            return point_to_line(point, self._escape_key)
+            bus_line = point_to_line(point, self._escape_key, self._limit)
+            if self._limit.cut:
+                self._remember_cut(bus_line)
+            return bus_line
         entity_id: str = event.data["entity_id"]
         time_ns = time_fired_ns(event)
         if (last := self._last_time_ns.get(entity_id)) is not None and time_ns <= last:
@@ -59,6 +91,8 @@ class LineSerializer(ABC):
         line = self._state_line(event, self._rules.for_entity(entity_id), time_ns)
         if line is not None:
             self._last_time_ns[entity_id] = time_ns
+            if self._limit.cut:  # rare: one check per event
+                self._remember_cut(line)
         return line
 
     @abstractmethod
@@ -83,7 +117,7 @@ class DefaultSerializer(LineSerializer):
             attributes_json=settings.attributes_json,
             context_id=settings.context_id,
         )
-        self._lines = DefaultLines(self._layout, columns, self._escape_key)
+        self._lines = DefaultLines(self._layout, columns, self._escape_key, self._limit)
         self._lookup_metadata = lookup_metadata
 
     def _state_line(
@@ -102,7 +136,7 @@ class BuiltinSerializer(LineSerializer):
         layout = BuiltinLayout(
             settings.measurement_attr, settings.default_measurement, settings.override_measurement
         )
-        self._lines = BuiltinLines(layout, settings.static_tags, self._escape_key)
+        self._lines = BuiltinLines(layout, settings.static_tags, self._escape_key, self._limit)
 
     def _state_line(
         self, event: Event[EventStateChangedData], rules: EntityRules, time_ns: int

@@ -12,6 +12,25 @@ from ..const import DEFAULT_MEASUREMENT
 # it leaves room for what the user adds (enrichment, tags, overrides) and for other writers.
 INFLUXDB3_COLUMN_BUDGET = 250
 
+# The longest string field value a server stores, in UTF-8 bytes (the value itself, unescaped).
+# InfluxDB 3 up to 3.8: 64 KiB; 3.9 and later are built with the line-protocol crate's
+# `large-strings` feature: 1 MiB (core/influxdb_line_protocol/src/lib.rs v3.9.0/v3.10.1
+# lines 104-111, influxdb3/Cargo.toml v3.9.0 line 99). InfluxDB 1.x (1.10 and later) and 2.x:
+# 1 MiB (tsdb/field_validator.go v1.11.9 line 11, v2.7.12 line 12; older 1.x have no limit).
+STRING_LIMIT_64K = 65_536
+STRING_LIMIT_1M = 1_048_576
+
+
+def string_limit_for(api_version: str, server_version: str | None = None) -> int:
+    """The string limit of a target: 64 KiB on InfluxDB 3 unless it is known to be 3.9 or later."""
+    if api_version != "3":
+        return STRING_LIMIT_1M
+    try:
+        major, minor = (int(part) for part in (server_version or "").lstrip("v").split(".")[:2])
+    except ValueError:
+        return STRING_LIMIT_64K
+    return STRING_LIMIT_1M if (major, minor) >= (3, 9) else STRING_LIMIT_64K
+
 
 @dataclass(frozen=True, slots=True)
 class WriterSettings:
@@ -67,12 +86,20 @@ class WriterSettings:
     events_measurement: str = "home_assistant_bus_events"
     # Every this many minutes, write each recorded entity's current state again (0: never).
     snapshot_minutes: int = 0
+    # The longest string value written, in UTF-8 bytes; longer ones are cut to fit and kept
+    # whole in the dead-letter file. 0 = automatic (`string_limit_for` the API version: 64 KiB
+    # on InfluxDB 3, 1 MiB otherwise); set it from the server's version once it is known.
+    string_limit_bytes: int = 0
 
     def column_budget(self) -> int | None:
         """Columns per table: the user's number, else half of InfluxDB 3 Core's 500, else none."""
         if self.max_columns > 0:
             return self.max_columns
         return INFLUXDB3_COLUMN_BUDGET if self.api_version == "3" else None
+
+    def string_limit(self) -> int:
+        """The string limit in UTF-8 bytes: the setting, else the API version's safe default."""
+        return self.string_limit_bytes if self.string_limit_bytes > 0 else string_limit_for(self.api_version)
 
     def gzip_for(self, loopback: bool) -> bool:
         """Whether to compress write bodies for a target (loopback or not)."""
@@ -87,7 +114,7 @@ class WriterSettings:
             values["spool_max_bytes"] = int(options["spool_max_mb"] * 1024 * 1024)
         if "spool_max_days" in options:
             values["spool_max_age"] = float(options["spool_max_days"]) * 24 * 3600
-        for key in ("batch_size", "max_queue_size", "max_columns", "snapshot_minutes"):
+        for key in ("batch_size", "max_queue_size", "max_columns", "snapshot_minutes", "string_limit_bytes"):
             if key in values:
                 values[key] = int(values[key])
         values["ignore_attributes"] = frozenset(options.get("ignore_attributes", ()))

@@ -56,6 +56,7 @@ _PERSISTED = (
     "points_from_history",
     "points_dead_lettered",
     "write_errors",
+    "string_values_cut",
 )
 
 
@@ -73,6 +74,8 @@ class WriterStats:
     points_from_history: int = 0
     points_dead_lettered: int = 0
     write_errors: int = 0
+    # String values longer than the server stores: written cut to fit, kept whole in the dead-letter file.
+    string_values_cut: int = 0
     dropped: dict[DropReason, int] = field(default_factory=lambda: dict.fromkeys(DropReason, 0))
     spool_torn_records: int = 0
     points_healed_batches: int = 0

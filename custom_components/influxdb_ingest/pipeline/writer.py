@@ -31,6 +31,7 @@ from .serializer import make_serializer
 from .settings import WriterSettings
 from .spool import DiskSpool
 from .stats import WriterStats
+from .string_limit import CutStrings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -56,8 +57,9 @@ class BatchWriter:
         self.stats = WriterStats()
         self._wakeup = asyncio.Event()
         self.columns = ColumnBudget(settings.column_budget())
+        serializer = make_serializer(settings, lookup_metadata, self.columns)
         self.backlog = Backlog(
-            make_serializer(settings, lookup_metadata, self.columns),
+            serializer,
             DiskSpool(spool_dir, max_bytes=settings.spool_max_bytes, max_age=settings.spool_max_age),
             self.stats,
             batch_size=settings.batch_size,
@@ -73,6 +75,9 @@ class BatchWriter:
             write_timeout=settings.write_timeout,
             run_in_executor=run_in_executor,
             while_sending=self.backlog.fill_chunk,
+        )
+        self.cut_strings = CutStrings(
+            serializer, settings, self.stats, self.delivery.dead_letter_path, run_in_executor
         )
         self.policy = RetryPolicy(
             initial_delay=settings.retry_initial_delay,
@@ -150,6 +155,7 @@ class BatchWriter:
     async def write_due(self) -> None:
         """One round: write while the server accepts, if an attempt is due; keep memory bounded."""
         async with self._lock:
+            await self.cut_strings.keep()
             await self.backlog.drop_expired()
             if self.policy.due():
                 self.policy.probing()
@@ -167,6 +173,7 @@ class BatchWriter:
         """Write everything now, ignoring any retry wait; raise InfluxError on failure."""
         async with self._lock:
             await self.backlog.batch_all()
+            await self.cut_strings.keep()
             try:
                 await self._write_backlog()
             except InfluxError as err:
@@ -237,6 +244,7 @@ class BatchWriter:
         # Whatever the timeout interrupted is still in the backlog (an event leaves the
         # buffer only as a line): serialize what is left and spool everything.
         await self.backlog.batch_all()
+        await self.cut_strings.keep()
         if waiting := self.backlog.points_in_memory:
             _LOGGER.info("Spooling %d unwritten points to disk for the next start", waiting)
         await self.backlog.spill(0)

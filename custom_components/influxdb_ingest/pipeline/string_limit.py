@@ -1,0 +1,52 @@
+"""Strings over the server's limit: the point is written with the value cut, the whole value kept.
+
+InfluxDB refuses a whole point for one string over its limit (docs/schema.md), so the
+serializer cuts it to fit; this counts each cut value and keeps it whole in the dead-letter
+file, and sets the limit to the server's own once `/ping` said which release answers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..target.server_info import ServerInfo
+from .backlog import RunInExecutor
+from .dead_letter import append_cut_values
+from .serializer import LineSerializer
+from .settings import WriterSettings, string_limit_for
+from .stats import WriterStats
+
+
+class CutStrings:
+    """Counts and keeps the string values the serializer cut to the server's limit."""
+
+    def __init__(
+        self,
+        serializer: LineSerializer,
+        settings: WriterSettings,
+        stats: WriterStats,
+        dead_letter_path: Path,
+        run_in_executor: RunInExecutor,
+    ) -> None:
+        self._serializer = serializer
+        self._settings = settings
+        self._stats = stats
+        self._dead_letter_path = dead_letter_path
+        self._run_in_executor = run_in_executor
+
+    async def keep(self) -> None:
+        """Count the values cut since the last call and keep them whole in the dead-letter file."""
+        if cut := self._serializer.take_cut_values():
+            self._stats.string_values_cut += len(cut)
+            await self._run_in_executor(
+                append_cut_values,
+                self._dead_letter_path,
+                [(value.line, value.key, value.value) for value in cut],
+                self._serializer.string_limit_bytes,
+            )
+
+    def adopt_server(self, server: ServerInfo) -> None:
+        """The limit of the release that answers (`/ping`), unless the user set one."""
+        if self._settings.string_limit_bytes == 0:
+            api_version = "3" if server.is_influxdb3 else "1"
+            self._serializer.use_string_limit(string_limit_for(api_version, server.version))
