@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
+import datetime as dt
 from pathlib import Path
+import platform
 import re
 import shutil
 import subprocess
@@ -21,6 +23,8 @@ import time
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORK = REPO_ROOT / ".mutants"
+DOCS = REPO_ROOT / "docs" / "reliability.md"
+BEGIN, END = "<!-- scripts/mutants -->", "<!-- /scripts/mutants -->"
 PIPELINE = "custom_components/influxdb_ingest/pipeline"
 LINES = "custom_components/influxdb_ingest/lines"
 
@@ -43,7 +47,10 @@ CRASH = "tests/test_crash.py"
 KILL_IN_OUTAGE = (
     f"{CRASH}::test_kill_9_during_an_outage_stores_every_synced_point_and_loses_at_most_the_loss_window"
 )
-BACKLOG_RESTART = f"{RELIABILITY}::test_backlog_survives_a_home_assistant_restart_while_influxdb_is_down_each_point_sent_once"
+BACKLOG_RESTART = (
+    f"{RELIABILITY}::test_backlog_survives_a_home_assistant_restart"
+    "_while_influxdb_is_down_each_point_sent_once"
+)
 
 MUTANTS = (
     Mutant(
@@ -191,6 +198,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("names", nargs="*", help="only these breaks (default: all)")
     parser.add_argument("--skip-baseline", action="store_true", help="do not run the guards unbroken first")
+    parser.add_argument("--write-docs", action="store_true", help="put the table in docs/reliability.md")
     arguments = parser.parse_args()
     chosen = [mutant for mutant in MUTANTS if not arguments.names or mutant.name in arguments.names]
     results: list[Result] = []
@@ -212,20 +220,37 @@ def main() -> int:
         print(f"{mutant.name}: {'caught' if caught else 'NOT CAUGHT'} by {failed or 'nothing'}", flush=True)
         shutil.rmtree(copy, ignore_errors=True)
     shutil.rmtree(WORK / "baseline", ignore_errors=True)
-    print()
-    print("| break | claim | result | red tests | guards passed | seconds |")
-    print("|---|---|---|---|---:|---:|")
+    table = as_table(results)
+    print("\n" + table + f"\nLogs: {WORK}/<break>.log")
+    if arguments.write_docs:
+        text = DOCS.read_text()
+        start, end = text.index(BEGIN), text.index(END) + len(END)
+        DOCS.write_text(text[:start] + f"{BEGIN}\n{table}{END}" + text[end:])
+    return 0 if all(result.caught for result in results) else 1
+
+
+def as_table(results: list[Result]) -> str:
+    """The results as docs/reliability.md shows them."""
+    lines = [
+        "| break | claim it violates | result | red tests | guards passed | seconds |",
+        "|---|---|---|---|---:|---:|",
+    ]
     for result in results:
         red = "<br>".join(f"`{test.rpartition('::')[2] or test}`" for test in result.failed) or "-"
         verdict = "caught" if result.caught else "NOT CAUGHT"
         if result.mutant == "(none)":
             verdict = "all green" if result.caught else "RED WITHOUT A BREAK"
-        print(
+        lines.append(
             f"| {result.mutant} | {result.claim} | {verdict} | {red} | {result.passed}"
             f" | {result.seconds:.0f} |"
         )
-    print(f"\nLogs: {WORK}/<break>.log")
-    return 0 if all(result.caught for result in results) else 1
+    caught = sum(result.caught for result in results if result.mutant != "(none)")
+    breaks = sum(result.mutant != "(none)" for result in results)
+    lines.append(
+        f"\n{caught} of {breaks} breaks caught. `scripts/mutants` on {dt.date.today().isoformat()},"
+        f" {platform.machine()}, Python {platform.python_version()}; `seconds` is the guards' run time."
+    )
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
