@@ -54,20 +54,23 @@ FAST = {
 }
 
 
-# One more server is one more id here and one more branch below (a ScenarioServer class).
-@pytest.fixture(params=["1.x", "3.x"])
+# The servers every scenario runs against: one more is one more entry (a ScenarioServer
+# class in tests/support/reliability.py, made from Home Assistant and a scratch directory).
+SERVERS: dict[str, Callable[[HomeAssistant, Path], ScenarioServer]] = {
+    "1.x": lambda hass, directory: InfluxDB1Target(
+        InfluxDB1Server(directory / "influxdb", auth=False), hass.async_add_executor_job
+    ),
+    # No InfluxDB 3 server can run on this machine: the Core stand-in built from its source.
+    "3.x": lambda _hass, _directory: InfluxDB3Target(),
+}
+
+
+@pytest.fixture(params=list(SERVERS))
 async def server(
     request: pytest.FixtureRequest, hass: HomeAssistant, tmp_path: Path
 ) -> AsyncGenerator[ScenarioServer]:
-    """The server a scenario writes to, not started: the real InfluxDB 1.x, or the InfluxDB 3
-    Core stand-in built from its source (no 3.x server can run on this machine)."""
-    target: ScenarioServer
-    if request.param == "1.x":
-        target = InfluxDB1Target(
-            InfluxDB1Server(tmp_path / "influxdb", auth=False), hass.async_add_executor_job
-        )
-    else:
-        target = InfluxDB3Target()
+    """The server a scenario writes to, not started."""
+    target = SERVERS[request.param](hass, tmp_path)
     yield target
     await target.stop()
 
