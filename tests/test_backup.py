@@ -26,7 +26,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from custom_components.influxdb_ingest.const import DOMAIN
 
-from .support.crash_home import stored_numbers
+from .support.crash_home import stored_numbers, stored_points
 from .support.fault_proxy import FaultProxy
 from .support.helpers import setup_entry, wait_for
 from .support.reliability import (
@@ -150,18 +150,26 @@ async def test_a_backup_during_an_outage_carries_every_point_not_yet_written_and
             await wait_for(lambda: again.runtime_data.writer.points_waiting == 0)
             await second.config_entries.async_unload(again.entry_id)
             await second.async_stop(force=True)
-        stored = await hass.async_add_executor_job(stored_numbers, server, DB)
+        stored, points = await hass.async_add_executor_job(_stored, server)
         peak = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
     finally:
         tracemalloc.stop()
         await proxy.stop()
         await hass.async_add_executor_job(server.stop)
 
-    # What InfluxDB had before the outage and every point the backup carried, stored...
+    # Every point the backup carried, numbered or not (the integration's own sensors are
+    # recorded too), by series and time; what InfluxDB had before the outage and the backup's
+    # numbered points...
+    assert set(spool.pending_points) <= points, "points in the backup's spool were never stored"
     assert sorted(stored) == list(range(sealed_at))
     # ...and each accepted once: nothing in this scenario loses an answer.
     sends = _each_point_accepted_once(proxy, range(sealed_at))
     _save_figures(len(stored), sends, len(spool.pending), sealed_at, peak)
+
+
+def _stored(server: InfluxDB1Server) -> tuple[list[int], set[tuple[str, int]]]:
+    """The event numbers stored, and every point stored by (entity_id, timestamp)."""
+    return stored_numbers(server, DB), stored_points(server, DB)
 
 
 def _each_point_accepted_once(proxy: FaultProxy, expected: range) -> Sends:

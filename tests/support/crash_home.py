@@ -324,6 +324,17 @@ def stored_numbers(server: InfluxDB1Server, database: str) -> list[int]:
     return [int(value) for series in result.get("series", []) for _, value in series["values"]]
 
 
+def stored_points(server: InfluxDB1Server, database: str) -> set[tuple[str, int]]:
+    """(entity_id, timestamp) of every point stored, numbered or not."""
+    result = server.query(f"SELECT state FROM {MEASUREMENT} GROUP BY entity_id", database)["results"][0]
+    assert "error" not in result, result
+    return {
+        (series["tags"]["entity_id"], int(time_ns))
+        for series in result.get("series", [])
+        for time_ns, _ in series["values"]
+    }
+
+
 def fired_at(server: InfluxDB1Server, database: str, number: int) -> float:
     """When event `number` fired (its point's timestamp), epoch seconds."""
     result = server.query(f"SELECT num_seq FROM {MEASUREMENT} WHERE num_seq = {number}", database)

@@ -29,6 +29,7 @@ _MAGIC = b"IIS2"
 _LENGTH = struct.Struct("<I")
 # The default layout writes a number attribute as a float: `num_seq=123.0`.
 SEQ = re.compile(rb"num_seq=(\d+)(?:\.0)?[, ]")
+_ENTITY_ID = re.compile(r",entity_id=([^,= ]+)")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,19 @@ class OracleRecord:
         """The event numbers (`seq` attribute) of its points."""
         return [int(match) for line in self.lines for match in SEQ.findall(line.encode())]
 
+    @property
+    def points(self) -> list[tuple[str, int]]:
+        """Every point, numbered or not (Home Assistant's own entities are recorded too), as
+        (entity_id tag, timestamp): what InfluxDB keeps one row for."""
+        return [point_key(line) for line in self.lines]
+
+
+def point_key(line: str) -> tuple[str, int]:
+    """(entity_id tag, timestamp) of a default-layout line: the timestamp is its last word."""
+    found = _ENTITY_ID.search(line)
+    assert found, f"no entity_id tag in {line!r}"
+    return found[1], int(line.rsplit(" ", 1)[1])
+
 
 @dataclass
 class SpoolOnDisk:
@@ -59,6 +73,11 @@ class SpoolOnDisk:
     def pending(self) -> list[int]:
         """Event numbers on disk that the server had not acknowledged: the replay's to send."""
         return [number for record in self.records if not record.acknowledged for number in record.numbers]
+
+    @property
+    def pending_points(self) -> list[tuple[str, int]]:
+        """Every point on disk the server had not acknowledged, numbered or not."""
+        return [point for record in self.records if not record.acknowledged for point in record.points]
 
     @property
     def acknowledged(self) -> list[int]:
