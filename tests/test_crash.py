@@ -230,6 +230,8 @@ def test_kill_9_while_healthy_loses_only_what_was_not_yet_written_and_sends_each
     )
 
 
+# Each round starts Home Assistant twice: the test's time grows with the repeats.
+@pytest.mark.timeout(120 + 30 * REPEATS)
 def test_random_kills_interrupt_replays_lose_only_the_newest_and_never_resend_behind_the_cursor(
     tmp_path: Path, influxdb: InfluxDB1Server, proxy: ProxyThread
 ) -> None:
@@ -319,8 +321,8 @@ def _check_after_kill(
     assert set(spool.acknowledged) <= stored, "the cursor passed points InfluxDB does not have"
     assert kept <= now, f"{len(kept - now)} events kept before are gone"
     kept |= now
-    for run in home.runs:
-        assert_only_the_newest_lost(home, run, kept)
+    # Earlier lives were checked at their kills; what they kept is still kept (above).
+    assert_only_the_newest_lost(home, home.run, kept)
     assert_only_unsynced_points_lost(home.run, spool, kept)
     return int(spool.torn_tail_bytes > 0)
 

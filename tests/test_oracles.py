@@ -73,3 +73,11 @@ def test_count_sends_explains_a_resend_only_by_a_lost_answer_or_a_crash_before_t
     assert sends.resends == {ANSWER_LOST: 10, CRASH_BEFORE_CURSOR: 5}
     assert sends.unexplained == list(range(5))
     assert sends.total_resends == 20
+
+
+def test_a_partial_write_counts_as_accepted_only_the_lines_the_server_did_not_name() -> None:
+    answer = b'{"error":"partial write of line protocol occurred","data":[{"line_number":2}]}'
+    partial = Write(1, "forwarded 400", b"m num_seq=0.0 0\nm num_seq=1.0 1\nm num_seq=2.0 2\n", answer)
+    assert count_sends([partial]).accepted == {0: 1, 2: 1}
+    # 1.x and 2.x name no line (`dropped=N`): nothing is counted as stored.
+    assert count_sends([Write(1, "forwarded 400", partial.body, b'{"error":"partial write"}')]).accepted == {}

@@ -15,6 +15,7 @@ import asyncio
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+import json
 import re
 import threading
 
@@ -77,21 +78,39 @@ class Forward:
 type Fault = Status | Delay | Reset | Forward
 
 _ACCEPTED = re.compile(r"forwarded 2\d\d")
+_PARTIAL = re.compile(r"forwarded 4\d\d")
 
 
 @dataclass(frozen=True)
 class Write:
     """One write request as the proxy saw it: when it came, what became of it, its body
-    (decompressed, as the server parses it)."""
+    (decompressed, as the server parses it) and the server's answer."""
 
     arrived: float
     outcome: str
     body: bytes
+    answer: bytes = b""
 
     @property
     def accepted(self) -> bool:
         """The server stored it and said so (2xx), whether or not the client heard."""
         return _ACCEPTED.search(self.outcome) is not None
+
+    def stored_lines(self) -> list[bytes]:
+        """The lines the server said it stored: all of a 2xx, and those an InfluxDB 3 partial
+        write (400/422 naming each refused `line_number`, 1-based) did not name. A 1.x/2.x
+        partial write names no line (`dropped=N`): none is counted. (Lines are split at
+        newlines: for bodies without raw newlines in string fields, as the scenarios send.)"""
+        lines = self.body.splitlines()
+        if self.accepted:
+            return lines
+        if not _PARTIAL.search(self.outcome):
+            return []
+        try:
+            refused = {int(item["line_number"]) for item in json.loads(self.answer)["data"]}
+        except ValueError, KeyError, TypeError:
+            return []
+        return [line for number, line in enumerate(lines, 1) if number not in refused]
 
     @property
     def answer_lost(self) -> bool:
@@ -203,7 +222,8 @@ class FaultProxy:
         if request is not None and (request.transport is None or request.transport.is_closing()):
             outcome += " (client gone)"
         self.log.append((arrived, outcome))
-        self.writes.append(Write(arrived, outcome, body))
+        answer = response.body if isinstance(response, web.Response) else None
+        self.writes.append(Write(arrived, outcome, body, answer if isinstance(answer, bytes) else b""))
         return response
 
     @staticmethod

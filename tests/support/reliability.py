@@ -179,16 +179,15 @@ class Sends:
 
 
 def count_sends(writes: Iterable[Write], crashed_before_cursor: Collection[int] = ()) -> Sends:
-    """Every point the server accepted, from the bodies of the write requests (in arrival
-    order). A point accepted again is explained when an earlier acceptance of it never got
-    its answer back to the writer, or when it is in `crashed_before_cursor` (pending in the
-    spool at a kill after the server had accepted it); otherwise it is unexplained."""
+    """Every point the server accepted, from the bodies of the write requests in arrival
+    order (the lines a partial write stored count as accepted: `Write.stored_lines`). A point
+    accepted again is explained when an earlier acceptance of it never got its answer back to
+    the writer, or when it is in `crashed_before_cursor` (pending in the spool at a kill after
+    the server had accepted it); otherwise it is unexplained."""
     sends = Sends()
     answer_lost: set[int] = set()
     for write in sorted(writes, key=lambda write: write.arrived):
-        if not write.accepted:
-            continue
-        for match in SEQ.findall(write.body):
+        for match in SEQ.findall(b"\n".join(write.stored_lines()) + b"\n"):
             number = int(match)
             if sends.accepted[number]:
                 if number in answer_lost:
