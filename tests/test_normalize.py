@@ -132,7 +132,11 @@ class _Custom:
     ],
 )
 def test_an_attribute_field_says_its_type_and_reads_back(value: Any, field: tuple[str, Any]) -> None:
-    assert attribute_field("k", value) == field
+    result = attribute_field("k", value)
+    assert result == field
+    # The prefix promises a type: 3 must be written as 3.0, a float, never as the integer 3
+    # (which compares equal, and which InfluxDB would store as another type).
+    assert type(result[1]) is type(field[1])
     name, written = field
     if name.startswith("json_") and not isinstance(value, dt.datetime | _Custom):
         read_back = json.loads(written)
@@ -210,12 +214,14 @@ def test_attributes_beyond_the_column_budget_are_folded_into_one_field() -> None
         _event("sensor.a", "1", attributes={"a": 1, "b": "x"}), EntityMetadata(), LAYOUT, columns=columns
     )
     assert first.fields["num_a"] == 1.0
+    assert type(first.fields["num_a"]) is float
     assert json.loads(first.fields["attributes_overflow"]) == {"b": "x"}
     # A column once admitted keeps its place; the others stay folded, and are remembered.
     again = state_change_to_point(
         _event("sensor.b", "2", attributes={"c": True, "a": 2}), EntityMetadata(), LAYOUT, columns=columns
     )
     assert again.fields["num_a"] == 2.0
+    assert type(again.fields["num_a"]) is float
     assert json.loads(again.fields["attributes_overflow"]) == {"c": True}
     assert columns.as_dict()["overflowed_attributes"] == {"m": ["b", "c"]}
     # What a restart takes back is what was admitted, so the table cannot grow past the budget.
@@ -250,4 +256,6 @@ def test_attributes_beyond_the_column_budget_are_folded_into_one_field() -> None
     ],
 )
 def test_value_only_for_finite_plain_numbers(state: str, expected: float | None) -> None:
-    assert parse_number(state) == expected
+    parsed = parse_number(state)
+    assert parsed == expected
+    assert type(parsed) is type(expected)  # "-3" is the float -3.0: `value` is a float field

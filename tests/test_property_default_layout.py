@@ -15,14 +15,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-import json
-import math
 from typing import Any
 
 from homeassistant.core import Event, HomeAssistant
 from hypothesis import given, settings, strategies as st
-
-from custom_components.influxdb_ingest.lines.normalize import attribute_text, to_json, user_tag_key
 
 from .support.helpers import (
     ATTRIBUTE_KEYS,
@@ -34,6 +30,7 @@ from .support.helpers import (
     setup_entry,
     wait_for,
 )
+from .support.schema_model import USER_TAG_KEYS, as_tag_text, plain_number, recovered, same_attribute
 from .support.servers import InfluxDB1Server
 from .support.standin_influxdb3 import InfluxDB3StandIn
 
@@ -44,7 +41,7 @@ LAYOUT_NAMES = st.sampled_from(
         *("attr_x", "num_x", "bool_x", "json_x", "tag_x", "room", "phase"),
     ]
 )
-TAGS_ATTRIBUTES = ["room", "phase", "state", "attr_x"]
+TAGS_ATTRIBUTES = list(USER_TAG_KEYS)
 STATIC_TAGS = {"home": "cottage", "value": "static", "domain": "static", "num_x": "static"}
 PREFIX_TYPES = {"attr_": "string", "num_": "float", "bool_": "boolean", "json_": "string"}
 
@@ -91,45 +88,6 @@ async def _stream(hass: HomeAssistant, config: dict[str, Any], options: dict[str
     return fired
 
 
-def _recovered(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The attributes as docs/schema.md says to read them back from a stored point."""
-    attributes: dict[str, Any] = {}
-    for column, stored in row.items():
-        if stored is None:
-            continue
-        if column.startswith(("attr_", "bool_")):
-            attributes[column.partition("_")[2]] = stored
-        elif column.startswith("num_"):
-            attributes[column[4:]] = float(stored)
-        elif column.startswith("json_"):
-            attributes[column[5:]] = json.loads(stored)
-        elif column == "attributes_overflow":
-            attributes.update(json.loads(stored))
-    # A tag is never empty (InfluxDB 1.x answers "" where a series has no such tag).
-    if row.get("device_class"):
-        attributes["device_class"] = row["device_class"]
-    for key in TAGS_ATTRIBUTES:
-        if row.get(user_tag_key(key)):
-            attributes[key] = row[user_tag_key(key)]
-    return attributes
-
-
-def _same(got: Any, value: Any, *, as_tag: bool) -> bool:
-    """Whether a read-back attribute is the one Home Assistant had (numbers are floats)."""
-    if as_tag:
-        return bool(got == attribute_text(value))
-    if isinstance(value, float) and not math.isfinite(value):
-        # JSON of its own keeps NaN and infinities; inside the overflow JSON they are null (as in HA).
-        return got is None or (
-            isinstance(got, float) and (got == value or (math.isnan(got) and math.isnan(value)))
-        )
-    if isinstance(value, bool | str):
-        return type(got) is type(value) and bool(got == value)
-    if isinstance(value, int | float):
-        return isinstance(got, int | float) and not isinstance(got, bool) and float(got) == float(value)
-    return bool(got == json.loads(to_json(value)))
-
-
 def _check_every_change(fired: list[Event[Any]], rows: list[dict[str, Any]]) -> None:
     """Each change stored once, in order, with its state and every attribute read back."""
     rows_by_entity: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -145,13 +103,16 @@ def _check_every_change(fired: list[Event[Any]], rows: list[dict[str, Any]]) -> 
         for event, row in zip(events, stored, strict=True):
             state = event.data["new_state"]
             assert row["state"] == state.state
-            got = _recovered(row)
+            # InfluxDB's JSON writes a big float as an integer: compared as the float it is.
+            value = None if row.get("value") is None else float(row["value"])
+            assert value == plain_number(state.state), (state.state, row.get("value"))
+            got = recovered(row, USER_TAG_KEYS)
             assert set(got) == set(state.attributes), (set(got) ^ set(state.attributes), row)
             for key, value in state.attributes.items():
-                as_tag = (key in TAGS_ATTRIBUTES or key == "device_class") and bool(attribute_text(value))
+                as_tag = (key in TAGS_ATTRIBUTES or key == "device_class") and bool(as_tag_text(value))
                 if key == "device_class" and not isinstance(value, str):
                     as_tag = False
-                assert _same(got[key], value, as_tag=as_tag), (key, value, got[key])
+                assert same_attribute(got[key], value, as_tag=as_tag), (key, value, got[key])
 
 
 def _check_field_types(field_types: Mapping[str, str], tag_keys: set[str]) -> None:

@@ -1,8 +1,12 @@
 """Zero loss: fault scenarios streamed through Home Assistant into the real InfluxDB 1.x,
 and the same scenarios into the InfluxDB 3 Core stand-in (tests/support/standin_influxdb3.py).
 
-Every scenario counts what landed from what the server stored; `scripts/reliability` runs
-them and writes the figures to docs/reliability.md.
+Every scenario writes through a fault proxy (tests/support/fault_proxy.py) that keeps the
+body of every write request, and counts what landed twice over: from what the server stored
+(nothing lost), and from what the server accepted, point by point (nothing sent again
+without a reason the scenario caused: the servers overwrite a point sent twice, so only the
+requests can show a resend). `scripts/reliability` runs them and writes the figures to
+docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -26,7 +30,16 @@ from custom_components.influxdb_ingest.pipeline.stats import DropReason, WriterS
 
 from .support.fault_proxy import Delay, FaultProxy, Forward, Reset, Status
 from .support.helpers import MEASUREMENT, setup_entry, wait_for
-from .support.reliability import Figures, InfluxDB1Target, InfluxDB3Target, ScenarioServer
+from .support.reliability import (
+    ANSWER_LOST,
+    Figures,
+    InfluxDB1Target,
+    InfluxDB3Target,
+    ScenarioServer,
+    Sends,
+    assert_each_point_accepted_once_or_resent_for_a_reason,
+    count_sends,
+)
 from .support.servers import InfluxDB1Server
 
 # Short timings so outages are seconds, not minutes; the mechanisms are the same.
@@ -41,21 +54,34 @@ FAST = {
 }
 
 
-@pytest.fixture(params=["1.x", "3.x"])
+# The servers every scenario runs against: one more is one more entry (a ScenarioServer
+# class in tests/support/reliability.py, made from Home Assistant and a scratch directory).
+SERVERS: dict[str, Callable[[HomeAssistant, Path], ScenarioServer]] = {
+    "1.x": lambda hass, directory: InfluxDB1Target(
+        InfluxDB1Server(directory / "influxdb", auth=False), hass.async_add_executor_job
+    ),
+    # No InfluxDB 3 server can run on this machine: the Core stand-in built from its source.
+    "3.x": lambda _hass, _directory: InfluxDB3Target(),
+}
+
+
+@pytest.fixture(params=list(SERVERS))
 async def server(
     request: pytest.FixtureRequest, hass: HomeAssistant, tmp_path: Path
 ) -> AsyncGenerator[ScenarioServer]:
-    """The server a scenario writes to, not started: the real InfluxDB 1.x, or the InfluxDB 3
-    Core stand-in built from its source (no 3.x server can run on this machine)."""
-    target: ScenarioServer
-    if request.param == "1.x":
-        target = InfluxDB1Target(
-            InfluxDB1Server(tmp_path / "influxdb", auth=False), hass.async_add_executor_job
-        )
-    else:
-        target = InfluxDB3Target()
+    """The server a scenario writes to, not started."""
+    target = SERVERS[request.param](hass, tmp_path)
     yield target
     await target.stop()
+
+
+@pytest.fixture
+async def proxy(server: ScenarioServer) -> AsyncGenerator[FaultProxy]:
+    """A FaultProxy in front of `server` (started or not): every write goes through it."""
+    fault_proxy = FaultProxy(upstream=server.url)
+    await fault_proxy.start()
+    yield fault_proxy
+    await fault_proxy.stop()
 
 
 @contextlib.contextmanager
@@ -93,30 +119,32 @@ async def wait_until_stored(server: ScenarioServer, expected: int) -> tuple[int,
 def save_figures(
     server: ScenarioServer,
     scenario: str,
-    counted: tuple[int, int, int],
-    stats: WriterStats,
+    counted: tuple[int, int, Sends],
+    stats: WriterStats | None,
     peak: float,
     notes: str,
     on_influxdb3: str = "",
 ) -> None:
     """Record a scenario's figures for scripts/reliability: `scenario` is "<number>. <title>",
-    `counted` (fired, stored, distinct stored), `on_influxdb3` what the 3.x row does differently."""
+    `counted` (fired, stored, what the server accepted), `on_influxdb3` what the 3.x row does
+    differently. Without `stats` (a restarted Home Assistant), dropped is fired - stored."""
     number, title = scenario.split(". ", 1)
-    fired, stored, distinct = counted
+    fired, stored, sends = counted
+    notes = f"{notes}; {sends.describe()}"
     if server.row and on_influxdb3:
         notes += f"; {on_influxdb3}"
     scenario = f"{number}{server.row}. {title}"
-    dead, dropped = stats.points_dead_lettered, stats.points_dropped
-    Figures(scenario, server.name, fired, stored, stored - distinct, dead, dropped, peak, notes).save()
+    dead, dropped = (stats.points_dead_lettered, stats.points_dropped) if stats else (0, fired - stored)
+    Figures(scenario, server.name, fired, stored, sends.total_resends, dead, dropped, peak, notes).save()
 
 
-async def test_kill_9_and_restarts_during_a_stream_lose_nothing(
-    hass: HomeAssistant, server: ScenarioServer
+async def test_kill_9_and_restarts_during_a_stream_lose_nothing_and_send_each_point_once(
+    hass: HomeAssistant, server: ScenarioServer, proxy: FaultProxy
 ) -> None:
     await server.start()
     with peak_memory() as peak:
         # A small memory queue: the outages spill to the disk spool too.
-        entry = await setup_entry(hass, server.entry_data(), {**FAST, "max_queue_size": 300})
+        entry = await setup_entry(hass, server.entry_data(proxy.url), {**FAST, "max_queue_size": 300})
         fired = 0
         for _ in range(3):
             fired = await stream(hass, fired, 500)
@@ -129,10 +157,12 @@ async def test_kill_9_and_restarts_during_a_stream_lose_nothing(
     assert stored == distinct == fired == 3500
     assert writer.stats.write_errors > 0  # the crashes were felt
     assert writer.stats.points_dropped == writer.stats.points_dead_lettered == 0
+    sends = count_sends(proxy.writes)
+    assert_each_point_accepted_once_or_resent_for_a_reason(sends, range(fired))
     save_figures(
         server,
         "1. kill -9 and restart InfluxDB 3 times during a stream",
-        (fired, stored, distinct),
+        (fired, stored, sends),
         writer.stats,
         peak[0],
         f"{writer.stats.write_errors} failed writes, retried",
@@ -144,13 +174,15 @@ async def test_kill_9_and_restarts_during_a_stream_lose_nothing(
 async def _restart_with_backlog(
     hass: HomeAssistant,
     server: ScenarioServer,
+    proxy: FaultProxy,
     damage: Callable[[Path], None] | None = None,
     expect_lost: int = 0,
-) -> tuple[int, int, int, int, float]:
+) -> tuple[int, int, int, int, float, Sends]:
     """Fire a burst while `server` is down, stop Home Assistant, start a new one on the same
     config dir, optionally damage the spool in between, bring the server up, count what lands.
-    Returns (fired, waiting after restart, torn records, stored, peak memory)."""
-    entry = MockConfigEntry(domain=DOMAIN, data=server.entry_data(), options=FAST, title="restart")
+    Returns (fired, waiting after restart, torn records, stored, peak memory, what the server
+    accepted through `proxy`)."""
+    entry = MockConfigEntry(domain=DOMAIN, data=server.entry_data(proxy.url), options=FAST, title="restart")
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     fired = await stream(hass, 0, 1000, per_tick=1000)  # one burst: ten batches of 100
@@ -169,7 +201,7 @@ async def _restart_with_backlog(
             second.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
             again = MockConfigEntry(
                 domain=DOMAIN,
-                data=server.entry_data(),
+                data=server.entry_data(proxy.url),
                 options=FAST,
                 title="restart",
                 entry_id=entry.entry_id,
@@ -192,57 +224,55 @@ async def _restart_with_backlog(
                 await server.stop()
                 await second.async_stop(force=True)  # the harness leaves stopping to us
                 await asyncio.sleep(0)  # lets the harness forget this instance
-    return fired, waiting, torn, stored, peak[0]
+    return fired, waiting, torn, stored, peak[0], count_sends(proxy.writes)
 
 
-async def test_backlog_survives_a_home_assistant_restart_while_influxdb_is_down(
-    hass: HomeAssistant, server: ScenarioServer
+async def test_backlog_survives_a_home_assistant_restart_while_influxdb_is_down_each_point_sent_once(
+    hass: HomeAssistant, server: ScenarioServer, proxy: FaultProxy
 ) -> None:
-    fired, waiting, torn, stored, peak = await _restart_with_backlog(hass, server)
+    fired, waiting, torn, stored, peak, sends = await _restart_with_backlog(hass, server, proxy)
     assert waiting == fired == 1000
     assert torn == 0
     assert stored == fired
-    Figures(
-        f"2{server.row}. stop Home Assistant with a backlog (InfluxDB down), start again, InfluxDB back",
-        server.name,
-        fired,
-        stored,
-        0,
-        0,
-        0,
+    assert_each_point_accepted_once_or_resent_for_a_reason(sends, range(fired))
+    assert sends.total_resends == 0  # nothing in this scenario loses an answer
+    save_figures(
+        server,
+        "2. stop Home Assistant with a backlog (InfluxDB down), start again, InfluxDB back",
+        (fired, stored, sends),
+        None,
         peak,
-        "every point spooled at stop and replayed once",
-    ).save()
+        "every point spooled at stop and replayed",
+    )
 
 
 async def test_torn_spool_keeps_everything_before_the_tear(
-    hass: HomeAssistant, server: ScenarioServer, caplog: pytest.LogCaptureFixture
+    hass: HomeAssistant, server: ScenarioServer, proxy: FaultProxy, caplog: pytest.LogCaptureFixture
 ) -> None:
     def tear(spool_dir: Path) -> None:
         last = sorted(spool_dir.glob("*.seg"))[-1]
         with last.open("r+b") as file:  # a crash in the middle of the last append
             file.truncate(last.stat().st_size - 100)
 
-    fired, waiting, torn, stored, peak = await _restart_with_backlog(hass, server, tear)
+    fired, waiting, torn, stored, peak, sends = await _restart_with_backlog(hass, server, proxy, tear)
     assert fired == 1000
     assert torn == 1
     assert waiting == stored == 900  # the torn batch of 100 is cut off, the rest lands
     assert "torn record" in caplog.text
-    Figures(
-        f"3{server.row}. spool's last segment truncated mid-record, restart",
-        server.name,
-        fired,
-        stored,
-        0,
-        0,
-        fired - stored,
+    assert_each_point_accepted_once_or_resent_for_a_reason(sends, range(900))
+    assert set(sends.accepted) == set(range(900))  # the torn batch was the newest
+    save_figures(
+        server,
+        "3. spool's last segment truncated mid-record, restart",
+        (fired, stored, sends),
+        None,
         peak,
         "the torn batch of 100 is reported and cut off; all before it lands",
-    ).save()
+    )
 
 
 async def test_a_damaged_spool_record_is_dropped_and_counted_the_rest_lands(
-    hass: HomeAssistant, server: ScenarioServer, caplog: pytest.LogCaptureFixture
+    hass: HomeAssistant, server: ScenarioServer, proxy: FaultProxy, caplog: pytest.LogCaptureFixture
 ) -> None:
     def flip_a_byte(spool_dir: Path) -> None:
         first = sorted(spool_dir.glob("*.seg"))[0]
@@ -250,57 +280,53 @@ async def test_a_damaged_spool_record_is_dropped_and_counted_the_rest_lands(
         data[60] ^= 0xFF  # inside the first record's payload: its checksum no longer matches
         first.write_bytes(bytes(data))
 
-    fired, waiting, torn, stored, _ = await _restart_with_backlog(hass, server, flip_a_byte, expect_lost=100)
+    fired, waiting, torn, stored, _, sends = await _restart_with_backlog(
+        hass, server, proxy, flip_a_byte, expect_lost=100
+    )
     assert (fired, waiting, torn) == (1000, 1000, 0)
     assert stored == 900  # the damaged batch of 100 is dropped (counted), the rest lands
+    assert_each_point_accepted_once_or_resent_for_a_reason(sends, range(100, 1000))
     assert "Spool record dropped" in caplog.text
 
 
-@contextlib.asynccontextmanager
-async def proxy_in_front_of(server: ScenarioServer) -> AsyncGenerator[FaultProxy]:
-    """`server`, started, behind a FaultProxy (tests/support/fault_proxy.py)."""
-    await server.start()
-    proxy = FaultProxy(upstream=server.url)
-    await proxy.start()
-    try:
-        yield proxy
-    finally:
-        await proxy.stop()
-
-
-async def test_slow_server_resets_503_429_and_outage_behind_a_proxy(
-    hass: HomeAssistant, server: ScenarioServer
+async def test_slow_server_resets_503_429_and_outage_lose_nothing_and_resend_only_what_timed_out(
+    hass: HomeAssistant, server: ScenarioServer, proxy: FaultProxy
 ) -> None:
     """2000 events while the proxy answers slowly, resets, refuses with 503/429 +
-    Retry-After and 500, then has an outage: zero loss, zero duplicates, Retry-After honoured."""
-    async with proxy_in_front_of(server) as proxy:
-        with peak_memory() as peak:
-            entry = await setup_entry(
-                hass,
-                server.entry_data(proxy.url),
-                {**FAST, "write_timeout": 0.5, "circuit_failure_threshold": 3},
-            )
-            writer = entry.runtime_data.writer
-            proxy.inject(
-                Delay(1.0),  # slower than the write timeout: the server may still store it
-                Reset(),
-                Reset(),
-                Status(503, {"Retry-After": "1"}),
-                Forward(),
-                Status(429, {"Retry-After": "0.5"}),
-                Status(500),
-            )
-            fired = await stream(hass, 0, 1000)
-            proxy.down = True  # an outage: every write is reset until it ends
-            fired = await stream(hass, fired, 500)
-            await wait_for(lambda: writer.policy.times_opened >= 1)
-            proxy.down = False
-            fired = await stream(hass, fired, 500)
-            stored, distinct = await wait_until_stored(server, fired)
-        outcomes = proxy.log
+    Retry-After and 500, then has an outage: zero loss, Retry-After honoured, and the only
+    points sent again are those of the write that timed out while the server stored it."""
+    await server.start()
+    with peak_memory() as peak:
+        entry = await setup_entry(
+            hass,
+            server.entry_data(proxy.url),
+            {**FAST, "write_timeout": 0.5, "circuit_failure_threshold": 3},
+        )
+        writer = entry.runtime_data.writer
+        proxy.inject(
+            Delay(1.0),  # slower than the write timeout: the server may still store it
+            Reset(),
+            Reset(),
+            Status(503, {"Retry-After": "1"}),
+            Forward(),
+            Status(429, {"Retry-After": "0.5"}),
+            Status(500),
+        )
+        fired = await stream(hass, 0, 1000)
+        proxy.down = True  # an outage: every write is reset until it ends
+        fired = await stream(hass, fired, 500)
+        await wait_for(lambda: writer.policy.times_opened >= 1)
+        proxy.down = False
+        fired = await stream(hass, fired, 500)
+        stored, distinct = await wait_until_stored(server, fired)
+    outcomes = proxy.log
 
     assert stored == distinct == fired == 2000
     assert writer.policy.state == "closed"
+    sends = count_sends(proxy.writes)
+    assert_each_point_accepted_once_or_resent_for_a_reason(sends, range(fired))
+    # The delayed write was stored after the writer gave up on it: its points came again.
+    assert sends.resends[ANSWER_LOST] > 0
     for status, wait in (("status 503", 1.0), ("status 429", 0.5)):
         answered = next(arrived for arrived, outcome in outcomes if outcome == status)
         # Only the request sent while the refused one was on its way may come before the
@@ -313,7 +339,7 @@ async def test_slow_server_resets_503_429_and_outage_behind_a_proxy(
     save_figures(
         server,
         "4. slow server, connection resets, 503 and 429 with Retry-After, outage (proxy)",
-        (fired, stored, distinct),
+        (fired, stored, sends),
         writer.stats,
         peak[0],
         f"Retry-After honoured; circuit opened {writer.policy.times_opened}x and closed again",
@@ -322,29 +348,32 @@ async def test_slow_server_resets_503_429_and_outage_behind_a_proxy(
 
 
 async def test_replay_two_at_a_time_sends_each_spooled_batch_once(
-    hass: HomeAssistant, server: ScenarioServer
+    hass: HomeAssistant, server: ScenarioServer, proxy: FaultProxy
 ) -> None:
     """Replay sends two spooled batches at once; when one of them fails, the other one,
     stored meanwhile, is not sent again (and the failed one is)."""
-    async with proxy_in_front_of(server) as proxy:
-        entry = await setup_entry(hass, server.entry_data(proxy.url), {**FAST, "max_queue_size": 100})
-        writer = entry.runtime_data.writer
-        proxy.down = True
-        fired = await stream(hass, 0, 1000)
-        await wait_for(lambda: writer.spool.points >= 800)
-        # The probe goes through; of the next two, sent together, the first to arrive fails.
-        proxy.inject(Forward(), Status(500))
-        proxy.down = False
-        stored, distinct = await wait_until_stored(server, fired)
+    await server.start()
+    entry = await setup_entry(hass, server.entry_data(proxy.url), {**FAST, "max_queue_size": 100})
+    writer = entry.runtime_data.writer
+    proxy.down = True
+    fired = await stream(hass, 0, 1000)
+    await wait_for(lambda: writer.spool.points >= 800)
+    # The probe goes through; of the next two, sent together, the first to arrive fails.
+    proxy.inject(Forward(), Status(500))
+    proxy.down = False
+    stored, distinct = await wait_until_stored(server, fired)
 
-        assert stored == distinct == fired
-        assert proxy.count("status 500") == 1
-        assert proxy.writes_forwarded == fired // 100  # every batch of 100 stored exactly once
-        await hass.config_entries.async_unload(entry.entry_id)
+    assert stored == distinct == fired
+    assert proxy.count("status 500") == 1
+    assert proxy.writes_forwarded == fired // 100  # every batch of 100 stored exactly once
+    sends = count_sends(proxy.writes)
+    assert_each_point_accepted_once_or_resent_for_a_reason(sends, range(fired))
+    assert sends.total_resends == 0
+    await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_field_type_conflict_with_another_writers_data_loses_nothing(
-    hass: HomeAssistant, server: ScenarioServer
+    hass: HomeAssistant, server: ScenarioServer, proxy: FaultProxy
 ) -> None:
     await server.start()
     # Another writer stored attr_dynamics as a boolean (1.x: in the current shard; 3.x: in
@@ -355,7 +384,7 @@ async def test_field_type_conflict_with_another_writers_data_loses_nothing(
     # Text attributes, so they go to attr_dynamics (a boolean attribute would be bool_dynamics).
     dynamics: list[Any] = ["true", "moving", "false", ""]
     with peak_memory() as peak:
-        entry = await setup_entry(hass, server.entry_data(), FAST)
+        entry = await setup_entry(hass, server.entry_data(proxy.url), FAST)
         writer = entry.runtime_data.writer
         for number in range(1000):
             hass.states.async_set(
@@ -374,10 +403,13 @@ async def test_field_type_conflict_with_another_writers_data_loses_nothing(
     assert len(writer.dead_letter_path.read_text().splitlines()) == 500
     assert stored + writer.stats.points_dead_lettered == 1000
     assert "attr_dynamics" in writer.dead_letter_path.read_text()  # the server's message names it
+    sends = count_sends(proxy.writes)
+    # "true" and "false" (every even number) healed and accepted; the rest refused for good.
+    assert_each_point_accepted_once_or_resent_for_a_reason(sends, range(0, 1000, 2))
     save_figures(
         server,
         "5. field type conflict with another writer's data (attr_dynamics boolean vs text)",
-        (1000, stored, distinct),
+        (1000, stored, sends),
         writer.stats,
         peak[0],
         "true/false healed to booleans; the rest in the dead-letter file with the server's message",
@@ -388,12 +420,12 @@ async def test_field_type_conflict_with_another_writers_data_loses_nothing(
 
 
 async def test_spool_budget_exhaustion_drops_oldest_with_an_exact_count(
-    hass: HomeAssistant, server: ScenarioServer, caplog: pytest.LogCaptureFixture
+    hass: HomeAssistant, server: ScenarioServer, proxy: FaultProxy, caplog: pytest.LogCaptureFixture
 ) -> None:
     budget = 256 * 1024
     with peak_memory() as peak:  # the server is down until the end
         entry = await setup_entry(
-            hass, server.entry_data(), {**FAST, "max_queue_size": 1000, "spool_max_bytes": budget}
+            hass, server.entry_data(proxy.url), {**FAST, "max_queue_size": 1000, "spool_max_bytes": budget}
         )
         writer = entry.runtime_data.writer
         fired = await stream(hass, 0, 20_000, per_tick=500, tick=0.15)
@@ -410,10 +442,14 @@ async def test_spool_budget_exhaustion_drops_oldest_with_an_exact_count(
     assert writer.stats.points_dropped == dropped  # nothing dropped for another reason
     await hass.config_entries.async_unload(entry.entry_id)
     assert peak[0] < 64
+    sends = count_sends(proxy.writes)
+    assert_each_point_accepted_once_or_resent_for_a_reason(sends, ())
+    # The oldest were dropped: what was accepted is the newest fired - dropped, each once.
+    assert set(sends.accepted) == set(range(dropped, fired))
     save_figures(
         server,
         "6. outage longer than a 256 KiB spool budget",
-        (fired, stored, distinct),
+        (fired, stored, sends),
         writer.stats,
         peak[0],
         f"oldest dropped, counted exactly; spool stayed <= {budget // 1024} KiB",

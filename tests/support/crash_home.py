@@ -10,8 +10,9 @@ steady rate from inside Home Assistant, like a busy home would.
 Each life of the process (a `Run`, from start to `kill -9`) numbers its events in a block
 of its own (`first` + n), so what one run lost can never be confused with another's. The
 generator writes how far it got to a progress file after every tick (no sync: a `kill -9`
-keeps the page cache). What was spooled is read from a copy of the spool (so Home
-Assistant still finds, and cuts, its own torn tail), what was stored with real InfluxQL.
+keeps the page cache). What was spooled is read by the tests' own reader of the segment
+format (tests/support/spool_oracle.py), never by the spool under test; what was stored
+with real InfluxQL; what was sent, through the fault proxy the entry writes to.
 """
 
 from __future__ import annotations
@@ -21,20 +22,15 @@ from dataclasses import dataclass, field
 import json
 import os
 from pathlib import Path
-import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from typing import Any
 
 from homeassistant import config_entries
 from homeassistant.components.http import config as http_config
 from homeassistant.util import dt as dt_util
-
-from custom_components.influxdb_ingest.pipeline.spool import DiskSpool, SpoolCorrupt
 
 from .helpers import MEASUREMENT
 from .servers import InfluxDB1Server, free_port
@@ -131,9 +127,6 @@ async def async_setup(hass, config):
     return True
 '''
 
-# The default layout writes a number attribute as a float (docs/schema.md): num_seq=123.0.
-_SEQ = re.compile(rb"num_seq=(\d+)\.0")
-
 
 def _store(key: str, version: int, minor_version: int, data: Any) -> str:
     """A file as homeassistant.helpers.storage.Store writes it."""
@@ -175,6 +168,7 @@ class CrashHome:
     influxdb: InfluxDB1Server
     database: str
     options: dict[str, Any]
+    url: str = ""  # where the entry writes (a proxy in front of `influxdb`); `influxdb`'s if empty
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     runs: list[Run] = field(default_factory=list)
@@ -209,7 +203,7 @@ class CrashHome:
             "created_at": now,
             "data": {
                 "api_version": "1",
-                "url": self.influxdb.url,
+                "url": self.url or self.influxdb.url,
                 "database": self.database,
                 "verify_ssl": True,
             },
@@ -323,42 +317,22 @@ class CrashHome:
         return Loss(fired=fired, kept=len(numbers), holes=holes)
 
 
-@dataclass
-class SpoolContents:
-    """What a copy of the spool holds once opened (torn tail cut off) and read."""
-
-    numbers: list[int]
-    records: int
-    torn_records: int
-    corrupt_records: int
-
-
-def read_spool(spool_dir: Path) -> SpoolContents:
-    """Open and read a copy of the spool, as the next start would find it."""
-    with tempfile.TemporaryDirectory() as directory:
-        copy = Path(directory) / "spool"
-        if spool_dir.exists():
-            shutil.copytree(spool_dir, copy)
-        spool = DiskSpool(copy, max_bytes=2**40, max_age=10**9)
-        damage = spool.open()
-        numbers: list[int] = []
-        corrupt = 0
-        records = spool.oldest(len(spool))
-        for record in records:
-            try:
-                lines = spool.read(record)
-            except SpoolCorrupt:
-                corrupt += 1
-                continue
-            numbers.extend(int(match) for line in lines for match in _SEQ.findall(line.encode()))
-    return SpoolContents(numbers, len(records), damage.torn_records, corrupt)
-
-
 def stored_numbers(server: InfluxDB1Server, database: str) -> list[int]:
     """The event number of every point stored (one per point: duplicates show as repeats)."""
     result = server.query(f"SELECT num_seq FROM {MEASUREMENT}", database)["results"][0]
     assert "error" not in result, result
     return [int(value) for series in result.get("series", []) for _, value in series["values"]]
+
+
+def stored_points(server: InfluxDB1Server, database: str) -> set[tuple[str, int]]:
+    """(entity_id, timestamp) of every point stored, numbered or not."""
+    result = server.query(f"SELECT state FROM {MEASUREMENT} GROUP BY entity_id", database)["results"][0]
+    assert "error" not in result, result
+    return {
+        (series["tags"]["entity_id"], int(time_ns))
+        for series in result.get("series", [])
+        for time_ns, _ in series["values"]
+    }
 
 
 def fired_at(server: InfluxDB1Server, database: str, number: int) -> float:

@@ -4,7 +4,9 @@ The real `influxd` cannot be told to answer 503, stall or drop a connection on d
 those are exactly the failures the writer must survive. The proxy forwards everything to the
 real server and, for the next write requests only, applies faults queued with `inject()`:
 an injected status, a delay, or a dropped connection. Queries always pass through, so tests
-can check what really landed. Every write request is recorded in `log`.
+can check what really landed. Every write request is recorded in `log`, and with its body
+in `writes`: what reached the server, point by point, is what exactly-once is measured by.
+`ProxyThread` runs a proxy on its own event loop, for tests that have none (the crash tests).
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import asyncio
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+import json
+import re
+import threading
 
 import aiohttp
 from aiohttp import web
@@ -72,6 +77,46 @@ class Forward:
 
 type Fault = Status | Delay | Reset | Forward
 
+_ACCEPTED = re.compile(r"forwarded 2\d\d")
+_PARTIAL = re.compile(r"forwarded 4\d\d")
+
+
+@dataclass(frozen=True)
+class Write:
+    """One write request as the proxy saw it: when it came, what became of it, its body
+    (decompressed, as the server parses it) and the server's answer."""
+
+    arrived: float
+    outcome: str
+    body: bytes
+    answer: bytes = b""
+
+    @property
+    def accepted(self) -> bool:
+        """The server stored it and said so (2xx), whether or not the client heard."""
+        return _ACCEPTED.search(self.outcome) is not None
+
+    def stored_lines(self) -> list[bytes]:
+        """The lines the server said it stored: all of a 2xx, and those an InfluxDB 3 partial
+        write (400/422 naming each refused `line_number`, 1-based) did not name. A 1.x/2.x
+        partial write names no line (`dropped=N`): none is counted. (Lines are split at
+        newlines: for bodies without raw newlines in string fields, as the scenarios send.)"""
+        lines = self.body.splitlines()
+        if self.accepted:
+            return lines
+        if not _PARTIAL.search(self.outcome):
+            return []
+        try:
+            refused = {int(item["line_number"]) for item in json.loads(self.answer)["data"]}
+        except ValueError, KeyError, TypeError:
+            return []
+        return [line for number, line in enumerate(lines, 1) if number not in refused]
+
+    @property
+    def answer_lost(self) -> bool:
+        """The client had gone (its timeout, its crash) before the answer came back."""
+        return self.outcome.endswith("(client gone)")
+
 
 @dataclass
 class FaultProxy:
@@ -90,6 +135,7 @@ class FaultProxy:
     down: bool = False
     faults: deque[Fault] = field(default_factory=deque)
     log: list[tuple[float, str]] = field(default_factory=list)
+    writes: list[Write] = field(default_factory=list)
     # The Content-Encoding of every write request as the client sent it ("" for none).
     encodings: list[str] = field(default_factory=list)
     upstream_timeout: float = 60.0
@@ -147,27 +193,28 @@ class FaultProxy:
         arrived = asyncio.get_running_loop().time()
         self.encodings.append(request.headers.get("Content-Encoding", ""))
         if self.down:
-            return self._record(arrived, "reset (down)", self._reset(request))
+            return self._record(arrived, body, "reset (down)", self._reset(request))
         fault = self.faults.popleft() if self.faults else Forward()
         match fault:
             case Status(code, headers, text):
                 answer = CIMultiDict(headers)
                 answer.setdefault("Content-Type", "application/json")
                 response = web.Response(status=code, body=text.encode(), headers=answer)
-                return self._record(arrived, f"status {code}", response)
+                return self._record(arrived, body, f"status {code}", response)
             case Reset():
-                return self._record(arrived, "reset", self._reset(request))
+                return self._record(arrived, body, "reset", self._reset(request))
             case Delay(seconds):
                 await asyncio.sleep(seconds)
                 response, outcome = await self._forward(request, body)
-                return self._record(arrived, f"delay {seconds} {outcome}", response, request)
+                return self._record(arrived, body, f"delay {seconds} {outcome}", response, request)
             case Forward():
                 response, outcome = await self._forward(request, body)
-                return self._record(arrived, outcome, response, request)
+                return self._record(arrived, body, outcome, response, request)
 
     def _record(
         self,
         arrived: float,
+        body: bytes,
         outcome: str,
         response: web.StreamResponse,
         request: web.BaseRequest | None = None,
@@ -175,6 +222,8 @@ class FaultProxy:
         if request is not None and (request.transport is None or request.transport.is_closing()):
             outcome += " (client gone)"
         self.log.append((arrived, outcome))
+        answer = response.body if isinstance(response, web.Response) else None
+        self.writes.append(Write(arrived, outcome, body, answer if isinstance(answer, bytes) else b""))
         return response
 
     @staticmethod
@@ -211,3 +260,37 @@ class FaultProxy:
             # Upstream is gone: the client should see what it would see without the proxy.
             return self._reset(request), f"upstream error {type(err).__name__}"
         return web.Response(status=status, body=payload, headers=answer), f"forwarded {status}"
+
+
+class ProxyThread:
+    """A FaultProxy on an event loop of its own in a thread: for a Home Assistant in another
+    process (tests/test_crash.py), whose test has no event loop."""
+
+    def __init__(self, upstream: str) -> None:
+        self.proxy = FaultProxy(upstream=upstream)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="fault-proxy", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return self.proxy.url
+
+    def start(self) -> None:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.proxy.start(), self._loop).result(30)
+
+    def writes(self) -> list[Write]:
+        """The write requests so far (copied in the proxy's loop, where they are appended)."""
+
+        async def copy() -> list[Write]:
+            return list(self.proxy.writes)
+
+        return asyncio.run_coroutine_threadsafe(copy(), self._loop).result(30)
+
+    def stop(self) -> None:
+        if not self._thread.is_alive():
+            return
+        asyncio.run_coroutine_threadsafe(self.proxy.stop(), self._loop).result(30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(30)
+        self._loop.close()

@@ -4,11 +4,18 @@ Each scenario runs once against the real InfluxDB 1.x and once against the Influ
 stand-in (tests/support/standin_influxdb3.py): both behind one small interface, `ScenarioServer`,
 that starts, crashes and stops the server, writes to it as another tool would and counts
 what it stored. `scripts/reliability` writes the figures to docs/reliability.md.
+
+Exactly once is measured where it can be seen: the servers overwrite a point sent twice
+(same series, same timestamp), so what they store cannot tell a resend from a first send.
+The scenarios write through a fault proxy that keeps every request's body, and
+`count_sends` reads from those bodies how often the server accepted each point; every
+acceptance after the first must have a reason the scenario caused, or it is unexplained.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import asdict, dataclass, field
 import json
 import os
@@ -17,8 +24,10 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from .fault_proxy import Write
 from .helpers import MEASUREMENT
 from .servers import InfluxDB1Server
+from .spool_oracle import SEQ
 from .standin_influxdb3 import InfluxDB3StandIn
 
 DB = "reliability"
@@ -142,6 +151,68 @@ class InfluxDB3Target:
             assert answer.status == 204, await answer.text()
 
 
+# Why a point may reach the server again after the server accepted it.
+ANSWER_LOST = "the answer to an accepted write was lost (a timeout, or the sender killed)"
+CRASH_BEFORE_CURSOR = "a crash after the write was stored, before the spool's cursor moved"
+
+
+@dataclass
+class Sends:
+    """How often the server accepted each point (by its event number), and why again."""
+
+    accepted: Counter[int] = field(default_factory=Counter)
+    resends: Counter[str] = field(default_factory=Counter)  # reason -> points
+    unexplained: list[int] = field(default_factory=list)  # accepted again for no such reason
+
+    @property
+    def total_resends(self) -> int:
+        return sum(self.resends.values()) + len(self.unexplained)
+
+    def describe(self) -> str:
+        """For the figures' notes: "each point accepted once", or the resends by reason."""
+        if not self.total_resends:
+            return "each point accepted once"
+        parts = [f"{count} because {reason}" for reason, count in self.resends.items()]
+        if self.unexplained:
+            parts.append(f"{len(self.unexplained)} unexplained")
+        return f"{self.total_resends} points accepted again: " + ", ".join(parts)
+
+
+def count_sends(writes: Iterable[Write], crashed_before_cursor: Collection[int] = ()) -> Sends:
+    """Every point the server accepted, from the bodies of the write requests in arrival
+    order (the lines a partial write stored count as accepted: `Write.stored_lines`). A point
+    accepted again is explained when an earlier acceptance of it never got its answer back to
+    the writer, or when it is in `crashed_before_cursor` (pending in the spool at a kill after
+    the server had accepted it); otherwise it is unexplained."""
+    sends = Sends()
+    answer_lost: set[int] = set()
+    for write in sorted(writes, key=lambda write: write.arrived):
+        for match in SEQ.findall(b"\n".join(write.stored_lines()) + b"\n"):
+            number = int(match)
+            if sends.accepted[number]:
+                if number in answer_lost:
+                    sends.resends[ANSWER_LOST] += 1
+                elif number in crashed_before_cursor:
+                    sends.resends[CRASH_BEFORE_CURSOR] += 1
+                else:
+                    sends.unexplained.append(number)
+            sends.accepted[number] += 1
+            if write.answer_lost:
+                answer_lost.add(number)
+    return sends
+
+
+def assert_each_point_accepted_once_or_resent_for_a_reason(sends: Sends, expected: Collection[int]) -> None:
+    """Exactly once, as the proxy saw it: every expected point accepted, and no point
+    accepted again without a reason the scenario caused."""
+    missing = set(expected) - set(sends.accepted)
+    assert not missing, f"{len(missing)} points never accepted, e.g. {sorted(missing)[:5]}"
+    assert not sends.unexplained, (
+        f"{len(sends.unexplained)} points accepted again for no reason the scenario caused"
+        f" (a resend of what the server had acknowledged), e.g. {sorted(set(sends.unexplained))[:5]}"
+    )
+
+
 @dataclass
 class Figures:
     """What one scenario did, counted from what the server stored."""
@@ -150,7 +221,7 @@ class Figures:
     server: str
     fired: int
     stored: int
-    duplicates: int
+    resends: int  # points the server accepted again (each with its reason in the notes)
     dead_lettered: int
     dropped: int
     peak_memory_mb: float
