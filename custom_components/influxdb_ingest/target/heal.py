@@ -46,6 +46,8 @@ _CONFLICT = re.compile(
     rf"input field {_QUOTED.format('field')} on measurement {_QUOTED.format('measurement')}"
     r" is type \w+, already exists as type (?P<server_type>\w+)"
 )
+# What 3.x's parser unescapes in a field key (influxdb_line_protocol/src/lib.rs v3.10.1).
+_V3_KEY_ESCAPES = re.compile(r"[,= ]")
 # InfluxDB 3 (influxdb3_catalog/src/error.rs, InvalidColumnType), one per refused line of a
 # partial write: `invalid column type for column 'f', expected iox::column_type::field::float,
 # got iox::column_type::field::string`. It names no table: the refused line does.
@@ -207,7 +209,9 @@ class TypeHealer:
             # 3.x names the column as stored. Its parser keeps the backslash of `\"` in a key
             # (only `\,`, `\=`, `\ ` and `\\` are escapes), so either encoder's key is the
             # column with `,`, `=` and space escaped, and a `"` left as the column has it.
-            keys = {escape_field_key_v3(match["field"])}
+            column = match["field"]
+            # The 1.x/2.x types' `\"` pointed at 3.x: the column keeps that backslash.
+            keys = {escape_field_key_v3(column), _V3_KEY_ESCAPES.sub(r"\\\g<0>", column)}
             server_type = _V3_TYPES.get(match["server_type"], "tag")
             window = EVERYWHERE
         else:
