@@ -109,6 +109,8 @@ class InfluxDB3Target:
     server: InfluxDB3StandIn = field(default_factory=InfluxDB3StandIn)
     name: str = "InfluxDB 3 Core (stand-in)"
     row: str = "b"
+    # The integration's type pointed at it: "3", or the 1.x and 2.x types (3.x's compatibility APIs).
+    flavour: str = "3"
 
     def __post_init__(self) -> None:
         self.server.store.databases[DB] = {}
@@ -118,13 +120,24 @@ class InfluxDB3Target:
         return self.server.url
 
     def entry_data(self, url: str | None = None) -> dict[str, Any]:
-        return {
-            "api_version": "3",
-            "url": url or self.url,
-            "database": DB,
-            "token": self.server.token,
-            "verify_ssl": True,
-        }
+        base = {"url": url or self.url, "verify_ssl": True}
+        if self.flavour == "1":  # the 1.x type at 3.x: Basic auth, the token as the password
+            return {
+                **base,
+                "api_version": "1",
+                "database": DB,
+                "username": "ha",
+                "password": self.server.token,
+            }
+        if self.flavour == "2":  # the 2.x type at 3.x: the bucket is the database
+            return {
+                **base,
+                "api_version": "2",
+                "organization": "ignored",
+                "bucket": DB,
+                "token": self.server.token,
+            }
+        return {**base, "api_version": "3", "database": DB, "token": self.server.token}
 
     async def start(self) -> None:
         await self.server.start()
