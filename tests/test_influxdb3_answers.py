@@ -77,7 +77,7 @@ async def test_ping_names_the_real_1x_and_the_2x(
             assert server.generation == generation
             assert server.product == f"InfluxDB {generation} OSS"
             assert not server.is_influxdb3
-            assert server.string_limit_bytes() == 65_535
+            assert server.string_limit_bytes() == 1_048_576  # tsdb/field_validator.go v1.11.9:11
 
 
 def test_server_info_from_3_9_names_its_product_in_the_body() -> None:

@@ -14,7 +14,8 @@ import pytest
 from custom_components.influxdb_ingest.lines.line_protocol import fit_string
 from custom_components.influxdb_ingest.lines.metadata import EntityMetadata
 from custom_components.influxdb_ingest.pipeline.serializer import make_serializer
-from custom_components.influxdb_ingest.pipeline.settings import WriterSettings, string_limit_for
+from custom_components.influxdb_ingest.pipeline.settings import WriterSettings
+from custom_components.influxdb_ingest.target.server_info import string_limit_for
 
 from .support.helpers import MEASUREMENT, setup_entry, v3_entry_data, wait_for
 from .support.lp3_parser import LIMIT_64K, LineProtocolError, parse_lines, would_store

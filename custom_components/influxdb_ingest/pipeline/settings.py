@@ -7,29 +7,11 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ..const import DEFAULT_MEASUREMENT
+from ..target.server_info import string_limit_for
 
 # InfluxDB 3 Core refuses tables past 500 columns (influxdb3_catalog/src/catalog.rs): half of
 # it leaves room for what the user adds (enrichment, tags, overrides) and for other writers.
 INFLUXDB3_COLUMN_BUDGET = 250
-
-# The longest string field value a server stores, in UTF-8 bytes (the value itself, unescaped).
-# InfluxDB 3 up to 3.8: 64 KiB; 3.9 and later are built with the line-protocol crate's
-# `large-strings` feature: 1 MiB (core/influxdb_line_protocol/src/lib.rs v3.9.0/v3.10.1
-# lines 104-111, influxdb3/Cargo.toml v3.9.0 line 99). InfluxDB 1.x (1.10 and later) and 2.x:
-# 1 MiB (tsdb/field_validator.go v1.11.9 line 11, v2.7.12 line 12; older 1.x have no limit).
-STRING_LIMIT_64K = 65_536
-STRING_LIMIT_1M = 1_048_576
-
-
-def string_limit_for(api_version: str, server_version: str | None = None) -> int:
-    """The string limit of a target: 64 KiB on InfluxDB 3 unless it is known to be 3.9 or later."""
-    if api_version != "3":
-        return STRING_LIMIT_1M
-    try:
-        major, minor = (int(part) for part in (server_version or "").lstrip("v").split(".")[:2])
-    except ValueError:
-        return STRING_LIMIT_64K
-    return STRING_LIMIT_1M if (major, minor) >= (3, 9) else STRING_LIMIT_64K
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from ..target.server_info import ServerInfo
 from .backlog import RunInExecutor
 from .dead_letter import append_cut_values
 from .serializer import LineSerializer
-from .settings import WriterSettings, string_limit_for
+from .settings import WriterSettings
 from .stats import WriterStats
 
 
@@ -48,5 +48,4 @@ class CutStrings:
     def adopt_server(self, server: ServerInfo) -> None:
         """The limit of the release that answers (`/ping`), unless the user set one."""
         if self._settings.string_limit_bytes == 0:
-            api_version = "3" if server.is_influxdb3 else "1"
-            self._serializer.use_string_limit(string_limit_for(api_version, server.version))
+            self._serializer.use_string_limit(server.string_limit_bytes())

@@ -20,14 +20,24 @@ import json
 import re
 
 _VERSION = re.compile(r"v?(\d+)\.(\d+)")
-# The line protocol parser's longest string value, in bytes: 64 KiB up to 3.8, 1 MiB since
-# 3.9 (core/influxdb_line_protocol/src/lib.rs v3.9.0:108-111, the `large-strings` feature on
-# by default: influxdb3/Cargo.toml v3.9.0:99). Both are "limit >= size" checks (lib.rs
-# v3.9.0:896). 1.x and 2.x document 64 KB for a string field but check none (only a series
-# key is capped, `MaxKeyLength = 65535`, models/points.go v1.9.9:67): 65535 keeps within both.
-_STRING_LIMIT_OLD = 65_536
-_STRING_LIMIT_LARGE = 1_048_576
-_STRING_LIMIT_V1_V2 = 65_535
+# The longest string field value a server stores, in UTF-8 bytes (the value itself, unescaped).
+# InfluxDB 3 up to 3.8: 64 KiB; 3.9 and later are built with the line-protocol crate's
+# `large-strings` feature: 1 MiB (core/influxdb_line_protocol/src/lib.rs v3.9.0/v3.10.1
+# lines 104-111, influxdb3/Cargo.toml v3.9.0 line 99). InfluxDB 1.x (1.10 and later) and 2.x:
+# 1 MiB (tsdb/field_validator.go v1.11.9 line 11, v2.7.12 line 12; older 1.x have no limit).
+STRING_LIMIT_64K = 65_536
+STRING_LIMIT_1M = 1_048_576
+
+
+def string_limit_for(api_version: str, server_version: str | None = None) -> int:
+    """The string limit of a target: 64 KiB on InfluxDB 3 unless it is known to be 3.9 or later."""
+    if api_version != "3":
+        return STRING_LIMIT_1M
+    try:
+        major, minor = (int(part) for part in (server_version or "").lstrip("v").split(".")[:2])
+    except ValueError:
+        return STRING_LIMIT_64K
+    return STRING_LIMIT_1M if (major, minor) >= (3, 9) else STRING_LIMIT_64K
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +92,7 @@ class ServerInfo:
 
     def string_limit_bytes(self) -> int:
         """The longest string field value the server stores, in UTF-8 bytes."""
-        if not self.is_influxdb3:
-            return _STRING_LIMIT_V1_V2
-        return _STRING_LIMIT_LARGE if self.at_least(3, 9) else _STRING_LIMIT_OLD
+        return string_limit_for("3" if self.is_influxdb3 else "1", self.version)
 
     @property
     def whole_request_refused(self) -> bool:
