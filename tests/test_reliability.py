@@ -63,10 +63,10 @@ SERVERS: dict[str, Callable[[HomeAssistant, Path], ScenarioServer]] = {
     # No InfluxDB 3 server can run on this machine: the Core stand-in built from its source.
     "3.x": lambda _hass, _directory: InfluxDB3Target(),
     # The 1.x and 2.x types pointed at the newest 3.x: its all-or-nothing compatibility APIs.
-    "1.x type at 3.x": lambda _hass, _directory: InfluxDB3Target(
+    "1.x-type-at-3.x": lambda _hass, _directory: InfluxDB3Target(
         name="InfluxDB 3 Core (stand-in), 1.x type", row="c", flavour="1"
     ),
-    "2.x type at 3.x": lambda _hass, _directory: InfluxDB3Target(
+    "2.x-type-at-3.x": lambda _hass, _directory: InfluxDB3Target(
         name="InfluxDB 3 Core (stand-in), 2.x type", row="d", flavour="2"
     ),
 }
