@@ -9,10 +9,15 @@ Then Configure: the settings in their sections (each opened, none showing a tran
 error or a repository path) and the preview of the line an entity's state produces. Then
 the database is dropped: the repair names it and gives the command, and its fix creates it.
 
+A second test adds a query sensor (issue 20) on an entry made through the REST config flow:
+the entry's "Add query sensor", the mean of an entity's value over the last hour, the answer
+the query gave, and the new entity with that number as its state.
+
 Screenshots of the filled form, the device page, the options and the preview go to the
 test's temporary directory; with INFLUXDB_INGEST_SCREENSHOTS=1 they replace
-docs/images/config-flow.png, device-page.png, options-sections.png, options-preview.png and
-repair-database-missing.png (the README shows them):
+docs/images/config-flow.png, device-page.png, options-sections.png, options-preview.png,
+repair-database-missing.png, query-sensor-preview.png and query-sensor-entity.png (the README
+shows them):
 
     INFLUXDB_INGEST_SCREENSHOTS=1 scripts/test tests/browser
 """
@@ -278,3 +283,151 @@ def ignore_core_install_repair(page: Page) -> None:
     is ignored: the integration's own repairs stay visible.
     """
     page.js(IGNORE_CORE_INSTALL_REPAIR)
+
+
+QUERY_SENSOR = "Mean demo temperature"
+TRANSLATION_FAULTS = ("Translation error", "component.influxdb_ingest.", "ui.panel.", "ui.dialogs.")
+
+
+def assert_translated(page: Page) -> None:
+    """What the page shows has no raw translation key and no "Translation error"."""
+    shown = page.text()
+    for fault in TRANSLATION_FAULTS:
+        assert fault not in shown, f"{fault!r} on the page: {shown[:3000]}"
+
+
+def create_entry_through_api(home_assistant: HomeAssistantProcess, influxdb: InfluxDB1Server) -> str:
+    """The InfluxDB 1.x entry, through the same config flow the UI walks (REST API); its title."""
+    status, answer = home_assistant.request(
+        "POST", "/api/config/config_entries/flow", {"handler": "influxdb_ingest"}
+    )
+    assert status == 200, answer
+    flow = f"/api/config/config_entries/flow/{answer['flow_id']}"
+    status, answer = home_assistant.request("POST", flow, {"next_step_id": "v1"})
+    assert status == 200, answer
+    assert answer.get("step_id") == "v1", answer
+    status, answer = home_assistant.request(
+        "POST", flow, {"url": influxdb.url, "database": DATABASE, "verify_ssl": True}
+    )
+    if answer.get("type") == "form" and answer.get("step_id") == "history":
+        status, answer = home_assistant.request(
+            "POST", flow, {"history_days": 0, "history_statistics": False}
+        )
+    assert status == 200, answer
+    assert answer.get("type") == "create_entry", answer
+    return str(answer["title"])
+
+
+def open_entry_menu(page: Page) -> None:
+    """The ⋮ (icon-only "Menu") button of the entry's row on the integration page."""
+    button = page.wait_for(
+        lambda: page.js(
+            """
+            const inRow = (e) => {
+              for (let n = e; n; n = n.parentNode || n.host) {
+                if (n.tagName === 'HA-CONFIG-ENTRY-ROW') return true;
+              }
+              return false;
+            };
+            return deep.all().find((e) => deep.visible(e) && e.tagName === 'HA-ICON-BUTTON'
+              && (e.label === 'Menu' || e.getAttribute('aria-label') === 'Menu') && inRow(e)) || null;
+            """
+        ),
+        "the entry's ⋮ menu button",
+    )
+    page.click(button)
+
+
+def test_add_query_sensor_and_see_its_state(
+    tmp_path: Path, chromium: Chromium, influxdb: InfluxDB1Server, home_assistant: HomeAssistantProcess
+) -> None:
+    """Issue 20: ⋮ > Add query sensor, the mean of an entity's value over 1h, its answer, its entity."""
+    shots = screenshot_dir(tmp_path)
+    driver = chromium.start()
+    influxdb.start()
+    influxdb.query(f"CREATE DATABASE {DATABASE}", method="POST")
+    home_assistant.start()
+    tokens = home_assistant.onboard()
+    home_assistant.wait_running()
+    title = create_entry_through_api(home_assistant, influxdb)
+    for value in (20.0, 22.0, 24.0):
+        status, answer = home_assistant.request(
+            "POST",
+            "/api/states/sensor.demo_temperature",
+            {"state": str(value), "attributes": {"unit_of_measurement": "°C"}},
+        )
+        assert status in {200, 201}, answer
+
+    page = Page(driver, home_assistant.url, tmp_path)
+    page.wait_for(lambda: points_written(influxdb) >= 3, "the state changes in InfluxDB", timeout=60)
+    page.login(tokens, home_assistant.client_id)
+    page.goto("/config/integrations/integration/influxdb_ingest")
+    ignore_core_install_repair(page)
+    page.wait_text(title)
+    open_entry_menu(page)
+    page.click_text("Add query sensor")
+    page.wait_text("Query sensor: the query")
+    assert_translated(page)
+    page.type_into(page.input("e.name === 'name'", "the name field"), QUERY_SENSOR)
+    picker = page.wait_for(
+        lambda: page.js(
+            "return deep.all().find((e) => e.tagName === 'HA-ENTITY-PICKER' && deep.visible(e)) || null"
+        ),
+        "the entity picker",
+    )
+    page.click(picker)
+    page.click_text("demo temperature")
+    page.settle()
+    page.click_text("Submit")
+
+    # The query ran once: its answer (the mean of 20, 22 and 24) and the statement.
+    page.wait_text(f"Query sensor: {QUERY_SENSOR}")
+    page.wait_for(lambda: re.search(r"The query answered: 22(\.0)? \(", page.text()), "the answer 22")
+    assert "SELECT mean" in page.text()
+    assert_translated(page)
+    page.blur()
+    page.settle()
+    page.screenshot(shots / "query-sensor-preview.png")
+    page.click_text("Submit")
+    close = page.wait_for(
+        lambda: page.find_text("Finish") or page.find_text("Close"), "the flow's close button"
+    )
+    page.click(close)
+    page.wait_for(lambda: not page.find_text(f"Query sensor: {QUERY_SENSOR}"), "the dialog to close")
+
+    # Its entity, on its own device (a service: the query sensor), with the number as its state.
+    device_id = page.wait_for(
+        lambda: page.js(
+            """
+            return (async () => {
+              const hass = document.querySelector('home-assistant').hass;
+              const devices = await hass.callWS({type: 'config/device_registry/list'});
+              const found = devices.find((d) => d.name === arguments[0]);
+              return found ? found.id : null;
+            })();
+            """,
+            QUERY_SENSOR,
+        ),
+        "the query sensor's device",
+    )
+    page.goto(f"/config/devices/device/{device_id}")
+    page.wait_text(QUERY_SENSOR)
+    page.wait_for(
+        lambda: re.search(rf"{re.escape(QUERY_SENSOR)} 22(\.0)?\b", page.text()),
+        "the query sensor's state 22",
+        timeout=60,
+    )
+    shown = page.text()
+    assert "Unknown" not in shown, shown
+    assert "Unavailable" not in shown, shown
+    assert_translated(page)
+    page.settle()
+    page.screenshot(shots / "query-sensor-entity.png")
+    assert_no_errors_logged(home_assistant, expected="no error expected here")
+
+
+def points_written(influxdb: InfluxDB1Server) -> int:
+    result = influxdb.query(
+        """SELECT count("value") FROM /.*/ WHERE "entity_id" = 'sensor.demo_temperature'""", DATABASE
+    )
+    return sum(row[1] for series in result["results"][0].get("series", []) for row in series["values"])
