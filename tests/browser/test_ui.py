@@ -11,13 +11,15 @@ the database is dropped: the repair names it and gives the command, and its fix 
 
 A second test adds a query sensor (issue 20) on an entry made through the REST config flow:
 the entry's "Add query sensor", the mean of an entity's value over the last hour, the answer
-the query gave, and the new entity with that number as its state.
+the query gave, and the new entity with that number as its state. A third submits the
+InfluxDB 1.x form with a misspelt database (issue 21): the error sits on the database field
+and lists the databases there.
 
 Screenshots of the filled form, the device page, the options and the preview go to the
 test's temporary directory; with INFLUXDB_INGEST_SCREENSHOTS=1 they replace
 docs/images/config-flow.png, device-page.png, options-sections.png, options-preview.png,
-repair-database-missing.png, query-sensor-preview.png and query-sensor-entity.png (the README
-shows them):
+repair-database-missing.png, query-sensor-preview.png, query-sensor-entity.png and
+config-flow-database-not-found.png (the README shows them):
 
     INFLUXDB_INGEST_SCREENSHOTS=1 scripts/test tests/browser
 """
@@ -431,3 +433,71 @@ def points_written(influxdb: InfluxDB1Server) -> int:
         """SELECT count("value") FROM /.*/ WHERE "entity_id" = 'sensor.demo_temperature'""", DATABASE
     )
     return sum(row[1] for series in result["results"][0].get("series", []) for row in series["values"])
+
+
+def open_the_influxdb1_form(page: Page) -> None:
+    """Settings > Devices & services > Add integration > InfluxDB Ingest > InfluxDB 1.x."""
+    page.goto("/config/integrations/dashboard")
+    page.wait_text("Add integration")
+    ignore_core_install_repair(page)
+    page.click_text("Add integration")
+    search = page.input("/search for a brand/i.test(e.placeholder)", "the brand search field")
+    page.type_into(search, "InfluxDB Ingest")
+    page.click_text("InfluxDB Ingest")
+    page.wait_text("Which InfluxDB?")
+    page.click_text("InfluxDB 1.x (database and retention policy)")
+    page.wait_text("InfluxDB 1.x")
+
+
+# The smallest visible element whose text contains arguments[0], and the visible inputs named
+# arguments[1] and arguments[2] (the field before and the field with the error): [top, bottom]
+# of each.
+ERROR_AND_FIELDS_JS = """
+const area = (e) => { const r = e.getBoundingClientRect(); return r.width * r.height; };
+const hits = deep.all().filter((e) => deep.visible(e) && deep.text(e).includes(arguments[0]));
+hits.sort((a, b) => area(a) - area(b));
+const input = (name) => deep.all().find((e) => e.tagName === 'INPUT' && deep.visible(e) && e.name === name);
+const boxes = [hits[0], input(arguments[1]), input(arguments[2])];
+if (boxes.some((e) => !e)) return null;
+return boxes.map((e) => { const r = e.getBoundingClientRect(); return [r.top, r.bottom]; });
+"""
+
+
+def test_setup_error_lists_the_databases(
+    tmp_path: Path, chromium: Chromium, influxdb: InfluxDB1Server, home_assistant: HomeAssistantProcess
+) -> None:
+    """Issue 21: InfluxDB 1.x with a misspelt database: the error, on that field, lists the databases."""
+    shots = screenshot_dir(tmp_path)
+    driver = chromium.start()
+    influxdb.start()
+    for name in (DATABASE, "energy"):
+        influxdb.query(f"CREATE DATABASE {name}", method="POST")
+    home_assistant.start()
+    tokens = home_assistant.onboard()
+    home_assistant.wait_running()
+
+    page = Page(driver, home_assistant.url, tmp_path)
+    page.login(tokens, home_assistant.client_id)
+    open_the_influxdb1_form(page)
+    page.type_into(page.input("e.name === 'url'", "the URL field"), influxdb.url)
+    page.type_into(page.input("e.name === 'database'", "the database field"), "home_asistant")
+    page.blur()
+    page.click_text("Submit")
+
+    said = "has no database named home_asistant"
+    page.wait_for(lambda: said in page.text(), "the database error")
+    match = re.search(r"Databases there: ([^.]*)\.", page.text())
+    assert match is not None, page.text()
+    assert DATABASE in match.group(1), match.group(1)
+    assert "energy" in match.group(1), match.group(1)
+    # On the database field (Home Assistant shows a field's error right above it), not at the
+    # top of the form where an error about the whole form goes.
+    page.settle()
+    error, url, database = page.wait_for(
+        lambda: page.js(ERROR_AND_FIELDS_JS, said, "url", "database"), "the error and the fields"
+    )
+    if not url[1] < error[0] < error[1] <= database[0]:
+        page.fail(f"the error {error} is not between the URL {url} and the database {database} fields")
+    assert_translated(page)
+    page.settle()
+    page.screenshot(shots / "config-flow-database-not-found.png")
