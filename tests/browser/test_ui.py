@@ -13,13 +13,14 @@ A second test adds a query sensor (issue 20) on an entry made through the REST c
 the entry's "Add query sensor", the mean of an entity's value over the last hour, the answer
 the query gave, and the new entity with that number as its state. A third submits the
 InfluxDB 1.x form with a misspelt database (issue 21): the error sits on the database field
-and lists the databases there.
+and lists the databases there. A fourth opens System information: the target's line in
+words.
 
 Screenshots of the filled form, the device page, the options and the preview go to the
 test's temporary directory; with INFLUXDB_INGEST_SCREENSHOTS=1 they replace
 docs/images/config-flow.png, device-page.png, options-sections.png, options-preview.png,
 repair-database-missing.png, query-sensor-preview.png, query-sensor-entity.png and
-config-flow-database-not-found.png (the README shows them):
+config-flow-database-not-found.png and system-information.png (the README shows them):
 
     INFLUXDB_INGEST_SCREENSHOTS=1 scripts/test tests/browser
 """
@@ -198,6 +199,28 @@ def click_labelled(page: Page, label: str) -> None:
     page.click(button)
 
 
+# Whether the expansion panel around the element arguments[0] is open.
+PANEL_EXPANDED_JS = """
+for (let n = arguments[0]; n; n = n.parentNode || n.host) {
+  if (n.tagName === 'HA-EXPANSION-PANEL') return Boolean(n.expanded);
+}
+return null;
+"""
+
+
+def open_section(page: Page, name: str) -> None:
+    """Click a section's header until its panel is open (a click during a layout shift can miss)."""
+
+    def opened() -> bool:
+        header = page.wait_text(name)
+        if page.js(PANEL_EXPANDED_JS, header):
+            return True
+        page.click(header)
+        return bool(page.wait_for_or_none(lambda: page.js(PANEL_EXPANDED_JS, page.find_text(name)), 3))
+
+    page.wait_for(opened, f"the section {name!r} to open")
+
+
 def walk_the_options(page: Page, shots: Path) -> None:
     """Configure: the menu, the settings in sections (each opened), the preview of a line."""
     page.goto("/config/integrations/integration/influxdb_ingest")
@@ -209,7 +232,7 @@ def walk_the_options(page: Page, shots: Path) -> None:
     page.settle()
     page.screenshot(shots / "options-sections.png")  # as it opens: what to record first
     for name in SECTIONS:
-        page.click_text(name)
+        open_section(page, name)
         page.settle()  # the section opens: what lies below moves
     page.wait_text("Per entity, domain or pattern")
     page.wait_text("Measurement for everything")
@@ -284,6 +307,10 @@ def ignore_core_install_repair(page: Page) -> None:
     integration and would put a badge on Settings in the screenshots. Only that one issue
     is ignored: the integration's own repairs stay visible.
     """
+    page.wait_for(
+        lambda: page.js("return Boolean(document.querySelector('home-assistant')?.hass?.connection)"),
+        "the frontend's connection to Home Assistant",
+    )
     page.js(IGNORE_CORE_INSTALL_REPAIR)
 
 
@@ -501,3 +528,35 @@ def test_setup_error_lists_the_databases(
     assert_translated(page)
     page.settle()
     page.screenshot(shots / "config-flow-database-not-found.png")
+
+
+def test_system_information_in_words(
+    tmp_path: Path, chromium: Chromium, influxdb: InfluxDB1Server, home_assistant: HomeAssistantProcess
+) -> None:
+    """Repairs > ⋮ > System information: the target's line, translated, not codes."""
+    shots = screenshot_dir(tmp_path)
+    driver = chromium.start()
+    influxdb.start()
+    influxdb.query(f"CREATE DATABASE {DATABASE}", method="POST")
+    home_assistant.start()
+    tokens = home_assistant.onboard()
+    home_assistant.wait_running()
+    title = create_entry_through_api(home_assistant, influxdb)
+
+    page = Page(driver, home_assistant.url, tmp_path)
+    page.login(tokens, home_assistant.client_id)
+    page.goto("/config/repairs")
+    ignore_core_install_repair(page)
+    click_labelled(page, "Menu")
+    page.click_text("System information")
+    page.wait_text("InfluxDB Ingest")
+    line = re.compile(
+        rf"{re.escape(title)} Connected; writing: (\w[\w ]*); \d+ points waiting, \d+ of them on disk"
+    )
+    found = page.wait_for(lambda: line.search(page.text()), f"the line of {title}")
+    assert found.group(1) != "closed", found.group(0)  # the state's code, not its word
+    shown = page.text()
+    assert "target_state" not in shown, shown
+    assert_translated(page)
+    page.settle()
+    page.screenshot(shots / "system-information.png")
