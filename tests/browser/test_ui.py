@@ -14,13 +14,14 @@ the entry's "Add query sensor", the mean of an entity's value over the last hour
 the query gave, and the new entity with that number as its state. A third submits the
 InfluxDB 1.x form with a misspelt database (issue 21): the error sits on the database field
 and lists the databases there. A fourth opens System information: the target's line in
-words.
+words. A fifth stops InfluxDB: the device page's Connection sensor says Unreachable.
 
 Screenshots of the filled form, the device page, the options and the preview go to the
 test's temporary directory; with INFLUXDB_INGEST_SCREENSHOTS=1 they replace
 docs/images/config-flow.png, device-page.png, options-sections.png, options-preview.png,
 repair-database-missing.png, query-sensor-preview.png, query-sensor-entity.png and
-config-flow-database-not-found.png and system-information.png (the README shows them):
+config-flow-database-not-found.png, system-information.png and device-page-outage.png (the
+README shows them):
 
     INFLUXDB_INGEST_SCREENSHOTS=1 scripts/test tests/browser
 """
@@ -560,3 +561,36 @@ def test_system_information_in_words(
     assert_translated(page)
     page.settle()
     page.screenshot(shots / "system-information.png")
+
+
+def test_outage_on_the_device_page(
+    tmp_path: Path, chromium: Chromium, influxdb: InfluxDB1Server, home_assistant: HomeAssistantProcess
+) -> None:
+    """InfluxDB stops: the device page's Connection sensor says Unreachable, in words."""
+    shots = screenshot_dir(tmp_path)
+    driver = chromium.start()
+    influxdb.start()
+    influxdb.query(f"CREATE DATABASE {DATABASE}", method="POST")
+    home_assistant.start()
+    tokens = home_assistant.onboard()
+    home_assistant.wait_running()
+    title = create_entry_through_api(home_assistant, influxdb)
+
+    page = Page(driver, home_assistant.url, tmp_path)
+    page.login(tokens, home_assistant.client_id)
+    page.goto("/config/integrations/integration/influxdb_ingest")
+    ignore_core_install_repair(page)
+    page.wait_text(title)
+    influxdb.stop()
+    status, answer = home_assistant.request("POST", "/api/states/sensor.demo_temperature", {"state": "21"})
+    assert status in {200, 201}, answer
+    link = page.wait_for(
+        lambda: page.find_text("1 service", "a") or page.find_text("1 device", "a"), "the link to the device"
+    )
+    page.click(link)
+    page.wait_for(lambda: page.path.startswith("/config/devices/device/"), "the device page")
+    page.wait_text("Diagnostic")
+    page.wait_for(lambda: re.search(r"Connection Unreachable", page.text()), "Connection: Unreachable", 90)
+    assert_translated(page)
+    page.settle()
+    page.screenshot(shots / "device-page-outage.png")
