@@ -46,6 +46,8 @@ homeassistant:
 
 frontend:
 config:
+# Settings > System > Repairs > ⋮ > System information (the integration has a line there).
+system_health:
 
 logger:
   default: warning

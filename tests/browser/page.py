@@ -136,6 +136,15 @@ class Page:
                 self.fail(f"{what}: not within {timeout}s")
             time.sleep(0.25)
 
+    def wait_for_or_none[T](self, condition: Callable[[], T | None], timeout: float) -> T | None:
+        """Poll `condition` until it returns something truthy (that), or None after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while not (result := condition()):
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.25)
+        return result
+
     def wait_text(self, label: str, selector: str = ":not(slot)", timeout: float = 30) -> WebElement:
         return self.wait_for(lambda: self.find_text(label, selector), f"text {label!r} on the page", timeout)
 
