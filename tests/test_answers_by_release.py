@@ -15,7 +15,7 @@ import pytest
 
 from custom_components.influxdb_ingest.pipeline.stats import DropReason
 from custom_components.influxdb_ingest.target.heal import TypeHealer
-from custom_components.influxdb_ingest.target.influx_api import go_duration_ns
+from custom_components.influxdb_ingest.target.shards import go_duration_ns
 
 from .support.helpers import MEASUREMENT, setup_entry
 from .support.shards import HOUR, V1_8, V1_11, V1_12, Release

@@ -37,8 +37,8 @@ from ..target.influx_api import (
     PayloadTooLarge,
     RejectedLine,
     WriteRejected,
-    shard_duration,
 )
+from ..target.shards import shard_duration
 from .backlog import RunInExecutor
 from .dead_letter import append_dead_letters
 from .log_throttle import LogThrottle
