@@ -17,6 +17,7 @@ from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
+    async_mock_restore_state_shutdown_restart,
     get_system_health_info,
     snapshot_platform,
 )
@@ -129,6 +130,43 @@ async def test_unreachable_target_shows_in_entities_and_log_once(
     assert hass.states.get("sensor.home_influx_connection").state == "unreachable"
     assert hass.states.get("sensor.home_influx_points_waiting_in_memory").state == "1"
     assert caplog.text.count("Cannot write to InfluxDB (unreachable)") == 1
+
+
+async def test_last_successful_write_says_never_on_a_fresh_install_in_an_outage(hass: HomeAssistant) -> None:
+    entry = await _setup(hass, _down(), {"flush_interval": 0.1, "retry_initial_delay": 0.05})
+    hass.states.async_set("sensor.watched", "1")
+    await wait_for(lambda: entry.runtime_data.writer.stats.write_errors >= 1)
+    await _refresh(entry)
+    await hass.async_block_till_done()
+    last_write = hass.states.get("sensor.home_influx_last_successful_write")
+    # A timestamp sensor without a value shows "Unknown": here it means "never", and says so.
+    assert last_write.state == "unknown"
+    assert last_write.attributes["written"] == "never"
+    assert hass.states.get("sensor.home_influx_connection").state == "unreachable"
+
+
+async def test_last_successful_write_survives_a_restart_into_an_outage(
+    hass: HomeAssistant, v1_config: dict[str, Any], database: str, query: Callable[..., Any]
+) -> None:
+    entry = await _setup(hass, v1_config)
+    hass.states.async_set("sensor.watched", "1")
+    await wait_for(lambda: entry.runtime_data.writer.stats.points_written == 1)
+    await _refresh(entry)
+    await hass.async_block_till_done()
+    written = hass.states.get("sensor.home_influx_last_successful_write")
+    assert "written" not in written.attributes
+
+    # Home Assistant stops (the restore states are saved) and starts with InfluxDB down.
+    await async_mock_restore_state_shutdown_restart(hass)
+    hass.config_entries.async_update_entry(entry, data=_down())
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.runtime_data.writer.stats.last_write_time is None
+    await _refresh(entry)
+    await hass.async_block_till_done()
+    after = hass.states.get("sensor.home_influx_last_successful_write")
+    assert after.state == written.state
+    assert "written" not in after.attributes
 
 
 async def test_flush_service_writes_now_and_reports(
