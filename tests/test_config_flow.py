@@ -423,3 +423,17 @@ async def test_reauth_of_a_token_target_asks_for_the_token(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
     assert entry.data["token"] == "test-token"
+
+
+async def test_reconfigure_onto_a_missing_3x_database_names_it_under_its_field(
+    hass: HomeAssistant, influxdb3: InfluxDB3StandIn
+) -> None:
+    entry = MockConfigEntry(domain=DOMAIN, version=2, data=v3_entry_data(influxdb3.url), title="t")
+    entry.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"url": influxdb3.url, "database": "hoem", "verify_ssl": True}
+    )
+    assert result["errors"] == {"database": "database_missing"}
+    assert result["description_placeholders"]["database"] == "hoem"
+    assert influxdb3.databases == ["_internal", "home"]  # asked, not created

@@ -207,7 +207,11 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
             "url": target.url,
             "database": str(target.database),
             "bucket": str(data.get(CONF_BUCKET, "")),
+            # Which server answered: a wrong-server error names its product and release.
+            "server": client.server.describe() if client.server else "an unknown server",
         }
+        if error == "database_missing":  # on InfluxDB 3, whichever API: the bucket is the database
+            self._placeholders["database"] = target.v3_database
         if error == "database_not_found":
             listed = await self._async_databases(data) if target.api_version is ApiVersion.V1 else None
             if listed is None:

@@ -98,6 +98,7 @@ def policy_placeholder(data: Mapping[str, Any]) -> dict[str, str]:
 _FIELD_OF_ERROR = {
     "database_not_found": CONF_DATABASE,
     "database_not_found_unlisted": CONF_DATABASE,
+    "database_missing": CONF_DATABASE,
     "bucket_not_found": CONF_BUCKET,
     "org_not_found": CONF_ORG,
 }
