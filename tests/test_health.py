@@ -134,6 +134,8 @@ async def test_unreachable_target_shows_in_entities_and_log_once(
 
 async def test_last_successful_write_says_never_on_a_fresh_install_in_an_outage(hass: HomeAssistant) -> None:
     entry = await _setup(hass, _down(), {"flush_interval": 0.1, "retry_initial_delay": 0.05})
+    # Before the first write the server has not been tried: not "connected".
+    assert hass.states.get("sensor.home_influx_connection").state == "not_tried"
     hass.states.async_set("sensor.watched", "1")
     await wait_for(lambda: entry.runtime_data.writer.stats.write_errors >= 1)
     await _refresh(entry)
@@ -398,7 +400,8 @@ async def test_system_health_says_in_words_how_each_target_is_doing(hass: HomeAs
     assert await async_setup_component(hass, "system_health", {})
     entry = await _setup(hass, _down(), {"flush_interval": 0.1, "retry_initial_delay": 0.05})
     info = await get_system_health_info(hass, DOMAIN)
-    assert info == {"home @ influx": "Connected; writing: Normal; 0 points waiting, 0 of them on disk"}
+    # Nothing tried yet: not "Connected" to a server that is down.
+    assert info == {"home @ influx": "Not tried yet; writing: Normal; 0 points waiting, 0 of them on disk"}
 
     for value in range(1200):
         hass.states.async_set("sensor.watched", str(value))
@@ -434,6 +437,7 @@ def test_counts_are_shown_with_grouped_digits() -> None:
 )
 def test_the_connection_sensor_names_what_to_act_on(problem: Problem | None, state: str) -> None:
     assert Connection.of(problem).value == state
+    assert Connection.of(problem, tried=False).value == (state if problem else "not_tried")
     strings_file = Path(__file__).parent.parent / "custom_components" / DOMAIN / "strings.json"
     strings = json.loads(strings_file.read_text(encoding="utf-8"))
     assert strings["entity"]["sensor"]["connection"]["state"][state]
