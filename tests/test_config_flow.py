@@ -419,6 +419,8 @@ async def test_reauth_of_a_token_target_asks_for_the_token(
     assert [str(key) for key in result["data_schema"].schema] == ["token"]
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"token": "wrong"})
     assert result["errors"] == {"base": "invalid_auth"}
+    shown = {str(key): (key.description or {}).get("suggested_value") for key in result["data_schema"].schema}
+    assert shown == {"token": "wrong"}  # kept to correct, not retyped
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"token": "test-token"})
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"

@@ -365,7 +365,8 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
             title, errors = await self._async_validate({**entry.data, **user_input})
             if title is not None:
                 return self.async_update_reload_and_abort(entry, data_updates=user_input)
-        suggested = {CONF_USERNAME: entry.data.get(CONF_USERNAME, "")}
+        # After an error the form keeps what was typed, secrets too (as the setup form does).
+        suggested = {CONF_USERNAME: entry.data.get(CONF_USERNAME, ""), **(user_input or {})}
         return self.async_show_form(
             step_id="reauth_confirm",
             data_schema=self.add_suggested_values_to_schema(schema, suggested),
