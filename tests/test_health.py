@@ -75,6 +75,24 @@ async def test_entities_and_device(
     await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
 
 
+async def test_every_attribute_a_health_sensor_shows_has_a_translated_name(
+    hass: HomeAssistant, entity_registry: er.EntityRegistry
+) -> None:
+    entry = await _setup(hass, _down())
+    strings_file = Path(__file__).parent.parent / "custom_components" / DOMAIN / "strings.json"
+    sensors = json.loads(strings_file.read_text(encoding="utf-8"))["entity"]["sensor"]
+    # Home Assistant names these itself; any other attribute is ours and needs a name.
+    own = {"friendly_name", "device_class", "options", "unit_of_measurement", "state_class", "icon"}
+    shown = 0
+    for entity in er.async_entries_for_config_entry(entity_registry, entry.entry_id):
+        if (state := hass.states.get(entity.entity_id)) is None:
+            continue  # disabled by default
+        named = set(sensors[entity.translation_key].get("state_attributes", {}))
+        assert set(state.attributes) - own <= named, entity.entity_id
+        shown += len(set(state.attributes) - own)
+    assert shown >= 3  # points written (2), points dropped (6), last write (1)
+
+
 async def test_noisy_sensors_are_disabled_by_default(
     hass: HomeAssistant, entity_registry: er.EntityRegistry
 ) -> None:
