@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+import re
 from typing import Any
 from unittest.mock import patch
 
@@ -15,15 +16,12 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 import voluptuous as vol
 from yarl import URL
 
-from custom_components.influxdb_ingest.config_flow import (
-    _SCHEMAS,
-    InfluxDBIngestConfigFlow,
-    async_validate_target,
-)
+from custom_components.influxdb_ingest.config_flow import _SCHEMAS, InfluxDBIngestConfigFlow
 from custom_components.influxdb_ingest.const import DEFAULT_DATABASE, DOMAIN, ApiVersion
 from custom_components.influxdb_ingest.copy_flow import _SCHEMA as COPY_SCHEMA
 from custom_components.influxdb_ingest.history.backfill_job import SourceError
 from custom_components.influxdb_ingest.history.influx1_source import InfluxDB1Database
+from custom_components.influxdb_ingest.target.check import async_validate_target, device_name, entry_title
 from custom_components.influxdb_ingest.target.influx_api import (
     CannotConnect,
     DatabaseLimit,
@@ -37,6 +35,7 @@ from custom_components.influxdb_ingest.target.influx_api import (
     TargetNotFound,
 )
 from custom_components.influxdb_ingest.target.influx_target import InfluxTarget
+from custom_components.influxdb_ingest.target.server_info import ServerInfo
 
 from .support.helpers import v3_entry_data
 from .support.servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server, VictoriaMetricsServer, free_port
@@ -73,7 +72,10 @@ async def test_v1_creates_entry_after_proving_write_access(
     }
     result = await _submit(hass, "v1", user_input)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == f"{database} @ 127.0.0.1:{URL(influxdb_v1.url).port}"
+    # The server's release from its /ping: two servers on one host differ by port and version.
+    assert re.fullmatch(
+        rf"{database} @ 127\.0\.0\.1:{URL(influxdb_v1.url).port} · InfluxDB 1\.6\.\S+", result["title"]
+    )
     assert result["data"] == {"api_version": "1", **user_input, "url": influxdb_v1.url}
     assert result["result"].unique_id == f"v1|{influxdb_v1.url}|{database}/"
 
@@ -216,7 +218,7 @@ async def test_v2_against_real_victoria_metrics(
     }
     result = await _submit(hass, "v2", user_input)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == f"b @ 127.0.0.1:{URL(victoria_metrics.url).port}"
+    assert result["title"] == f"b @ 127.0.0.1:{URL(victoria_metrics.url).port}"  # names no version
     assert result["result"].unique_id == f"v2|{victoria_metrics.url}|o/b"
 
 
@@ -261,6 +263,8 @@ async def test_v3_errors(
     if error is None:
         assert result["type"] is FlowResultType.CREATE_ENTRY
         assert result["result"].unique_id == f"v3|{influxdb3.url}|home"
+        port = URL(influxdb3.url).port
+        assert result["title"] == f"home @ 127.0.0.1:{port} · InfluxDB 3 Core {influxdb3.version}"
     else:
         assert result["errors"] == {"base": error}
     assert influxdb3.bodies == []  # the check writes nothing
@@ -299,6 +303,32 @@ def test_every_form_suggests_one_database_name_and_the_v3_help_its_own_port() ->
     port = URL(v3_url).port
     assert f":{port}" in strings["config"]["step"]["v3"]["data_description"]["url"]
     assert port == 8181
+
+
+@pytest.mark.parametrize(
+    ("server", "title"),
+    [
+        (ServerInfo("InfluxDB 3 Core", "3.10.1", "Core"), "home @ nas:8181 · InfluxDB 3 Core 3.10.1"),
+        (
+            ServerInfo.from_ping({"X-Influxdb-Version": "3.5.0", "X-Influxdb-Build": "Enterprise"}, "{}"),
+            "home @ nas:8181 · InfluxDB 3 Enterprise 3.5.0",
+        ),
+        (ServerInfo.from_ping({"X-Influxdb-Version": "3.5.0"}, "{}"), "home @ nas:8181 · InfluxDB 3.5.0"),
+        (
+            ServerInfo.from_ping({"X-Influxdb-Version": "v2.7.12", "X-Influxdb-Build": "OSS"}, ""),
+            "home @ nas:8181 · InfluxDB 2.7.12",
+        ),
+        (ServerInfo.from_ping({}, ""), "home @ nas:8181"),  # a proxy, VictoriaMetrics
+        (None, "home @ nas:8181"),
+    ],
+)
+def test_the_title_names_the_server_and_the_device_leaves_it_out(
+    server: ServerInfo | None, title: str
+) -> None:
+    target = InfluxTarget.from_config({"api_version": "3", "url": "http://nas:8181", "database": "home"})
+    assert entry_title(target, server) == title
+    # Entity ids are made from the device's name: a server upgrade must not be baked into them.
+    assert device_name(title) == "home @ nas:8181"
 
 
 class _Refusing:
@@ -389,7 +419,23 @@ async def test_reauth_of_a_token_target_asks_for_the_token(
     assert [str(key) for key in result["data_schema"].schema] == ["token"]
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"token": "wrong"})
     assert result["errors"] == {"base": "invalid_auth"}
+    shown = {str(key): (key.description or {}).get("suggested_value") for key in result["data_schema"].schema}
+    assert shown == {"token": "wrong"}  # kept to correct, not retyped
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"token": "test-token"})
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
     assert entry.data["token"] == "test-token"
+
+
+async def test_reconfigure_onto_a_missing_3x_database_names_it_under_its_field(
+    hass: HomeAssistant, influxdb3: InfluxDB3StandIn
+) -> None:
+    entry = MockConfigEntry(domain=DOMAIN, version=2, data=v3_entry_data(influxdb3.url), title="t")
+    entry.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"url": influxdb3.url, "database": "hoem", "verify_ssl": True}
+    )
+    assert result["errors"] == {"database": "database_missing"}
+    assert result["description_placeholders"]["database"] == "hoem"
+    assert influxdb3.databases == ["_internal", "home"]  # asked, not created

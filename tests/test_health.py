@@ -17,6 +17,7 @@ from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
+    async_mock_restore_state_shutdown_restart,
     get_system_health_info,
     snapshot_platform,
 )
@@ -74,6 +75,24 @@ async def test_entities_and_device(
     await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
 
 
+async def test_every_attribute_a_health_sensor_shows_has_a_translated_name(
+    hass: HomeAssistant, entity_registry: er.EntityRegistry
+) -> None:
+    entry = await _setup(hass, _down())
+    strings_file = Path(__file__).parent.parent / "custom_components" / DOMAIN / "strings.json"
+    sensors = json.loads(strings_file.read_text(encoding="utf-8"))["entity"]["sensor"]
+    # Home Assistant names these itself; any other attribute is ours and needs a name.
+    own = {"friendly_name", "device_class", "options", "unit_of_measurement", "state_class", "icon"}
+    shown = 0
+    for entity in er.async_entries_for_config_entry(entity_registry, entry.entry_id):
+        if (state := hass.states.get(entity.entity_id)) is None:
+            continue  # disabled by default
+        named = set(sensors[entity.translation_key].get("state_attributes", {}))
+        assert set(state.attributes) - own <= named, entity.entity_id
+        shown += len(set(state.attributes) - own)
+    assert shown >= 3  # points written (2), points dropped (6), last write (1)
+
+
 async def test_noisy_sensors_are_disabled_by_default(
     hass: HomeAssistant, entity_registry: er.EntityRegistry
 ) -> None:
@@ -129,6 +148,45 @@ async def test_unreachable_target_shows_in_entities_and_log_once(
     assert hass.states.get("sensor.home_influx_connection").state == "unreachable"
     assert hass.states.get("sensor.home_influx_points_waiting_in_memory").state == "1"
     assert caplog.text.count("Cannot write to InfluxDB (unreachable)") == 1
+
+
+async def test_last_successful_write_says_never_on_a_fresh_install_in_an_outage(hass: HomeAssistant) -> None:
+    entry = await _setup(hass, _down(), {"flush_interval": 0.1, "retry_initial_delay": 0.05})
+    # Before the first write the server has not been tried: not "connected".
+    assert hass.states.get("sensor.home_influx_connection").state == "not_tried"
+    hass.states.async_set("sensor.watched", "1")
+    await wait_for(lambda: entry.runtime_data.writer.stats.write_errors >= 1)
+    await _refresh(entry)
+    await hass.async_block_till_done()
+    last_write = hass.states.get("sensor.home_influx_last_successful_write")
+    # A timestamp sensor without a value shows "Unknown": here it means "never", and says so.
+    assert last_write.state == "unknown"
+    assert last_write.attributes["written"] == "never"
+    assert hass.states.get("sensor.home_influx_connection").state == "unreachable"
+
+
+async def test_last_successful_write_survives_a_restart_into_an_outage(
+    hass: HomeAssistant, v1_config: dict[str, Any], database: str, query: Callable[..., Any]
+) -> None:
+    entry = await _setup(hass, v1_config)
+    hass.states.async_set("sensor.watched", "1")
+    await wait_for(lambda: entry.runtime_data.writer.stats.points_written == 1)
+    await _refresh(entry)
+    await hass.async_block_till_done()
+    written = hass.states.get("sensor.home_influx_last_successful_write")
+    assert "written" not in written.attributes
+
+    # Home Assistant stops (the restore states are saved) and starts with InfluxDB down.
+    await async_mock_restore_state_shutdown_restart(hass)
+    hass.config_entries.async_update_entry(entry, data=_down())
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.runtime_data.writer.stats.last_write_time is None
+    await _refresh(entry)
+    await hass.async_block_till_done()
+    after = hass.states.get("sensor.home_influx_last_successful_write")
+    assert after.state == written.state
+    assert "written" not in after.attributes
 
 
 async def test_flush_service_writes_now_and_reports(
@@ -360,7 +418,8 @@ async def test_system_health_says_in_words_how_each_target_is_doing(hass: HomeAs
     assert await async_setup_component(hass, "system_health", {})
     entry = await _setup(hass, _down(), {"flush_interval": 0.1, "retry_initial_delay": 0.05})
     info = await get_system_health_info(hass, DOMAIN)
-    assert info == {"home @ influx": "Connected; writing: Normal; 0 points waiting, 0 of them on disk"}
+    # Nothing tried yet: not "Connected" to a server that is down.
+    assert info == {"home @ influx": "Not tried yet; writing: Normal; 0 points waiting, 0 of them on disk"}
 
     for value in range(1200):
         hass.states.async_set("sensor.watched", str(value))
@@ -396,6 +455,7 @@ def test_counts_are_shown_with_grouped_digits() -> None:
 )
 def test_the_connection_sensor_names_what_to_act_on(problem: Problem | None, state: str) -> None:
     assert Connection.of(problem).value == state
+    assert Connection.of(problem, tried=False).value == (state if problem else "not_tried")
     strings_file = Path(__file__).parent.parent / "custom_components" / DOMAIN / "strings.json"
     strings = json.loads(strings_file.read_text(encoding="utf-8"))
     assert strings["entity"]["sensor"]["connection"]["state"][state]

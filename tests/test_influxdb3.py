@@ -385,6 +385,8 @@ async def test_the_3x_type_at_a_1x_server_says_which_server_answered(
     result = await _flow(hass, "v3", {"url": influxdb_v1.url, "database": database, "token": "x"})
 
     assert result["errors"] == {"base": "server_is_influxdb1"}
+    # The form names the server and its release (the log too).
+    assert result["description_placeholders"]["server"].startswith("InfluxDB 1 OSS 1.")
     assert "answers as InfluxDB 1 OSS 1." in caplog.text
 
 

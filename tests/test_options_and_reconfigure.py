@@ -144,7 +144,7 @@ async def test_reconfigure_changes_database_and_keeps_the_password_when_left_bla
     assert entry.data["database"] == other_db
     assert entry.data["password"] == ADMIN_PASSWORD
     assert entry.unique_id == f"v1|{influxdb_v1.url}|{other_db}/"
-    assert entry.title == f"{other_db} @ 127.0.0.1:{URL(influxdb_v1.url).port}"
+    assert entry.title.startswith(f"{other_db} @ 127.0.0.1:{URL(influxdb_v1.url).port} · InfluxDB 1.6.")
 
 
 async def test_reconfigure_onto_another_entrys_target_is_refused(

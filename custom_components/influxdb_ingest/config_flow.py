@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import logging
 from typing import Any
 
@@ -52,20 +51,8 @@ from .migrate import (
 from .options_flow import IngestOptionsFlow, number_box
 from .query.sensor_config import SUBENTRY_QUERY_SENSOR
 from .query_flow import SUBENTRY_INFLUXDB3_CACHES, InfluxDB3CachesFlow, QuerySensorFlow
-from .target.influx_api import (
-    CannotConnect,
-    DatabaseLimit,
-    DatabaseMissing,
-    InfluxClient,
-    InfluxError,
-    InvalidAuth,
-    NoWritePermission,
-    OrgNotFound,
-    RetentionPolicyMissing,
-    SSLFailure,
-    TargetNotFound,
-    WrongServer,
-)
+from .target.check import async_validate_target, entry_title, on_fields, policy_placeholder
+from .target.influx_api import DatabaseLimit, InfluxClient, InfluxError
 from .target.influx_target import InfluxTarget, is_valid_url
 
 _LOGGER = logging.getLogger(__name__)
@@ -112,62 +99,7 @@ _SCHEMAS: dict[ApiVersion, Any] = {
 }
 
 
-async def async_validate_target(client: InfluxClient) -> str | None:
-    """Try an empty write; return the translation key of the form error, or None."""
-    try:
-        await client.check_write_access(VALIDATE_TIMEOUT)
-    except SSLFailure:
-        return "ssl_error"
-    except CannotConnect:
-        return "cannot_connect"
-    except InvalidAuth:
-        return "invalid_auth"
-    except NoWritePermission:
-        return "no_write_permission"
-    except OrgNotFound:
-        return "org_not_found"
-    except DatabaseMissing:
-        return "database_missing"
-    except DatabaseLimit:
-        return "database_limit"
-    except WrongServer as err:  # says which one answered: "The database does not exist" misled
-        _LOGGER.warning("%s", err)
-        return f"server_is_influxdb{err.server.generation}"
-    except RetentionPolicyMissing:
-        return "retention_policy_not_found"
-    except TargetNotFound:
-        return "bucket_not_found" if client.target.api_version is ApiVersion.V2 else "database_not_found"
-    except Exception:
-        # Exception texts carry the server's message and the URL, never a credential.
-        _LOGGER.exception("Unexpected error while checking %s", client.target.title)
-        return "unknown"
-    return None
-
-
 _SECRETS = (CONF_PASSWORD, CONF_TOKEN)
-
-
-def _policy_placeholder(data: Mapping[str, Any]) -> dict[str, str]:
-    """Which retention policy a `retention_policy_not_found` error names (1.x's default: autogen)."""
-    return {"retention_policy": str(data.get(CONF_RETENTION_POLICY) or "autogen")}
-
-
-# Errors about one field are shown under it (the forms that have it; the others show them on top).
-_FIELD_OF_ERROR = {
-    "database_not_found": CONF_DATABASE,
-    "database_not_found_unlisted": CONF_DATABASE,
-    "bucket_not_found": CONF_BUCKET,
-    "org_not_found": CONF_ORG,
-}
-
-
-def _on_fields(errors: dict[str, str], schema: Any) -> dict[str, str]:
-    """Move an error about one field from the top of the form to that field, where the form has it."""
-    error = errors.get("base")
-    field = _FIELD_OF_ERROR.get(error or "")
-    if field is None or field not in {str(marker) for marker in schema.schema}:
-        return errors
-    return {field: str(error)}
 
 
 def _without_secrets(values: dict[str, Any]) -> dict[str, Any]:
@@ -234,11 +166,11 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             await self.async_set_unique_id(InfluxTarget.from_config(data).unique_id)
             self._abort_if_unique_id_configured()
-            target, errors = await self._async_validate(data)
-            if target is not None:
+            title, errors = await self._async_validate(data)
+            if title is not None:
                 options = options_from_builtin_yaml(await async_builtin_yaml(self.hass))
                 self._query_sensors = tuple(await async_builtin_query_sensors(self.hass, data))
-                return await self._async_offer_history(target.title, data, options)
+                return await self._async_offer_history(title, data, options)
         return self.async_show_form(
             step_id="import_builtin",
             errors=errors,
@@ -246,7 +178,7 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
                 **self._placeholders,
                 "title": builtin.title,
                 "url": InfluxTarget.from_config(data).title,
-                **_policy_placeholder(data),
+                **policy_placeholder(data),
             },
         )
 
@@ -262,19 +194,24 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
         """InfluxDB 3.x: database and token."""
         return await self._async_step_target(ApiVersion.V3, user_input)
 
-    async def _async_validate(self, data: dict[str, Any]) -> tuple[InfluxTarget | None, dict[str, str]]:
-        """Check the URL, then prove write access; return the target or the form errors."""
+    async def _async_validate(self, data: dict[str, Any]) -> tuple[str | None, dict[str, str]]:
+        """Check the URL, then prove write access; return the entry's title or the form errors."""
         data[CONF_URL] = str(data[CONF_URL]).strip().rstrip("/")
         if not is_valid_url(data[CONF_URL]):
             return None, {CONF_URL: "invalid_url"}
         target = InfluxTarget.from_config(data)
         session = async_get_clientsession(self.hass, verify_ssl=target.verify_ssl)
-        error = await async_validate_target(InfluxClient(session, target))
+        client = InfluxClient(session, target)
+        error = await async_validate_target(client)
         self._placeholders = {
             "url": target.url,
             "database": str(target.database),
             "bucket": str(data.get(CONF_BUCKET, "")),
+            # Which server answered: a wrong-server error names its product and release.
+            "server": client.server.describe() if client.server else "an unknown server",
         }
+        if error == "database_missing":  # on InfluxDB 3, whichever API: the bucket is the database
+            self._placeholders["database"] = target.v3_database
         if error == "database_not_found":
             listed = await self._async_databases(data) if target.api_version is ApiVersion.V1 else None
             if listed is None:
@@ -283,7 +220,7 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
                 self._placeholders["databases"] = ", ".join(listed) or "-"
         if error is not None:
             return None, {"base": error}
-        return target, {}
+        return entry_title(target, client.server), {}
 
     async def _async_databases(self, data: dict[str, Any]) -> list[str] | None:
         """InfluxDB 1.x: the databases these credentials may see (SHOW DATABASES); None if it will not say."""
@@ -304,20 +241,20 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
             if is_valid_url(data[CONF_URL]):
                 await self.async_set_unique_id(InfluxTarget.from_config(data).unique_id)
                 self._abort_if_unique_id_configured()
-            target, errors = await self._async_validate(data)
-            if target is not None:
-                return await self._async_offer_history(target.title, data)
+            title, errors = await self._async_validate(data)
+            if title is not None:
+                return await self._async_offer_history(title, data)
             if errors == {"base": "database_missing"}:
                 self._missing_database = data
                 return await self.async_step_create_database()
-            errors = _on_fields(errors, schema)
+            errors = on_fields(errors, schema)
             # Secrets stay in the form too: a typo in the database should not cost retyping a token.
             schema = self.add_suggested_values_to_schema(schema, user_input)
         return self.async_show_form(
             step_id=api_version.name.lower(),
             data_schema=schema,
             errors=errors,
-            description_placeholders={**self._placeholders, **_policy_placeholder(user_input or {})},
+            description_placeholders={**self._placeholders, **policy_placeholder(user_input or {})},
         )
 
     async def async_step_create_database(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -335,9 +272,9 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
                 _LOGGER.warning("Cannot create database %s on %s: %s", target.database, target.title, err)
                 errors["base"] = "cannot_create_database"
             else:
-                created, errors = await self._async_validate(data)
-                if created is not None:
-                    return await self._async_offer_history(created.title, data)
+                title, errors = await self._async_validate(data)
+                if title is not None:
+                    return await self._async_offer_history(title, data)
         return self.async_show_form(
             step_id="create_database",
             data_schema=_RETENTION_SCHEMA,
@@ -386,17 +323,18 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
             for key in _SECRETS:
                 if key not in user_input and key in entry.data:
                     data[key] = entry.data[key]
-            target, errors = await self._async_validate(data)
-            if target is not None:
+            title, errors = await self._async_validate(data)
+            if title is not None:
+                target = InfluxTarget.from_config(data)
                 if target.unique_id != entry.unique_id and any(
                     other.unique_id == target.unique_id for other in self._async_current_entries()
                 ):
                     return self.async_abort(reason="already_configured")
                 return self.async_update_reload_and_abort(
-                    entry, unique_id=target.unique_id, title=target.title, data=data
+                    entry, unique_id=target.unique_id, title=title, data=data
                 )
             shown = dict(user_input)  # as typed, secrets included
-            errors = _on_fields(errors, _SCHEMAS[api_version])
+            errors = on_fields(errors, _SCHEMAS[api_version])
         schema = self.add_suggested_values_to_schema(_secrets_optional(_SCHEMAS[api_version]), shown)
         return self.async_show_form(
             step_id="reconfigure",
@@ -404,7 +342,7 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
             errors=errors,
             description_placeholders={
                 **self._placeholders,
-                **_policy_placeholder({**entry.data, **(user_input or {})}),
+                **policy_placeholder({**entry.data, **(user_input or {})}),
             },
         )
 
@@ -424,10 +362,11 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
             schema = vol.Schema({vol.Required(CONF_TOKEN): _SECRET})
         errors: dict[str, str] = {}
         if user_input is not None:
-            target, errors = await self._async_validate({**entry.data, **user_input})
-            if target is not None:
+            title, errors = await self._async_validate({**entry.data, **user_input})
+            if title is not None:
                 return self.async_update_reload_and_abort(entry, data_updates=user_input)
-        suggested = {CONF_USERNAME: entry.data.get(CONF_USERNAME, "")}
+        # After an error the form keeps what was typed, secrets too (as the setup form does).
+        suggested = {CONF_USERNAME: entry.data.get(CONF_USERNAME, ""), **(user_input or {})}
         return self.async_show_form(
             step_id="reauth_confirm",
             data_schema=self.add_suggested_values_to_schema(schema, suggested),
@@ -435,6 +374,6 @@ class InfluxDBIngestConfigFlow(ConfigFlow, domain=DOMAIN):
             description_placeholders={
                 **self._placeholders,
                 "title": entry.title,
-                **_policy_placeholder(dict(entry.data)),
+                **policy_placeholder(dict(entry.data)),
             },
         )

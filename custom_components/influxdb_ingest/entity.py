@@ -9,6 +9,7 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN
 from .coordinator import IngestCoordinator
+from .target.check import device_name
 
 
 class IngestEntity(CoordinatorEntity[IngestCoordinator]):
@@ -24,7 +25,7 @@ class IngestEntity(CoordinatorEntity[IngestCoordinator]):
         self._attr_unique_id = f"{entry.entry_id}_{description.key}"
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, entry.entry_id)},
-            name=entry.title,
+            name=device_name(entry.title),
             manufacturer="InfluxDB Ingest",
             model=f"InfluxDB {entry.data['api_version']}.x",
             entry_type=DeviceEntryType.SERVICE,

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 class Connection(StrEnum):
     """What a user can act on: the connection sensor's states."""
 
+    # Nothing written nor refused since Home Assistant started: "connected" would be a guess.
+    NOT_TRIED = "not_tried"
     CONNECTED = "connected"
     DATABASE_MISSING = "database_missing"
     CREDENTIALS_REJECTED = "credentials_rejected"
@@ -25,8 +27,10 @@ class Connection(StrEnum):
     UNREACHABLE = "unreachable"
 
     @classmethod
-    def of(cls, problem: Problem | None) -> Connection:
-        """The state for what stops writing (none: connected)."""
+    def of(cls, problem: Problem | None, *, tried: bool = True) -> Connection:
+        """The state for what stops writing (none: connected, once a write went through)."""
+        if problem is None and not tried:
+            return cls.NOT_TRIED
         return {
             None: cls.CONNECTED,
             Problem.NOT_FOUND: cls.DATABASE_MISSING,
@@ -91,7 +95,7 @@ def take_snapshot(
         event_rate=event_rate,
         circuit_state=writer.policy.state,
         connected=stats.problem is None,
-        connection=Connection.of(stats.problem),
+        connection=Connection.of(stats.problem, tried=stats.last_write_time is not None),
         problem=stats.problem,
         limit_refusal=stats.limit_refusal,
         overflowed_attributes={table: sorted(keys) for table, keys in writer.columns.overflowed.items()},

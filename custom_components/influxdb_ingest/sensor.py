@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any
 
 from homeassistant.components.sensor import (
+    RestoreSensor,
     SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
@@ -113,12 +114,6 @@ SENSORS: tuple[IngestSensorEntityDescription, ...] = (
         value_fn=lambda health: round(health.oldest_waiting_age, 1) if health.oldest_waiting_age else 0,
     ),
     IngestSensorEntityDescription(
-        key="last_write",
-        translation_key="last_write",
-        device_class=SensorDeviceClass.TIMESTAMP,
-        value_fn=lambda health: health.last_write,
-    ),
-    IngestSensorEntityDescription(
         key="last_write_latency",
         translation_key="last_write_latency",
         device_class=SensorDeviceClass.DURATION,
@@ -154,6 +149,13 @@ SENSORS: tuple[IngestSensorEntityDescription, ...] = (
     ),
 )
 
+LAST_WRITE = IngestSensorEntityDescription(
+    key="last_write",
+    translation_key="last_write",
+    device_class=SensorDeviceClass.TIMESTAMP,
+    value_fn=lambda health: health.last_write,
+)
+
 
 async def async_setup_entry(
     hass: HomeAssistant,
@@ -168,6 +170,7 @@ async def async_setup_entry(
     if stale := registry.async_get_entity_id("binary_sensor", DOMAIN, f"{entry.entry_id}_connected"):
         registry.async_remove(stale)
     async_add_entities(IngestSensor(coordinator, description) for description in SENSORS)
+    async_add_entities([LastWriteSensor(coordinator, LAST_WRITE)])
     async_add_entities([BackfillProgressSensor(coordinator, entry.runtime_data.backfill)])
     for subentry_id, entities in query_sensors(entry).items():
         async_add_entities(entities, config_subentry_id=subentry_id)
@@ -196,3 +199,33 @@ class IngestSensor(IngestEntity, SensorEntity):
         if self.entity_description.attributes_fn is None:
             return None
         return self.entity_description.attributes_fn(self.coordinator.data)
+
+
+class LastWriteSensor(IngestSensor, RestoreSensor):
+    """When the target last took points: kept across restarts, and "never" said in words.
+
+    Home Assistant shows a timestamp sensor without a value as "Unknown", which reads as
+    "the integration does not know". The writer's time lives in memory only, so after a
+    restart during an outage the sensor would say Unknown although points were written
+    last week: the last value is restored instead. Unknown then means nothing was ever
+    written to this entry's target, and the `written` attribute says so (translated "Never").
+    """
+
+    _restored: dt.datetime | None = None
+
+    async def async_added_to_hass(self) -> None:
+        """Take over the value the sensor had before the restart (or the reload)."""
+        await super().async_added_to_hass()
+        last = await self.async_get_last_sensor_data()
+        if last is not None and isinstance(last.native_value, dt.datetime):
+            self._restored = last.native_value
+
+    @property
+    def native_value(self) -> dt.datetime | None:
+        """The last write of this run; before the first, the last one before the restart."""
+        return self.coordinator.data.last_write or self._restored
+
+    @property
+    def extra_state_attributes(self) -> Mapping[str, Any] | None:
+        """`written: never` while nothing was ever written; nothing once something was."""
+        return {"written": "never"} if self.native_value is None else None

@@ -27,7 +27,8 @@ async def system_health_info(hass: HomeAssistant) -> dict[str, Any]:
     info: dict[str, Any] = {}
     for entry in hass.config_entries.async_loaded_entries(DOMAIN):
         writer = entry.runtime_data.writer
-        connection = Connection.of(writer.stats.problem).value
+        stats = writer.stats
+        connection = Connection.of(stats.problem, tried=stats.last_write_time is not None).value
         info[entry.title] = translated(
             hass,
             "system_health",
