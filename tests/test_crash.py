@@ -17,6 +17,7 @@ sets how often scenario 9 kills (3 here, 20 there).
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 import os
 from pathlib import Path
 import random
@@ -157,6 +158,49 @@ def save_kill_figures(
     Figures(scenario, "InfluxDB 1.6", fired, len(stored), resends, 0, lost, peak_mb, notes).save()
 
 
+@dataclass(frozen=True)
+class Restart:
+    """One life killed once, then restarted with InfluxDB up until the spool is empty."""
+
+    home: CrashHome
+    run: Run
+    kills: Kills
+    kept: set[int]
+    lost: int
+    stored: list[int]
+    resent: str
+    newest_kept_age: float  # seconds between the newest kept event's firing and the kill
+
+    def save(self, scenario: str, notes: str) -> None:
+        save_kill_figures(
+            scenario,
+            self.home.loss(self.run, self.kept).fired,
+            self.stored,
+            self.kills.resends(),
+            self.lost,
+            self.run.peak_rss_mb,
+            notes,
+        )
+
+
+def restart_after_one_kill(
+    home: CrashHome, influxdb: InfluxDB1Server, kills: Kills, run: Run, spool: SpoolOnDisk, killed_at: float
+) -> Restart:
+    """With InfluxDB up: what survived the kill (stored + spool) lost only the newest, unsynced
+    points; the restart stores exactly that, each point accepted once or resent for a reason."""
+    before = stored_numbers(influxdb, DB)
+    kept = set(before) | set(spool.pending)
+    lost = assert_only_the_newest_lost(home, run, kept)
+    assert_only_unsynced_points_lost(run, spool, kept)
+
+    stored = replay_all(home, influxdb)
+    assert_every_synced_point_stored(spool, influxdb)
+    assert sorted(stored) == sorted(kept)  # everything kept lands
+    resent = kills.assert_each_point_accepted_once_or_resent_for_a_reason(stored)
+    newest_kept_age = killed_at - fired_at(influxdb, DB, max(run.block(kept)))
+    return Restart(home, run, kills, kept, lost, stored, resent, newest_kept_age)
+
+
 @pytest.mark.parametrize("rate", [20, 1000])
 def test_kill_9_during_an_outage_stores_every_synced_point_and_loses_at_most_the_loss_window(
     home: CrashHome, influxdb: InfluxDB1Server, proxy: ProxyThread, rate: int
@@ -173,27 +217,13 @@ def test_kill_9_during_an_outage_stores_every_synced_point_and_loses_at_most_the
     kills.after_kill(spool)
     assert spool.pending, "nothing was on disk at the kill: the scenario tested nothing"
     start_influxdb(influxdb)  # InfluxDB is back for the restart
-    before = stored_numbers(influxdb, DB)
-    kept = set(before) | set(spool.pending)
-    lost = assert_only_the_newest_lost(home, run, kept)
-    assert_only_unsynced_points_lost(run, spool, kept)
-
-    stored = replay_all(home, influxdb)
-    assert_every_synced_point_stored(spool, influxdb)
-    assert sorted(stored) == sorted(kept)  # everything kept lands
-    resent = kills.assert_each_point_accepted_once_or_resent_for_a_reason(stored)
-    newest_kept = max(run.block(kept))
-    save_kill_figures(
+    restart = restart_after_one_kill(home, influxdb, kills, run, spool, killed_at)
+    restart.save(
         f"7. kill -9 of Home Assistant during an InfluxDB outage at {rate} changes/s, restart with"
         " InfluxDB back",
-        home.loss(run, kept).fired,
-        stored,
-        kills.resends(),
-        lost,
-        run.peak_rss_mb,
-        f"lost the newest {lost} ({lost / rate:.1f} s; window {WINDOW:g} s, newest kept fired"
-        f" {killed_at - fired_at(influxdb, DB, newest_kept):.1f} s before the kill);"
-        f" {len(spool.pending)} on disk at the kill, all replayed; {resent}",
+        f"lost the newest {restart.lost} ({restart.lost / rate:.1f} s; window {WINDOW:g} s, newest kept"
+        f" fired {restart.newest_kept_age:.1f} s before the kill); {len(spool.pending)} on disk at the"
+        f" kill, all replayed; {restart.resent}",
     )
 
 
@@ -209,24 +239,11 @@ def test_kill_9_while_healthy_loses_only_what_was_not_yet_written_and_sends_each
 
     spool = read_spool(home)
     kills.after_kill(spool)
-    before = stored_numbers(influxdb, DB)
-    kept = set(before) | set(spool.pending)
-    lost = assert_only_the_newest_lost(home, run, kept)
-    assert_only_unsynced_points_lost(run, spool, kept)
-    stored = replay_all(home, influxdb)
-    assert_every_synced_point_stored(spool, influxdb)
-    assert sorted(stored) == sorted(kept)
-    kills.assert_each_point_accepted_once_or_resent_for_a_reason(stored)
-    newest_kept = max(run.block(kept))
-    save_kill_figures(
+    restart = restart_after_one_kill(home, influxdb, kills, run, spool, killed_at)
+    restart.save(
         f"8. kill -9 of Home Assistant while InfluxDB is healthy ({rate} changes/s)",
-        home.loss(run, kept).fired,
-        stored,
-        kills.resends(),
-        lost,
-        run.peak_rss_mb,
-        f"lost the newest {lost} ({lost / rate:.1f} s: not yet written, flush interval 1 s; newest"
-        f" stored fired {killed_at - fired_at(influxdb, DB, newest_kept):.1f} s before the kill)",
+        f"lost the newest {restart.lost} ({restart.lost / rate:.1f} s: not yet written, flush interval"
+        f" 1 s; newest stored fired {restart.newest_kept_age:.1f} s before the kill)",
     )
 
 

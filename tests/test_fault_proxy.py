@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -23,6 +24,44 @@ async def client() -> AsyncGenerator[aiohttp.ClientSession]:
         yield session
 
 
+@dataclass
+class Bench:
+    """A client writing through the proxy into the test's database, and what landed there."""
+
+    hass: HomeAssistant
+    influxdb_v1: InfluxDB1Server
+    database: str
+    proxy: FaultProxy
+    client: aiohttp.ClientSession
+
+    async def write(self, line: str) -> aiohttp.ClientResponse:
+        """POST one line to the proxy's /write; the response, its body already read."""
+        return await write(self.client, self.proxy, self.database, line)
+
+    async def values(self) -> list[Any]:
+        """`value` of every cpu point the real server stored."""
+        query = "SELECT value FROM cpu"
+        result = await self.hass.async_add_executor_job(self.influxdb_v1.query, query, self.database)
+        statement = result["results"][0]
+        assert "error" not in statement, statement
+        return [row[1] for series in statement.get("series", []) for row in series["values"]]
+
+    def outcomes(self) -> list[str]:
+        """What the proxy did with each write, in order of arrival."""
+        return [outcome for _, outcome in self.proxy.log]
+
+
+@pytest.fixture
+def bench(
+    hass: HomeAssistant,
+    influxdb_v1: InfluxDB1Server,
+    database: str,
+    fault_proxy: FaultProxy,
+    client: aiohttp.ClientSession,
+) -> Bench:
+    return Bench(hass, influxdb_v1, database, fault_proxy, client)
+
+
 async def write(
     client: aiohttp.ClientSession, proxy: FaultProxy, db: str, line: str
 ) -> aiohttp.ClientResponse:
@@ -31,185 +70,124 @@ async def write(
         return response
 
 
-async def values(hass: HomeAssistant, influxdb_v1: InfluxDB1Server, db: str) -> list[Any]:
-    result = await hass.async_add_executor_job(influxdb_v1.query, "SELECT value FROM cpu", db)
-    statement = result["results"][0]
-    assert "error" not in statement, statement
-    return [row[1] for series in statement.get("series", []) for row in series["values"]]
-
-
-async def test_forwarded_write_lands(
-    hass: HomeAssistant,
-    influxdb_v1: InfluxDB1Server,
-    database: str,
-    fault_proxy: FaultProxy,
-    client: aiohttp.ClientSession,
-) -> None:
-    response = await write(client, fault_proxy, database, "cpu value=1")
+async def test_forwarded_write_lands(bench: Bench) -> None:
+    response = await bench.write("cpu value=1")
 
     assert response.status == 204
     assert "X-Influxdb-Version" in response.headers
-    assert await values(hass, influxdb_v1, database) == [1]
-    assert [outcome for _, outcome in fault_proxy.log] == ["forwarded 204"]
-    assert fault_proxy.writes_forwarded == 1
+    assert await bench.values() == [1]
+    assert bench.outcomes() == ["forwarded 204"]
+    assert bench.proxy.writes_forwarded == 1
 
 
-async def test_upstream_errors_are_mirrored(
-    database: str, fault_proxy: FaultProxy, client: aiohttp.ClientSession
-) -> None:
+async def test_upstream_errors_are_mirrored(bench: Bench) -> None:
     """Not only 2xx: upstream's own error status, body and X-Influxdb-Error come back."""
-    async with client.post(f"{fault_proxy.url}/write", params={"db": database}, data=b"cpu value=") as resp:
-        body = await resp.json()
+    resp = await bench.write("cpu value=")
+    body = await resp.json()
 
     assert resp.status == 400
     assert "X-Influxdb-Error" in resp.headers
     assert "error" in body
-    assert fault_proxy.log[0][1] == "forwarded 400"
+    assert bench.proxy.log[0][1] == "forwarded 400"
 
 
-async def test_status_is_answered_without_forwarding(
-    hass: HomeAssistant,
-    influxdb_v1: InfluxDB1Server,
-    database: str,
-    fault_proxy: FaultProxy,
-    client: aiohttp.ClientSession,
-) -> None:
-    fault_proxy.inject(Status(503, {"Retry-After": "2"}))
+async def test_status_is_answered_without_forwarding(bench: Bench) -> None:
+    bench.proxy.inject(Status(503, {"Retry-After": "2"}))
 
-    async with client.post(f"{fault_proxy.url}/write", params={"db": database}, data=b"cpu value=1") as resp:
-        body = await resp.json()
+    resp = await bench.write("cpu value=1")
+    body = await resp.json()
 
     assert resp.status == 503
     assert resp.headers["Retry-After"] == "2"
     assert body == {"error": "injected"}
-    assert await values(hass, influxdb_v1, database) == []
-    assert fault_proxy.count("status 503") == 1
-    assert fault_proxy.writes_forwarded == 0
+    assert await bench.values() == []
+    assert bench.proxy.count("status 503") == 1
+    assert bench.proxy.writes_forwarded == 0
 
 
-async def test_faults_are_consumed_in_order_by_writes_only(
-    hass: HomeAssistant,
-    influxdb_v1: InfluxDB1Server,
-    database: str,
-    fault_proxy: FaultProxy,
-    client: aiohttp.ClientSession,
-) -> None:
-    fault_proxy.inject(Status(429), Forward(), Status(500))
+async def test_faults_are_consumed_in_order_by_writes_only(bench: Bench) -> None:
+    bench.proxy.inject(Status(429), Forward(), Status(500))
 
-    async with client.get(f"{fault_proxy.url}/query", params={"q": "SHOW DATABASES"}) as query:
+    async with bench.client.get(f"{bench.proxy.url}/query", params={"q": "SHOW DATABASES"}) as query:
         assert query.status == 200
-    async with client.get(f"{fault_proxy.url}/ping") as ping:
+    async with bench.client.get(f"{bench.proxy.url}/ping") as ping:
         assert ping.status == 204
-    statuses = [(await write(client, fault_proxy, database, f"cpu value={i}")).status for i in range(4)]
+    statuses = [(await bench.write(f"cpu value={i}")).status for i in range(4)]
 
     assert statuses == [429, 204, 500, 204]
-    assert [outcome for _, outcome in fault_proxy.log] == [
-        "status 429",
-        "forwarded 204",
-        "status 500",
-        "forwarded 204",
-    ]
-    assert sorted(await values(hass, influxdb_v1, database)) == [1, 3]
+    assert bench.outcomes() == ["status 429", "forwarded 204", "status 500", "forwarded 204"]
+    assert sorted(await bench.values()) == [1, 3]
 
 
-async def test_reset_drops_the_connection(
-    hass: HomeAssistant,
-    influxdb_v1: InfluxDB1Server,
-    database: str,
-    fault_proxy: FaultProxy,
-    client: aiohttp.ClientSession,
-) -> None:
-    fault_proxy.inject(Reset())
+async def test_reset_drops_the_connection(bench: Bench) -> None:
+    bench.proxy.inject(Reset())
 
     with pytest.raises(CLIENT_DISCONNECTED):
-        await write(client, fault_proxy, database, "cpu value=1")
+        await bench.write("cpu value=1")
     # The proxy survives: the next write goes through.
-    assert (await write(client, fault_proxy, database, "cpu value=2")).status == 204
+    assert (await bench.write("cpu value=2")).status == 204
 
-    assert await values(hass, influxdb_v1, database) == [2]
-    assert [outcome for _, outcome in fault_proxy.log] == ["reset", "forwarded 204"]
+    assert await bench.values() == [2]
+    assert bench.outcomes() == ["reset", "forwarded 204"]
 
 
-async def test_delay_then_forward(
-    hass: HomeAssistant,
-    influxdb_v1: InfluxDB1Server,
-    database: str,
-    fault_proxy: FaultProxy,
-    client: aiohttp.ClientSession,
-) -> None:
-    fault_proxy.inject(Delay(0.5))
+async def test_delay_then_forward(bench: Bench) -> None:
+    bench.proxy.inject(Delay(0.5))
     loop = asyncio.get_running_loop()
 
     started = loop.time()
-    response = await write(client, fault_proxy, database, "cpu value=1")
+    response = await bench.write("cpu value=1")
     elapsed = loop.time() - started
 
     assert response.status == 204
     assert elapsed >= 0.5
-    assert await values(hass, influxdb_v1, database) == [1]
-    assert [outcome for _, outcome in fault_proxy.log] == ["delay 0.5 forwarded 204"]
+    assert await bench.values() == [1]
+    assert bench.outcomes() == ["delay 0.5 forwarded 204"]
 
 
-async def test_client_timing_out_during_delay_does_not_break_the_proxy(
-    hass: HomeAssistant,
-    influxdb_v1: InfluxDB1Server,
-    database: str,
-    fault_proxy: FaultProxy,
-    client: aiohttp.ClientSession,
-) -> None:
+async def test_client_timing_out_during_delay_does_not_break_the_proxy(bench: Bench) -> None:
     """A slow server still applies a write the client gave up on: the duplicate-write case."""
-    fault_proxy.inject(Delay(0.5))
+    bench.proxy.inject(Delay(0.5))
 
     with pytest.raises(TimeoutError):
-        async with client.post(
-            f"{fault_proxy.url}/write",
-            params={"db": database},
+        async with bench.client.post(
+            f"{bench.proxy.url}/write",
+            params={"db": bench.database},
             data=b"cpu value=1",
             timeout=aiohttp.ClientTimeout(total=0.1),
         ):
             pass
     for _ in range(50):
-        if fault_proxy.log:
+        if bench.proxy.log:
             break
         await asyncio.sleep(0.1)
 
-    assert [outcome for _, outcome in fault_proxy.log] == ["delay 0.5 forwarded 204 (client gone)"]
-    assert (await write(client, fault_proxy, database, "cpu value=2")).status == 204
-    assert sorted(await values(hass, influxdb_v1, database)) == [1, 2]
+    assert bench.outcomes() == ["delay 0.5 forwarded 204 (client gone)"]
+    assert (await bench.write("cpu value=2")).status == 204
+    assert sorted(await bench.values()) == [1, 2]
 
 
-async def test_down_resets_writes_but_not_queries(
-    hass: HomeAssistant,
-    influxdb_v1: InfluxDB1Server,
-    database: str,
-    fault_proxy: FaultProxy,
-    client: aiohttp.ClientSession,
-) -> None:
-    fault_proxy.inject(Status(500))
-    fault_proxy.down = True
+async def test_down_resets_writes_but_not_queries(bench: Bench) -> None:
+    bench.proxy.inject(Status(500))
+    bench.proxy.down = True
 
     for i in range(2):
         with pytest.raises(CLIENT_DISCONNECTED):
-            await write(client, fault_proxy, database, f"cpu value={i}")
-    async with client.get(
-        f"{fault_proxy.url}/query", params={"q": "SHOW MEASUREMENTS", "db": database}
+            await bench.write(f"cpu value={i}")
+    async with bench.client.get(
+        f"{bench.proxy.url}/query", params={"q": "SHOW MEASUREMENTS", "db": bench.database}
     ) as query:
         assert query.status == 200
         assert "error" not in (await query.json())["results"][0]
 
     # Back up: the queued fault was kept for the first write after the outage.
-    fault_proxy.down = False
-    assert (await write(client, fault_proxy, database, "cpu value=7")).status == 500
-    assert (await write(client, fault_proxy, database, "cpu value=8")).status == 204
+    bench.proxy.down = False
+    assert (await bench.write("cpu value=7")).status == 500
+    assert (await bench.write("cpu value=8")).status == 204
 
-    assert await values(hass, influxdb_v1, database) == [8]
-    assert fault_proxy.count("reset") == 2
-    assert [outcome for _, outcome in fault_proxy.log] == [
-        "reset (down)",
-        "reset (down)",
-        "status 500",
-        "forwarded 204",
-    ]
+    assert await bench.values() == [8]
+    assert bench.proxy.count("reset") == 2
+    assert bench.outcomes() == ["reset (down)", "reset (down)", "status 500", "forwarded 204"]
 
 
 async def test_upstream_gone_drops_the_connection(
@@ -228,15 +206,13 @@ async def test_upstream_gone_drops_the_connection(
     assert proxy.writes_forwarded == 0
 
 
-async def test_stop_does_not_wait_for_a_long_delay(
-    database: str, fault_proxy: FaultProxy, client: aiohttp.ClientSession
-) -> None:
+async def test_stop_does_not_wait_for_a_long_delay(bench: Bench) -> None:
     """Teardown stays quick even with a write stuck in an injected Delay."""
-    fault_proxy.inject(Delay(30))
-    stuck = asyncio.create_task(write(client, fault_proxy, database, "cpu value=1"))
+    bench.proxy.inject(Delay(30))
+    stuck = asyncio.create_task(bench.write("cpu value=1"))
     await asyncio.sleep(0.2)
 
     async with asyncio.timeout(5):
-        await fault_proxy.stop()
+        await bench.proxy.stop()
     with pytest.raises(CLIENT_DISCONNECTED):
         await stuck

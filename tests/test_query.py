@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -33,7 +34,7 @@ from custom_components.influxdb_ingest.query.statement import (
 from custom_components.influxdb_ingest.target.influx_target import InfluxTarget
 
 from .support.helpers import MEASUREMENT, setup_entry, wait_for
-from .support.servers import ADMIN_PASSWORD, free_port
+from .support.servers import ADMIN_PASSWORD
 
 
 @pytest.mark.parametrize(
@@ -179,12 +180,8 @@ async def stalling_server(hass: HomeAssistant) -> AsyncGenerator[tuple[str, list
 
     app = web.Application()
     app.router.add_get("/query", _slow)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield f"http://127.0.0.1:{port}", arrivals
-    await runner.cleanup()
+    async with TestServer(app) as server:
+        yield str(server.make_url("")), arrivals
 
 
 async def test_a_slow_server_times_out_and_queries_run_one_at_a_time(

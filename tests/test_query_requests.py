@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 import pytest
@@ -19,8 +20,6 @@ from custom_components.influxdb_ingest.const import ApiVersion
 from custom_components.influxdb_ingest.query.client import QueryClient, QueryInvalid
 from custom_components.influxdb_ingest.query.statement import Language
 from custom_components.influxdb_ingest.target.influx_target import InfluxTarget
-
-from .support.servers import free_port
 
 # A Flux answer as the 2.x CSV encoder writes it with `"annotations": ["datatype"]` (flux
 # csv/result.go; http/query.go at v2.7.12, QueryDialect): lines end with CRLF, tables apart.
@@ -74,12 +73,8 @@ async def recorder(hass: HomeAssistant) -> AsyncGenerator[tuple[str, list[dict[s
     app.router.add_get("/query", _v1_compatible)
     app.router.add_post("/api/v2/query", _flux)
     app.router.add_post("/api/v3/query_influxql", _influxql)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield f"http://127.0.0.1:{port}", seen
-    await runner.cleanup()
+    async with TestServer(app) as server:
+        yield str(server.make_url("")), seen
 
 
 async def test_flux_goes_to_the_v2_query_api_and_its_csv_tables_become_typed_rows(

@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 from homeassistant import config_entries
 from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, STATE_UNAVAILABLE
@@ -24,7 +25,7 @@ from custom_components.influxdb_ingest.const import DOMAIN
 from custom_components.influxdb_ingest.data import InfluxDBIngestConfigEntry
 
 from .support.helpers import MEASUREMENT, setup_entry, wait_for
-from .support.servers import ADMIN_PASSWORD, free_port
+from .support.servers import ADMIN_PASSWORD
 
 POWER = {"name": "Mean power", "measurement": MEASUREMENT, "entity_id": "sensor.power", "duration": "1h"}
 
@@ -155,21 +156,12 @@ async def switchable_server(hass: HomeAssistant) -> AsyncGenerator[tuple[str, di
 
     app = web.Application()
     app.router.add_get("/query", _query)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield f"http://127.0.0.1:{port}", control
-    await runner.cleanup()
+    async with TestServer(app) as server:
+        yield str(server.make_url("")), control
 
 
-async def test_a_failing_query_makes_the_sensor_unavailable_and_logs_once_each_way(
-    hass: HomeAssistant,
-    switchable_server: tuple[str, dict[str, Any]],
-    caplog: pytest.LogCaptureFixture,
-    hass_client: ClientSessionGenerator,
-) -> None:
-    url, control = switchable_server
+async def _entry_asking_every_10_s(hass: HomeAssistant, url: str) -> MockConfigEntry:
+    """An entry on `url` (a 1.x /query, credentials `pw-secret-1`) with one query sensor, Answer."""
     subentry = ConfigSubentryData(
         data={"language": "influxql", "query": "SELECT last(value) FROM m", "scan_interval": 10},
         subentry_type="query_sensor",
@@ -185,6 +177,17 @@ async def test_a_failing_query_makes_the_sensor_unavailable_and_logs_once_each_w
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
+    return entry
+
+
+async def test_a_failing_query_makes_the_sensor_unavailable_and_logs_once_each_way(
+    hass: HomeAssistant,
+    switchable_server: tuple[str, dict[str, Any]],
+    caplog: pytest.LogCaptureFixture,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    url, control = switchable_server
+    entry = await _entry_asking_every_10_s(hass, url)
     state = await wait_for(lambda: _available_state(hass, entry))
     assert state.state == "42"
 
@@ -236,17 +239,7 @@ async def test_query_sensors_stop_asking_once_home_assistant_stops(
     hass: HomeAssistant, switchable_server: tuple[str, dict[str, Any]]
 ) -> None:
     url, control = switchable_server
-    subentry = ConfigSubentryData(
-        data={"language": "influxql", "query": "SELECT last(value) FROM m", "scan_interval": 10},
-        subentry_type="query_sensor",
-        title="Answer",
-        unique_id=None,
-    )
-    entry = MockConfigEntry(
-        domain=DOMAIN, data={"api_version": "1", "url": url, "database": "home"}, subentries_data=[subentry]
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
+    entry = await _entry_asking_every_10_s(hass, url)
     await wait_for(lambda: _available_state(hass, entry))
     async_fire_time_changed(hass, dt_util.utcnow() + dt.timedelta(seconds=11))
     await wait_for(lambda: control["asked"] >= 2)

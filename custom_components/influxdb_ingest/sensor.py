@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 import datetime as dt
+from enum import StrEnum
 from typing import Any
 
 from homeassistant.components.sensor import (
@@ -43,54 +44,59 @@ class IngestSensorEntityDescription(SensorEntityDescription):
     needs_connection: bool = False
 
 
+def _count(
+    key: str,
+    value_fn: Callable[[HealthSnapshot], int],
+    *,
+    attributes_fn: Callable[[HealthSnapshot], Mapping[str, Any]] | None = None,
+    state_class: SensorStateClass = SensorStateClass.TOTAL_INCREASING,
+) -> IngestSensorEntityDescription:
+    """A number of events or points, translated by its key; a total since start by default."""
+    return IngestSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        state_class=state_class,
+        value_fn=value_fn,
+        attributes_fn=attributes_fn,
+    )
+
+
+def _state(
+    key: str, states: type[StrEnum], value_fn: Callable[[HealthSnapshot], StrEnum]
+) -> IngestSensorEntityDescription:
+    """One of an enum's states, which are also the sensor's options and translation keys."""
+    return IngestSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        device_class=SensorDeviceClass.ENUM,
+        options=[state.value for state in states],
+        value_fn=lambda health: value_fn(health).value,
+    )
+
+
 SENSORS: tuple[IngestSensorEntityDescription, ...] = (
-    IngestSensorEntityDescription(
-        key="events_received",
-        translation_key="events_received",
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        value_fn=lambda health: health.events_received,
-    ),
-    IngestSensorEntityDescription(
-        key="points_written",
-        translation_key="points_written",
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        value_fn=lambda health: health.points_written,
+    _count("events_received", lambda health: health.events_received),
+    _count(
+        "points_written",
+        lambda health: health.points_written,
         # After a history import most points are history's, not live events': say which.
         attributes_fn=lambda health: {
             "from_history": health.points_from_history,
             "live": health.points_written - health.points_from_history,
         },
     ),
-    IngestSensorEntityDescription(
-        key="points_dropped",
-        translation_key="points_dropped",
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        value_fn=lambda health: health.points_dropped,
+    _count(
+        "points_dropped",
+        lambda health: health.points_dropped,
         attributes_fn=lambda health: health.dropped_reasons,
     ),
-    IngestSensorEntityDescription(
-        key="points_dead_lettered",
-        translation_key="points_dead_lettered",
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        value_fn=lambda health: health.points_dead_lettered,
+    _count("points_dead_lettered", lambda health: health.points_dead_lettered),
+    _count("write_errors", lambda health: health.write_errors),
+    _count(
+        "points_in_memory", lambda health: health.points_in_memory, state_class=SensorStateClass.MEASUREMENT
     ),
-    IngestSensorEntityDescription(
-        key="write_errors",
-        translation_key="write_errors",
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        value_fn=lambda health: health.write_errors,
-    ),
-    IngestSensorEntityDescription(
-        key="points_in_memory",
-        translation_key="points_in_memory",
-        state_class=SensorStateClass.MEASUREMENT,
-        value_fn=lambda health: health.points_in_memory,
-    ),
-    IngestSensorEntityDescription(
-        key="points_in_spool",
-        translation_key="points_in_spool",
-        state_class=SensorStateClass.MEASUREMENT,
-        value_fn=lambda health: health.points_in_spool,
+    _count(
+        "points_in_spool", lambda health: health.points_in_spool, state_class=SensorStateClass.MEASUREMENT
     ),
     IngestSensorEntityDescription(
         key="spool_size",
@@ -133,20 +139,8 @@ SENSORS: tuple[IngestSensorEntityDescription, ...] = (
         entity_registry_enabled_default=False,
         value_fn=lambda health: health.event_rate,
     ),
-    IngestSensorEntityDescription(
-        key="connection",
-        translation_key="connection",
-        device_class=SensorDeviceClass.ENUM,
-        options=[state.value for state in Connection],
-        value_fn=lambda health: health.connection.value,
-    ),
-    IngestSensorEntityDescription(
-        key="circuit_state",
-        translation_key="circuit_state",
-        device_class=SensorDeviceClass.ENUM,
-        options=[state.value for state in CircuitState],
-        value_fn=lambda health: health.circuit_state.value,
-    ),
+    _state("connection", Connection, lambda health: health.connection),
+    _state("circuit_state", CircuitState, lambda health: health.circuit_state),
 )
 
 LAST_WRITE = IngestSensorEntityDescription(

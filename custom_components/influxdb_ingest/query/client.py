@@ -18,7 +18,7 @@ Credentials travel in headers only; errors carry the server's message, never the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 import json
 import time
@@ -105,6 +105,21 @@ class _Request:
     params: dict[str, str]
     body: bytes | None
     headers: dict[str, str]
+
+
+def _post_json(
+    url: URL,
+    payload: dict[str, Any],
+    credentials: Mapping[str, str],
+    *,
+    params: dict[str, str] | None = None,
+    accept: str | None = None,
+) -> _Request:
+    """A JSON body POSTed with the target's credential headers; `accept` asks for an answer format."""
+    headers = {**credentials, "Content-Type": "application/json"}
+    if accept is not None:
+        headers["Accept"] = accept
+    return _Request("POST", url, params or {}, json.dumps(payload).encode(), headers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,34 +221,35 @@ class QueryClient:
 
     async def configure(self, path: str, payload: dict[str, Any], timeout: float = DEFAULT_TIMEOUT) -> str:
         """InfluxDB 3: POST a JSON body to a `/api/v3/configure/...` endpoint (caches); the answer's text."""
-        headers = {**self.target.headers, "Content-Type": "application/json"}
-        request = _Request("POST", URL(self.target.url) / path, {}, json.dumps(payload).encode(), headers)
+        request = _post_json(URL(self.target.url) / path, payload, self.target.headers)
         async with self._lock:
             return await self._fetch(request, timeout)
 
     def _request(self, language: Language, query: str) -> _Request:
         target, base = self.target, URL(self.target.url)
-        headers = dict(target.headers)
         if language is Language.FLUX:
             payload = {
                 "query": query,
                 "type": "flux",
                 "dialect": {"header": True, "annotations": ["datatype"], "delimiter": ","},
             }
-            headers |= {"Content-Type": "application/json", "Accept": "application/csv"}
-            body = json.dumps(payload).encode()
-            return _Request("POST", base / "api/v2/query", {"org": target.org}, body, headers)
+            return _post_json(
+                base / "api/v2/query",
+                payload,
+                target.headers,
+                params={"org": target.org},
+                accept="application/csv",
+            )
         if target.api_version is ApiVersion.V3:
             path = "api/v3/query_sql" if language is Language.SQL else "api/v3/query_influxql"
             payload = {"db": target.database, "q": query, "format": "json"}
-            headers |= {"Content-Type": "application/json", "Accept": "application/json"}
-            return _Request("POST", base / path, {}, json.dumps(payload).encode(), headers)
+            return _post_json(base / path, payload, target.headers, accept="application/json")
         database = target.bucket if target.api_version is ApiVersion.V2 else target.database
         params = {"db": database, "q": query, "epoch": "ms"}
         if target.retention_policy:
             params["rp"] = target.retention_policy
         # GET: 1.x marks the statement read-only (handler.go v1.6.6 line 473), on top of our check.
-        return _Request("GET", base / "query", params, None, headers)
+        return _Request("GET", base / "query", params, None, target.headers)
 
     async def _fetch(self, request: _Request, timeout: float) -> str:
         try:
