@@ -164,7 +164,7 @@ async def test_kill_9_and_restarts_during_a_stream_lose_nothing_and_send_each_po
     assert stored == distinct == fired == 3500
     assert writer.stats.write_errors > 0  # the crashes were felt
     assert writer.stats.points_dropped == writer.stats.points_dead_lettered == 0
-    sends = count_sends(proxy.writes)
+    sends = count_sends(await proxy.settled_writes())
     assert_each_point_accepted_once_or_resent_for_a_reason(sends, range(fired))
     save_figures(
         server,
@@ -231,7 +231,7 @@ async def _restart_with_backlog(
                 await server.stop()
                 await second.async_stop(force=True)  # the harness leaves stopping to us
                 await asyncio.sleep(0)  # lets the harness forget this instance
-    return fired, waiting, torn, stored, peak[0], count_sends(proxy.writes)
+    return fired, waiting, torn, stored, peak[0], count_sends(await proxy.settled_writes())
 
 
 async def test_backlog_survives_a_home_assistant_restart_while_influxdb_is_down_each_point_sent_once(
@@ -330,7 +330,7 @@ async def test_slow_server_resets_503_429_and_outage_lose_nothing_and_resend_onl
 
     assert stored == distinct == fired == 2000
     assert writer.policy.state == "closed"
-    sends = count_sends(proxy.writes)
+    sends = count_sends(await proxy.settled_writes())
     assert_each_point_accepted_once_or_resent_for_a_reason(sends, range(fired))
     # The delayed write was stored after the writer gave up on it: its points came again.
     assert sends.resends[ANSWER_LOST] > 0
@@ -371,9 +371,14 @@ async def test_replay_two_at_a_time_sends_each_spooled_batch_once(
     stored, distinct = await wait_until_stored(server, fired)
 
     assert stored == distinct == fired
+    writes = await proxy.settled_writes()
     assert proxy.count("status 500") == 1
-    assert proxy.writes_forwarded == fired // 100  # every batch of 100 stored exactly once
-    sends = count_sends(proxy.writes)
+    # Every batch reached the server once. Counted by their bodies, not as fired // 100: a
+    # round that finds fewer than 100 events waiting sends what it finds, so where batches
+    # are cut depends on timing (a loaded run had a first batch of 50: 11 writes).
+    forwarded = [write.body for write in writes if "forwarded" in write.outcome]
+    assert len(forwarded) == len(set(forwarded))
+    sends = count_sends(writes)
     assert_each_point_accepted_once_or_resent_for_a_reason(sends, range(fired))
     assert sends.total_resends == 0
     await hass.config_entries.async_unload(entry.entry_id)
@@ -423,7 +428,7 @@ async def test_field_type_conflict_with_another_writers_data_loses_nothing(
     assert len(writer.dead_letter_path.read_text().splitlines()) == 500
     assert stored + writer.stats.points_dead_lettered == 1000
     assert "attr_dynamics" in writer.dead_letter_path.read_text()  # the server's message names it
-    sends = count_sends(proxy.writes)
+    sends = count_sends(await proxy.settled_writes())
     # "true" and "false" (every even number) healed and accepted; the rest refused for good.
     assert_each_point_accepted_once_or_resent_for_a_reason(sends, range(0, 1000, 2))
     save_figures(
@@ -461,7 +466,7 @@ async def test_spool_budget_exhaustion_drops_oldest_with_an_exact_count(
     assert writer.stats.points_dropped == dropped  # nothing dropped for another reason
     await hass.config_entries.async_unload(entry.entry_id)
     assert peak[0] < 64
-    sends = count_sends(proxy.writes)
+    sends = count_sends(await proxy.settled_writes())
     assert_each_point_accepted_once_or_resent_for_a_reason(sends, ())
     # The oldest were dropped: what was accepted is the newest fired - dropped, each once.
     assert set(sends.accepted) == set(range(dropped, fired))
