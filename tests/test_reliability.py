@@ -32,6 +32,7 @@ from .support.fault_proxy import Delay, FaultProxy, Forward, Reset, Status
 from .support.helpers import MEASUREMENT, setup_entry, wait_for
 from .support.reliability import (
     ANSWER_LOST,
+    AnswersHeard,
     Figures,
     InfluxDB1Target,
     InfluxDB3Target,
@@ -216,7 +217,9 @@ async def _restart_with_backlog(
             again.add_to_hass(second)
             assert await second.config_entries.async_setup(again.entry_id)
             writer = again.runtime_data.writer
-            waiting = writer.points_waiting
+            # What the restart found on disk: still waiting, or dropped as damaged (its first
+            # round may already have read a damaged record; nothing is written while InfluxDB is down).
+            waiting = writer.points_waiting + writer.stats.dropped[DropReason.SPOOL_CORRUPT]
             try:
                 await server.start()
                 stored, distinct = await wait_until_stored(server, waiting - expect_lost)
@@ -310,6 +313,8 @@ async def test_slow_server_resets_503_429_and_outage_lose_nothing_and_resend_onl
             {**FAST, "write_timeout": 0.5, "circuit_failure_threshold": 3},
         )
         writer = entry.runtime_data.writer
+        heard = AnswersHeard()
+        heard.listen(writer.delivery.client)
         proxy.inject(
             Delay(1.0),  # slower than the write timeout: the server may still store it
             Reset(),
@@ -330,7 +335,7 @@ async def test_slow_server_resets_503_429_and_outage_lose_nothing_and_resend_onl
 
     assert stored == distinct == fired == 2000
     assert writer.policy.state == "closed"
-    sends = count_sends(await proxy.settled_writes())
+    sends = count_sends(await proxy.settled_writes(), heard=heard)
     assert_each_point_accepted_once_or_resent_for_a_reason(sends, range(fired))
     # The delayed write was stored after the writer gave up on it: its points came again.
     assert sends.resends[ANSWER_LOST] > 0
