@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 import datetime as dt
+import json
 import logging
 import re
 import time
@@ -46,6 +47,7 @@ from custom_components.influxdb_ingest.history.statistics_source import STATISTI
 
 from .support.fault_proxy import Delay, FaultProxy
 from .support.helpers import setup_entry, v1_entry_data, v1_source, v3_entry_data, wait_for
+from .support.lp3_parser import LIMIT_64K
 from .support.servers import ADMIN_PASSWORD, ADMIN_USER, InfluxDB1Server, free_port
 from .support.standin_influxdb3 import InfluxDB3StandIn
 
@@ -587,3 +589,70 @@ async def test_copied_points_the_target_refuses_are_dead_lettered_the_rest_store
     # Everything else of the old database is there (and the other tool's point).
     stored = sum(len(influxdb3.rows("home", table)) for table in influxdb3.store.databases["home"])
     assert stored == len(OLD_LINES) + 1000 - 1 + 1
+
+
+async def dead_letter_records(hass: HomeAssistant, entry: InfluxDBIngestConfigEntry) -> list[dict[str, Any]]:
+    """What the entry's dead-letter file holds, one record per line."""
+    text = await hass.async_add_executor_job(entry.runtime_data.writer.dead_letter_path.read_text)
+    return [json.loads(line) for line in text.splitlines()]
+
+
+async def test_backfilled_states_cut_long_strings_as_live_ones_and_keep_them_whole(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    v1_config: dict[str, Any],
+    database: str,
+    query: Callable[..., Any],
+) -> None:
+    """With a 10-byte limit: the recorded point is stored, its value cut, the cut counted and kept whole."""
+    queue = {"queue": "0123456789abcdef"}
+    hass.states.async_set("sensor.queue", "playing", queue, timestamp=time.time() - 60)
+    await async_wait_recording_done(hass)
+    # Set up afterwards: the entry gets the state from the recorder only.
+    entry = await setup_entry(hass, v1_config, {"string_limit_bytes": 10})
+    await run_backfill(hass, entry, days=1)
+
+    rows = await query('SELECT "state", "attr_queue" FROM /.*/', database)
+    assert [(row["state"], row["attr_queue"]) for row in rows] == [("playing", "0123456789")]
+    writer = entry.runtime_data.writer
+    assert (writer.stats.string_values_cut, writer.stats.points_dead_lettered) == (1, 0)
+    (record,) = await dead_letter_records(hass, entry)
+    assert (record["field"], record["value"]) == ("attr_queue", "0123456789abcdef")
+    assert 'attr_queue="0123456789"' in record["line"]
+    assert "10 bytes" in record["error"]
+
+
+@pytest.mark.parametrize(("release", "stored_whole"), [("3.5", False), ("3.11", True)])
+async def test_a_copied_string_over_the_target_limit_is_cut_stored_and_kept_whole(
+    hass: HomeAssistant, influxdb_v1: InfluxDB1Server, release: str, stored_whole: bool
+) -> None:
+    """1.6 stored a 100 000-byte string (no limit before 1.10); the 3.x target takes 64 KiB up to
+    3.8, 1 MiB from 3.9 (target/server_info.py): cut on 3.5 as a live value would be, whole on 3.11."""
+    whole = "x" * 100_000
+    influxdb_v1.query('DROP DATABASE "long_strings"', method="POST")
+    influxdb_v1.query('CREATE DATABASE "long_strings"', method="POST")
+    influxdb_v1.write("long_strings", f'log,entity_id=notes text="{whole}",n=1i 1600000000000000000\n')
+    server = InfluxDB3StandIn(release=release)
+    server.store.databases["home"] = {}
+    await server.start()
+    try:
+        entry = await setup_entry(hass, v3_entry_data(server.url))
+        writer = entry.runtime_data.writer
+        await wait_for(lambda: writer.delivery.client.server is not None)  # `/ping` named the release
+        assert (await start_copy(hass, entry, **v1_source(influxdb_v1.url, "long_strings")))[
+            "reason"
+        ] == "copy_started"
+        await wait_for(lambda: not entry.runtime_data.backfill.busy, timeout=60)
+
+        assert entry.runtime_data.backfill.progress.status is JobStatus.FINISHED
+        (row,) = server.rows("home", "log")
+        assert (row["text"], row["n"]) == (whole if stored_whole else whole[:LIMIT_64K], 1)
+        assert writer.stats.points_dead_lettered == 0
+        assert writer.stats.string_values_cut == (0 if stored_whole else 1)
+        if not stored_whole:
+            (record,) = await dead_letter_records(hass, entry)
+            assert (record["field"], record["value"]) == ("text", whole)
+            assert record["line"].startswith(f'log,entity_id=notes n=1i,text="{whole[:LIMIT_64K]}"')
+        await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        await server.stop()

@@ -7,6 +7,7 @@ here to what it must see (the spool under test writes the files it reads, nothin
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from custom_components.influxdb_ingest.pipeline.spool import DiskSpool, encode_lines
@@ -81,3 +82,13 @@ def test_a_partial_write_counts_as_accepted_only_the_lines_the_server_did_not_na
     assert count_sends([partial]).accepted == {0: 1, 2: 1}
     # 1.x and 2.x name no line (`dropped=N`): nothing is counted as stored.
     assert count_sends([Write(1, "forwarded 400", partial.body, b'{"error":"partial write"}')]).accepted == {}
+
+
+def test_a_timeout_the_writer_alone_saw_explains_one_resend_and_no_more() -> None:
+    """The proxy answered before the writer gave up, so it saw no lost answer; the writer did."""
+    first, again = (_write(arrived, "forwarded 204", range(10)) for arrived in (1, 2))
+    heard_once = Counter({first.body: 1})  # the second send's answer was read, not the first's
+    sends = count_sends([first, again], heard=heard_once)
+    assert (sends.resends, sends.unexplained) == ({ANSWER_LOST: 10}, [])
+    # Both answers read: the second send is unexplained.
+    assert count_sends([first, again], heard=Counter({first.body: 2})).unexplained == list(range(10))

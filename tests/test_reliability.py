@@ -32,6 +32,7 @@ from .support.fault_proxy import Delay, FaultProxy, Forward, Reset, Status
 from .support.helpers import MEASUREMENT, setup_entry, wait_for
 from .support.reliability import (
     ANSWER_LOST,
+    AnswersHeard,
     Figures,
     InfluxDB1Target,
     InfluxDB3Target,
@@ -164,7 +165,7 @@ async def test_kill_9_and_restarts_during_a_stream_lose_nothing_and_send_each_po
     assert stored == distinct == fired == 3500
     assert writer.stats.write_errors > 0  # the crashes were felt
     assert writer.stats.points_dropped == writer.stats.points_dead_lettered == 0
-    sends = count_sends(proxy.writes)
+    sends = count_sends(await proxy.settled_writes())
     assert_each_point_accepted_once_or_resent_for_a_reason(sends, range(fired))
     save_figures(
         server,
@@ -216,7 +217,9 @@ async def _restart_with_backlog(
             again.add_to_hass(second)
             assert await second.config_entries.async_setup(again.entry_id)
             writer = again.runtime_data.writer
-            waiting = writer.points_waiting
+            # What the restart found on disk: still waiting, or dropped as damaged (its first
+            # round may already have read a damaged record; nothing is written while InfluxDB is down).
+            waiting = writer.points_waiting + writer.stats.dropped[DropReason.SPOOL_CORRUPT]
             try:
                 await server.start()
                 stored, distinct = await wait_until_stored(server, waiting - expect_lost)
@@ -231,7 +234,7 @@ async def _restart_with_backlog(
                 await server.stop()
                 await second.async_stop(force=True)  # the harness leaves stopping to us
                 await asyncio.sleep(0)  # lets the harness forget this instance
-    return fired, waiting, torn, stored, peak[0], count_sends(proxy.writes)
+    return fired, waiting, torn, stored, peak[0], count_sends(await proxy.settled_writes())
 
 
 async def test_backlog_survives_a_home_assistant_restart_while_influxdb_is_down_each_point_sent_once(
@@ -310,6 +313,8 @@ async def test_slow_server_resets_503_429_and_outage_lose_nothing_and_resend_onl
             {**FAST, "write_timeout": 0.5, "circuit_failure_threshold": 3},
         )
         writer = entry.runtime_data.writer
+        heard = AnswersHeard()
+        heard.listen(writer.delivery.client)
         proxy.inject(
             Delay(1.0),  # slower than the write timeout: the server may still store it
             Reset(),
@@ -330,7 +335,7 @@ async def test_slow_server_resets_503_429_and_outage_lose_nothing_and_resend_onl
 
     assert stored == distinct == fired == 2000
     assert writer.policy.state == "closed"
-    sends = count_sends(proxy.writes)
+    sends = count_sends(await proxy.settled_writes(), heard=heard)
     assert_each_point_accepted_once_or_resent_for_a_reason(sends, range(fired))
     # The delayed write was stored after the writer gave up on it: its points came again.
     assert sends.resends[ANSWER_LOST] > 0
@@ -371,12 +376,30 @@ async def test_replay_two_at_a_time_sends_each_spooled_batch_once(
     stored, distinct = await wait_until_stored(server, fired)
 
     assert stored == distinct == fired
+    writes = await proxy.settled_writes()
     assert proxy.count("status 500") == 1
-    assert proxy.writes_forwarded == fired // 100  # every batch of 100 stored exactly once
-    sends = count_sends(proxy.writes)
+    # Every batch reached the server once. Counted by their bodies, not as fired // 100: a
+    # round that finds fewer than 100 events waiting sends what it finds, so where batches
+    # are cut depends on timing (a loaded run had a first batch of 50: 11 writes).
+    forwarded = [write.body for write in writes if "forwarded" in write.outcome]
+    assert len(forwarded) == len(set(forwarded))
+    sends = count_sends(writes)
     assert_each_point_accepted_once_or_resent_for_a_reason(sends, range(fired))
     assert sends.total_resends == 0
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+# How each 3.x row learns the type (1.x says `dropped=N`). The 1.x and 2.x APIs of 3.x store
+# nothing of a request with one bad line (`accept_partial: Some(false)`, influxdb3_types/src/http.rs
+# v3.10.1:455): `/write` names the first bad line, `/api/v2/write` only says why (3.9 and later).
+_CONFLICT_ANSWERS = {
+    "b": "3.x names each refused line (`invalid column type for column 'attr_dynamics'`)"
+    " where 1.x says `dropped=N`",
+    "c": "3.x's `/write` refuses the whole request and names its first bad line"
+    " (`invalid column type for column 'attr_dynamics'`); the type is learnt from it, the rest sent again",
+    "d": "3.x's `/api/v2/write` refuses the whole request and names no line; the type is learnt from"
+    " its message (`line protocol parse failed: invalid column type for column 'attr_dynamics'`)",
+}
 
 
 async def test_field_type_conflict_with_another_writers_data_loses_nothing(
@@ -410,7 +433,7 @@ async def test_field_type_conflict_with_another_writers_data_loses_nothing(
     assert len(writer.dead_letter_path.read_text().splitlines()) == 500
     assert stored + writer.stats.points_dead_lettered == 1000
     assert "attr_dynamics" in writer.dead_letter_path.read_text()  # the server's message names it
-    sends = count_sends(proxy.writes)
+    sends = count_sends(await proxy.settled_writes())
     # "true" and "false" (every even number) healed and accepted; the rest refused for good.
     assert_each_point_accepted_once_or_resent_for_a_reason(sends, range(0, 1000, 2))
     save_figures(
@@ -420,8 +443,7 @@ async def test_field_type_conflict_with_another_writers_data_loses_nothing(
         writer.stats,
         peak[0],
         "true/false healed to booleans; the rest in the dead-letter file with the server's message",
-        on_influxdb3="3.x names each refused line (`invalid column type for column 'attr_dynamics'`)"
-        " where 1.x says `dropped=N`",
+        on_influxdb3=_CONFLICT_ANSWERS.get(server.row, ""),
     )
     await hass.config_entries.async_unload(entry.entry_id)
 
@@ -449,7 +471,7 @@ async def test_spool_budget_exhaustion_drops_oldest_with_an_exact_count(
     assert writer.stats.points_dropped == dropped  # nothing dropped for another reason
     await hass.config_entries.async_unload(entry.entry_id)
     assert peak[0] < 64
-    sends = count_sends(proxy.writes)
+    sends = count_sends(await proxy.settled_writes())
     assert_each_point_accepted_once_or_resent_for_a_reason(sends, ())
     # The oldest were dropped: what was accepted is the newest fired - dropped, each once.
     assert set(sends.accepted) == set(range(dropped, fired))

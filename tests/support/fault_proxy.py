@@ -141,6 +141,7 @@ class FaultProxy:
     upstream_timeout: float = 60.0
     _runner: web.AppRunner | None = field(default=None, init=False, repr=False)
     _session: aiohttp.ClientSession | None = field(default=None, init=False, repr=False)
+    _writes_in_flight: int = field(default=0, init=False, repr=False)
 
     @property
     def url(self) -> str:
@@ -150,6 +151,18 @@ class FaultProxy:
     def writes_forwarded(self) -> int:
         """Write requests that reached upstream (with or without a delay)."""
         return sum("forwarded" in outcome for _, outcome in self.log)
+
+    async def settled_writes(self, timeout: float = 30.0) -> list[Write]:
+        """`writes`, once no write request is on its way through the proxy.
+
+        A write is recorded when its answer comes back, and a server in the test's own
+        process (the InfluxDB 3 stand-in) has stored it before that: a test that saw the
+        points stored must wait for this before it counts what the server accepted.
+        """
+        async with asyncio.timeout(timeout):
+            while self._writes_in_flight:  # noqa: ASYNC110  # the proxy's handlers run in this loop
+                await asyncio.sleep(0.01)
+        return list(self.writes)
 
     def count(self, outcome_prefix: str) -> int:
         """Write requests whose outcome starts with `outcome_prefix` ("status 503", "reset", ...)."""
@@ -190,6 +203,14 @@ class FaultProxy:
         if not self.is_write(request):
             response, _ = await self._forward(request, body)
             return response
+        self._writes_in_flight += 1
+        try:
+            return await self._handle_write(request, body)
+        finally:
+            self._writes_in_flight -= 1
+
+    async def _handle_write(self, request: web.Request, body: bytes) -> web.StreamResponse:
+        """Apply the next fault (or forward) to a write request, and record it."""
         arrived = asyncio.get_running_loop().time()
         self.encodings.append(request.headers.get("Content-Encoding", ""))
         if self.down:

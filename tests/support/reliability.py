@@ -24,6 +24,8 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from custom_components.influxdb_ingest.target.influx_api import InfluxClient, WriteRejected
+
 from .fault_proxy import Write
 from .helpers import MEASUREMENT
 from .servers import InfluxDB1Server
@@ -191,15 +193,30 @@ class Sends:
         return f"{self.total_resends} points accepted again: " + ", ".join(parts)
 
 
-def count_sends(writes: Iterable[Write], crashed_before_cursor: Collection[int] = ()) -> Sends:
+def count_sends(
+    writes: Iterable[Write], crashed_before_cursor: Collection[int] = (), heard: Counter[bytes] | None = None
+) -> Sends:
     """Every point the server accepted, from the bodies of the write requests in arrival
     order (the lines a partial write stored count as accepted: `Write.stored_lines`). A point
     accepted again is explained when an earlier acceptance of it never got its answer back to
     the writer, or when it is in `crashed_before_cursor` (pending in the spool at a kill after
-    the server had accepted it); otherwise it is unexplained."""
+    the server had accepted it); otherwise it is unexplained.
+
+    The proxy sees an answer lost only when the writer had gone before it answered; a writer
+    that times out just as the answer comes (a loaded machine) is seen by the writer alone:
+    `heard`, how often the writer read an answer to each body (`AnswersHeard`), settles that:
+    of a body's acceptances, the first ones beyond the answers heard were lost (once the
+    writer hears one, it must not send that body again)."""
     sends = Sends()
     answer_lost: set[int] = set()
-    for write in sorted(writes, key=lambda write: write.arrived):
+    writes = sorted(writes, key=lambda write: write.arrived)
+    unheard = Counter(write.body for write in writes if write.stored_lines())
+    unheard.subtract(heard or Counter())
+    for write in writes:
+        lost = write.answer_lost
+        if heard is not None and unheard[write.body] > 0 and write.stored_lines():
+            unheard[write.body] -= 1
+            lost = True
         for match in SEQ.findall(b"\n".join(write.stored_lines()) + b"\n"):
             number = int(match)
             if sends.accepted[number]:
@@ -210,9 +227,27 @@ def count_sends(writes: Iterable[Write], crashed_before_cursor: Collection[int] 
                 else:
                     sends.unexplained.append(number)
             sends.accepted[number] += 1
-            if write.answer_lost:
+            if lost:
                 answer_lost.add(number)
     return sends
+
+
+class AnswersHeard(Counter[bytes]):
+    """How often the integration's client read an answer (2xx, or a refusal) to each body."""
+
+    def listen(self, client: InfluxClient) -> None:
+        """Wrap `client.write` (an attribute of this instance only) to note each answer heard."""
+        write = client.write
+
+        async def noting(body: bytes, timeout: float) -> None:
+            try:
+                await write(body, timeout)
+            except WriteRejected:
+                self[body] += 1
+                raise
+            self[body] += 1
+
+        client.write = noting  # type: ignore[method-assign]
 
 
 def assert_each_point_accepted_once_or_resent_for_a_reason(sends: Sends, expected: Collection[int]) -> None:

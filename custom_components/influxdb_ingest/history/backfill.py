@@ -17,7 +17,7 @@ from typing import Any
 
 from homeassistant.components import persistent_notification
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.storage import Store
 
@@ -25,8 +25,6 @@ from ..const import CONF_HISTORY_DAYS, CONF_HISTORY_STATISTICS, DOMAIN
 from ..lines.metadata import EntityMetadata
 from ..pipeline.filters import EntitySelection
 from ..pipeline.log_throttle import LogThrottle
-from ..pipeline.serializer import make_serializer
-from ..pipeline.stats import DropReason
 from ..pipeline.writer import BatchWriter
 from .backfill_job import (
     NS,
@@ -39,6 +37,7 @@ from .backfill_job import (
 )
 from .backfill_run import JobRun
 from .influx1_source import InfluxDB1Database
+from .recorded_lines import RecordedLines
 from .recorder_source import RecorderStates
 from .statistics_source import RecorderStatistics
 from .texts import duration, grouped, translated
@@ -232,35 +231,15 @@ class BackfillManager:
         if job.kind is SourceKind.INFLUXDB1:
             connection = job.connection or {}
             session = async_get_clientsession(self._hass, verify_ssl=bool(connection.get("verify_ssl", True)))
-            return InfluxDB1Database(session, connection)
+            return InfluxDB1Database(
+                session, connection, string_limit=lambda: self._writer.backfill.string_limit_bytes
+            )
         if not recorder_loaded(self._hass):
             return _NoRecorder()
         if job.kind is SourceKind.STATISTICS:
             return RecorderStatistics(self._hass, selected, self._writer.settings.static_tags)
-        return RecorderStates(self._hass, self._serializer(), selected)
-
-    def _serializer(self) -> Callable[[Event[Any]], str | None]:
-        """The entry's layout, in a serializer of the job's own; a failing event is counted, not fatal.
-
-        It keeps to the writer's column budget, the live one: a backfilled point puts the
-        attributes that do not fit into `attributes_overflow` exactly as its live twin did.
-        """
-        serializer = make_serializer(self._writer.settings, self._lookup_metadata, self._writer.columns)
-        stats = self._writer.stats
-
-        def serialize(event: Event[Any]) -> str | None:
-            try:
-                return serializer.line(event)
-            except Exception:
-                stats.drop(DropReason.UNSERIALIZABLE)
-                if self._unserializable_log.due():
-                    _LOGGER.exception(
-                        "Cannot serialize a recorded state of %s; it is left out (counted as dropped)",
-                        event.data.get("entity_id"),
-                    )
-                return None
-
-        return serialize
+        lines = RecordedLines(self._writer, self._lookup_metadata, self._unserializable_log)
+        return RecorderStates(self._hass, lines, selected)
 
     # Showing and saving.
 

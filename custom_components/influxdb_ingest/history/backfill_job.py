@@ -14,6 +14,8 @@ from enum import StrEnum
 import time
 from typing import Any, Protocol
 
+from ..pipeline.serializer import CutValue
+
 NS = 1_000_000_000
 # The first window of a lane; it then adapts to hold about `POINTS_PER_WINDOW` points
 # (or the lane's own number).
@@ -178,6 +180,8 @@ class Chunk:
     lines: list[str]
     rows: int  # what the source read for them (sizes the next window)
     end_ns: int  # the window actually read: a source may stop short of the one asked
+    # String values the lines hold cut to the target's limit, whole: kept once the lines are written.
+    cut: list[CutValue] = field(default_factory=list)
 
 
 class HistorySource(Protocol):

@@ -17,9 +17,10 @@ from functools import partial
 import logging
 import time
 
+from ..pipeline.serializer import CutValue
 from ..pipeline.writer import BatchWriter
 from ..target.influx_api import InfluxError
-from .backfill_job import BackfillJob, HistorySource, JobStatus, Lane, SourceError
+from .backfill_job import BackfillJob, Chunk, HistorySource, JobStatus, Lane, SourceError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -54,17 +55,19 @@ class JobRun:
         lanes = await self._with_retries(partial(self._source.async_open, job))
         if job.lanes is None:
             job.lanes = lanes
-        reading: asyncio.Future[tuple[list[str], int]] | None = None
+        reading: asyncio.Future[Chunk] | None = None
         try:
             while (lane := job.current_lane()) is not None:
-                lines, end = await (reading or self._read(lane, job.position(lane)))
+                chunk = await (reading or self._read(lane, job.position(lane)))
                 # The next lines are read while these are written: the loop serializes
                 # while the server stores.
                 reading = None
-                if end < lane.end_ns:
-                    reading = asyncio.ensure_future(self._read(lane, end))
-                await self._write(lines)
-                job.written(end, len(lines))
+                if chunk.end_ns < lane.end_ns:
+                    reading = asyncio.ensure_future(self._read(lane, chunk.end_ns))
+                await self._write(chunk.lines)
+                # Once written, as the cursor moves: a resumed job cuts again only what it writes again.
+                await self._writer.backfill.keep_cut_values(chunk.cut)
+                job.written(chunk.end_ns, len(chunk.lines))
                 now = time.monotonic()
                 job.seconds_running += now - mark
                 mark = now
@@ -75,21 +78,25 @@ class JobRun:
                 with contextlib.suppress(BaseException):
                     await reading
 
-    async def _read(self, lane: Lane, position: int) -> tuple[list[str], int]:
+    async def _read(self, lane: Lane, position: int) -> Chunk:
         """Windows from `position` on, until two batches' worth of lines or the lane's end.
 
         Sparse windows are gathered, so requests stay full. With the lines being written
-        meanwhile, memory holds four batches and one window at most. Returns the lines and
-        where they end.
+        meanwhile, memory holds four batches and one window at most. Returns the lines, the
+        values cut in them and where they end.
         """
         lines: list[str] = []
+        cut: list[CutValue] = []
+        rows = 0
         while len(lines) < self._writer.settings.batch_size * 2 and position < lane.end_ns:
             end = self._job.window_end(lane, position)
             chunk = await self._with_retries(partial(self._source.async_read, lane, position, end))
             self._job.window_read(lane, position, chunk.end_ns, chunk.rows)
             lines.extend(chunk.lines)
+            cut.extend(chunk.cut)
+            rows += chunk.rows
             position = chunk.end_ns
-        return lines, position
+        return Chunk(lines, rows, position, cut)
 
     async def _with_retries[T](self, read: Callable[[], Awaitable[T]]) -> T:
         """Read from the source, waiting and trying again a few times when it fails."""

@@ -4,20 +4,30 @@ For people leaving the 1.x add-on: each measurement is one lane, read in time wi
 with `SELECT * ... GROUP BY *` (tags come back per series, fields as columns) at
 nanosecond precision, and written as line protocol with the type `SHOW FIELD KEYS`
 reports for each field (float, integer, string, boolean), whatever JSON made of the
-value: InfluxDB answers a float 1.0 as `1`.
+value: InfluxDB answers a float 1.0 as `1`. A string longer than the target stores (1.x before
+1.10 stored any length) is cut to the target's limit and handed back whole with the window,
+as live lines do (pipeline/string_limit.py): the point is written, nothing is lost.
 https://docs.influxdata.com/influxdb/v1/tools/api/#query-http-endpoint
 https://docs.influxdata.com/influxdb/v1/query_language/explore-schema/#show-field-keys
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import json
 from typing import Any
 
 import aiohttp
 from yarl import URL
 
-from ..lines.line_protocol import escape_field_key, escape_string_field, format_float, format_head
+from ..lines.line_protocol import (
+    StringLimit,
+    escape_field_key,
+    escape_string_field,
+    format_float,
+    format_head,
+)
+from ..pipeline.serializer import CutValue
 from .backfill_job import NS, BackfillJob, Chunk, Lane, SourceAuthFailed, SourceError, SourceNotFound
 
 _QUERY_TIMEOUT = 120.0
@@ -30,8 +40,11 @@ def _identifier(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def format_typed(value: Any, kind: str) -> str | None:
-    """A field value as line protocol of the type the source stored it with; None: no value."""
+def format_typed(value: Any, kind: str, key: str, limit: StringLimit) -> str | None:
+    """A field value as line protocol of the type the source stored it with; None: no value.
+
+    A string is cut to `limit` (remembered whole there under `key`).
+    """
     if value is None:
         return None
     if kind == "float":
@@ -42,7 +55,7 @@ def format_typed(value: Any, kind: str) -> str | None:
         return f"{int(value)}u"
     if kind == "boolean":
         return "true" if value else "false"
-    return escape_string_field(str(value))
+    return escape_string_field(limit.fit(key, str(value)))
 
 
 def _kind_of(value: Any) -> str:
@@ -57,8 +70,16 @@ def _kind_of(value: Any) -> str:
 class InfluxDB1Database:
     """Reads one database of an InfluxDB 1.x server through its HTTP query API."""
 
-    def __init__(self, session: aiohttp.ClientSession, connection: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        connection: dict[str, Any],
+        *,
+        string_limit: Callable[[], int] | None = None,
+    ) -> None:
+        """`string_limit`: the target's, for a job's reads (None: the database is only listed or checked)."""
         self._session = session
+        self._string_limit = string_limit
         self._url = URL(str(connection["url"]).rstrip("/")) / "query"
         self._database = str(connection["database"])
         self._headers = (
@@ -151,7 +172,11 @@ class InfluxDB1Database:
         if any(series.get("partial") for series in series_list) and end_ns - start_ns > 1:
             # The server's max-row-limit cut the answer short: read half the window.
             return await self.async_read(lane, start_ns, start_ns + (end_ns - start_ns) // 2)
+        if self._string_limit is None:  # a bug, not the source's fault: the job fails, logged
+            raise RuntimeError("a backfill job reads with the target's string limit")
+        limit = StringLimit(self._string_limit())
         lines = []
+        cut: list[CutValue] = []
         rows = 0
         for series in series_list:
             head = format_head(measurement, series.get("tags") or {})
@@ -165,11 +190,16 @@ class InfluxDB1Database:
                     if keys[index]
                     and (
                         text := format_typed(
-                            values[index], types.get(columns[index]) or _kind_of(values[index])
+                            values[index],
+                            types.get(columns[index]) or _kind_of(values[index]),
+                            columns[index],
+                            limit,
                         )
                     )
                     is not None
                 )
                 if fields:
-                    lines.append(f"{head} {fields} {values[0]}\n")
-        return Chunk(lines, rows, end_ns)
+                    line = f"{head} {fields} {values[0]}"
+                    lines.append(line + "\n")
+                    cut.extend(CutValue(line, key, whole) for key, whole in limit.take())
+        return Chunk(lines, rows, end_ns, cut)

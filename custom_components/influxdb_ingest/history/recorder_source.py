@@ -5,6 +5,8 @@ time. Each recorded state becomes the `state_changed` event Home Assistant fired
 fired at the state's `last_updated` (the time live events carry) and handed to the
 entry's serializer, so a backfilled point lands on the series and timestamp of its live
 twin and overwrites it. The events carry no old state: no layout writes anything from it.
+Strings over the target's limit are cut as live ones are, and handed back whole with the
+window (recorded_lines.py).
 
 What the history API does not return is not invented: context ids (the points carry none;
 a live twin keeps its own, since InfluxDB merges the fields of a point written twice) and
@@ -26,8 +28,7 @@ from homeassistant.util import dt as dt_util
 from sqlalchemy.exc import SQLAlchemyError
 
 from .backfill_job import NS, BackfillJob, Chunk, Lane, SourceError
-
-type Serialize = Callable[[Event[Any]], str | None]
+from .recorded_lines import RecordedLines
 
 # The longest the loop serializes before it lets others run (seconds).
 _SLICE_SECONDS = 0.0005
@@ -78,9 +79,9 @@ def _no_context() -> Context:
 class RecorderStates:
     """The recorder's states of the selected entities, as lines of the entry's layout."""
 
-    def __init__(self, hass: HomeAssistant, serialize: Serialize, selected: Callable[[str], bool]) -> None:
+    def __init__(self, hass: HomeAssistant, lines: RecordedLines, selected: Callable[[str], bool]) -> None:
         self._hass = hass
-        self._serialize = serialize
+        self._lines = lines
         self._selected = selected
         self._entity_ids: list[str] = []
         self._context = _no_context()
@@ -104,6 +105,7 @@ class RecorderStates:
         if not self._entity_ids:  # resumed, and none of them is recorded any more
             return Chunk([], 0, end_ns)
         per_entity = await on_recorder(self._hass, self._read, start_ns, end_ns)
+        self._lines.keep_to_live_limit()
         lines: list[str] = []
         rows = 0
         slice_ends = time.perf_counter() + _SLICE_SECONDS
@@ -117,13 +119,13 @@ class RecorderStates:
                     state.last_updated_timestamp,
                     self._context,
                 )
-                if (line := self._serialize(event)) is not None:
+                if (line := self._lines.line(event)) is not None:
                     lines.append(line + "\n")
                 rows += 1
                 if not rows % 16 and time.perf_counter() > slice_ends:
                     await asyncio.sleep(0)  # a slice at a time: the loop stays responsive
                     slice_ends = time.perf_counter() + _SLICE_SECONDS
-        return Chunk(lines, rows, end_ns)
+        return Chunk(lines, rows, end_ns, self._lines.take_cut_values())
 
     def _share_attributes(self, state: State) -> None:
         """Give equal recorded attributes one decoded object across reads, not just within one.

@@ -5,7 +5,9 @@ measurements, state/sum for counters) for ever, so these reach years back. Read 
 the recorder's statistics API on its executor; one point per statistic and hour, at the
 start of the hour, in the unit Home Assistant shows (docs/schema.md). Statistics of
 entities follow the entry's filters (and a job's entities); external statistics
-(`source:id`, imported by integrations) are not copied.
+(`source:id`, imported by integrations) are not copied. Every field is a float (test_backfill.py
+asserts the stored types), so the string limit live lines and the other sources keep to
+(pipeline/string_limit.py) has nothing to cut here; tags are not cut, live or history.
 """
 
 from __future__ import annotations

@@ -1,17 +1,21 @@
 """History's way into the writer: lines of a backfill job, written in the gaps of the live stream.
 
 The lane shares the writer's lock, delivery and retry policy, so a live round waits for at
-most one backfill request and a failure of either is waited out by both.
+most one backfill request and a failure of either is waited out by both. String values
+history cut to the target's limit are counted and kept whole like live ones (string_limit.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from ..target.influx_api import InfluxError
 from .backlog import Backlog
 from .delivery import Delivery
 from .outcomes import WriteOutcomes
+from .serializer import CutValue
+from .string_limit import CutStrings
 
 
 class BackfillLane:
@@ -23,6 +27,7 @@ class BackfillLane:
         backlog: Backlog,
         delivery: Delivery,
         outcomes: WriteOutcomes,
+        cut_strings: CutStrings,
         *,
         batch_size: int,
     ) -> None:
@@ -30,7 +35,23 @@ class BackfillLane:
         self._backlog = backlog
         self._delivery = delivery
         self._outcomes = outcomes
+        self._cut_strings = cut_strings
         self._batch_size = batch_size
+
+    @property
+    def string_limit_bytes(self) -> int:
+        """The longest string value history may write now: the live one (UTF-8 bytes)."""
+        return self._cut_strings.limit_bytes
+
+    async def keep_cut_values(self, cut: Sequence[CutValue]) -> None:
+        """Count and keep whole the values history cut in lines now written, as live ones are.
+
+        Under the writer's lock: the dead-letter file has one writer at a time, so a long
+        value's record is never interleaved with another's.
+        """
+        if cut:
+            async with self._lock:
+                await self._cut_strings.keep_values(cut)
 
     def may_write(self) -> bool:
         """Whether history may be written now: live points first, backfill in their gaps.

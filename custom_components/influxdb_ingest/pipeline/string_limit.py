@@ -2,17 +2,20 @@
 
 InfluxDB refuses a whole point for one string over its limit (docs/schema.md), so the
 serializer cuts it to fit; this counts each cut value and keeps it whole in the dead-letter
-file, and sets the limit to the server's own once `/ping` said which release answers.
+file, and sets the limit to the server's own once `/ping` said which release answers. History
+(backfill jobs) keeps to the same limit and hands its cut values here too: one rule for every
+point the target takes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..target.server_info import ServerInfo
 from .backlog import RunInExecutor
 from .dead_letter import append_cut_values
-from .serializer import LineSerializer
+from .serializer import CutValue, LineSerializer
 from .settings import WriterSettings
 from .stats import WriterStats
 
@@ -34,9 +37,18 @@ class CutStrings:
         self._dead_letter_path = dead_letter_path
         self._run_in_executor = run_in_executor
 
+    @property
+    def limit_bytes(self) -> int:
+        """The longest string value written now (UTF-8 bytes): the setting, or the server's own."""
+        return self._serializer.string_limit_bytes
+
     async def keep(self) -> None:
-        """Count the values cut since the last call and keep them whole in the dead-letter file."""
-        if cut := self._serializer.take_cut_values():
+        """Count the values the live serializer cut since the last call and keep them whole."""
+        await self.keep_values(self._serializer.take_cut_values())
+
+    async def keep_values(self, cut: Sequence[CutValue]) -> None:
+        """Count values cut to `limit_bytes` (live or history) and keep them whole in the dead-letter file."""
+        if cut:
             self._stats.string_values_cut += len(cut)
             await self._run_in_executor(
                 append_cut_values,

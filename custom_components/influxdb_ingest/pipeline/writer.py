@@ -94,7 +94,12 @@ class BatchWriter:
         # share the backlog and the delivery; a backup holds it while sealed.
         self._lock = asyncio.Lock()
         self.backfill = BackfillLane(
-            self._lock, self.backlog, self.delivery, self.outcomes, batch_size=settings.batch_size
+            self._lock,
+            self.backlog,
+            self.delivery,
+            self.outcomes,
+            self.cut_strings,
+            batch_size=settings.batch_size,
         )
         self.sealed = False
 
