@@ -25,11 +25,12 @@ writer, which keeps the batch and waits; what was settled before is not done twi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 import logging
 from pathlib import Path
 import time
+from typing import Any
 
 from ..target.answers import longest_string, only_retention_drops, too_long_limit
 from ..target.heal import TypeHealer
@@ -58,6 +59,9 @@ _LOG_INTERVAL = 60.0
 # learnt one more, a split by shard window two per level.
 _MAX_REQUESTS = 64
 _MAX_SECONDS = 120.0
+# After a `/ping` that got no answer, a dropped connection is taken for the same outage for
+# this long (seconds) without asking again: an outage behind a proxy costs no extra requests.
+_PING_QUIET = 60.0
 # At most this many lines of batches cut short by a retryable failure are remembered as settled.
 _SETTLED_KEPT = 100_000
 
@@ -105,6 +109,7 @@ class Delivery:
         self._retention_log = LogThrottle(_LOG_INTERVAL)
         self._shards_asked = False
         self._settled: set[str] = set()
+        self._ping_unanswered_at = -_PING_QUIET
 
     async def deliver(self, lines: list[str]) -> None:
         """Write lines until each is stored or dead-lettered; raise on retryable failures.
@@ -207,7 +212,7 @@ class Delivery:
         is dead-lettered, naming the server's fault. A request that died may have stored its
         good lines (`/api/v3/write_lp` takes partial writes): sent again, each overwrites itself.
         """
-        if not await self.client.answers_ping(self._write_timeout):
+        if not await self._server_answers():
             raise err  # an outage: the writer keeps the batch and waits, as for any unreachable server
         settling.last_answer = str(err)
         if len(lines) > 1:
@@ -217,6 +222,15 @@ class Delivery:
         else:  # once more: one dropped connection alone may be the network's
             settling.unanswered_alone.add(lines[0])
             await self._deliver(lines, settling)
+
+    async def _server_answers(self) -> bool:
+        """Whether `/ping` answers now; not asked again soon after it did not."""
+        if time.monotonic() - self._ping_unanswered_at < _PING_QUIET:
+            return False
+        if await self._meanwhile(self.client.answers_ping(self._write_timeout)):
+            return True
+        self._ping_unanswered_at = time.monotonic()
+        return False
 
     async def _settle_conflict(self, lines: list[str], message: str, settling: _Settling) -> None:
         """A field type conflict in one shard: learn it for the window the request was in."""
@@ -329,12 +343,20 @@ class Delivery:
         self._stats.last_write_time = time.time()
 
     async def _send(self, body: bytes) -> None:
-        """Write one request; while it is on its way, do the `while_sending` work."""
-        sending = asyncio.ensure_future(self.client.write(body, self._write_timeout))
+        """Write one request."""
+        await self._meanwhile(self.client.write(body, self._write_timeout))
+
+    async def _meanwhile[T](self, request: Coroutine[Any, Any, T]) -> T:
+        """Await a request; while it is on its way, do the `while_sending` work.
+
+        Events keep being serialized meanwhile, so a slow answer (or `/ping` after a dropped
+        connection) does not leave them to fill the queue.
+        """
+        sending = asyncio.ensure_future(request)
         try:
             while not sending.done() and self._while_sending():  # noqa: ASYNC110  # the work is the condition
                 await asyncio.sleep(0)
-            await sending
+            return await sending
         finally:
             sending.cancel()  # only has an effect when we are cancelled ourselves
 
