@@ -781,7 +781,7 @@ async def test_an_overwrite_of_a_series_and_time(
 async def test_a_cut_inside_a_character_drops_the_connection_on_3_6_to_3_9(
     influxdb3_empty: InfluxDB3StandIn, client: aiohttp.ClientSession, path: str, db_param: str
 ) -> None:
-    """influxdb3_write/src/lib.rs v3.6.0:150 (to v3.9.0) `&original_line[..20]` panics inside a
+    """influxdb3_write/src/lib.rs v3.6.0:150 (to v3.9.3) `&original_line[..20]` panics inside a
     character; influxdb3_types/src/write.rs v3.10.1:179 cuts at a character boundary."""
     url = f"{influxdb3_empty.url}{path}"
     await post(client, url, "m,t=x v=1", {db_param: "d"})

@@ -8,9 +8,11 @@ from typing import Any
 
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, HomeAssistant, State
+from homeassistant.helpers.storage import Store
 from hypothesis import given, strategies as st
 import pytest
 
+from custom_components.influxdb_ingest.const import DOMAIN
 from custom_components.influxdb_ingest.lines.line_protocol import fit_string
 from custom_components.influxdb_ingest.lines.metadata import EntityMetadata
 from custom_components.influxdb_ingest.pipeline.serializer import make_serializer
@@ -134,3 +136,49 @@ async def test_the_limit_follows_the_release_the_server_names_at_start(
         await hass.config_entries.async_unload(entry.entry_id)
     finally:
         await server.stop()
+
+
+@pytest.mark.parametrize(("release_after", "stored_whole"), [(None, True), ("3.5", False)])
+async def test_a_restart_writes_to_the_release_last_seen_until_ping_answers(
+    hass: HomeAssistant, release_after: str | None, stored_whole: bool
+) -> None:
+    """3.11 seen once: after a restart with the server down, a 100 KiB value is not cut to the
+    64 KiB of an unknown 3.x; a server that answers as another release (3.5) is read again."""
+    server = InfluxDB3StandIn(release="3.11")
+    server.store.databases["home"] = {}
+    await server.start()
+    entry = await setup_entry(hass, v3_entry_data(server.url))
+    await wait_for(lambda: entry.runtime_data.writer.delivery.client.server is not None)
+    await hass.config_entries.async_unload(entry.entry_id)
+    await server.stop()
+    if release_after is not None:
+        server = InfluxDB3StandIn(release=release_after, port=server.port)
+        server.store.databases["home"] = {}
+        await server.start()
+
+    try:
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        writer = entry.runtime_data.writer
+        client = writer.delivery.client
+        if release_after is not None:
+            await wait_for(lambda: client.server is not None and client.server.version == server.version)
+        assert client.server is not None
+        assert client.server.version == server.version  # the remembered one while nothing answers
+        value = "x" * 100_000
+        hass.states.async_set("calendar.agenda", "on", {"description": value})
+        await hass.async_block_till_done()
+        if release_after is None:
+            await writer.backlog.batch_all()  # serialized while the server is down
+            server = InfluxDB3StandIn(release="3.11", port=server.port)
+            server.store.databases["home"] = {}
+            await server.start()
+        await writer.async_flush()
+
+        (row,) = server.rows("home", MEASUREMENT)
+        assert row["attr_description"] == (value if stored_whole else value[:LIMIT_64K])
+        await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        await server.stop()
+    saved = await Store[dict[str, str]](hass, 1, f"{DOMAIN}.{entry.entry_id}.server").async_load()
+    assert saved is not None
+    assert saved["version"] == server.version  # the release that answered last

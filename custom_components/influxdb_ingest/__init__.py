@@ -121,13 +121,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEntr
 
     async def _learn_which_server() -> None:
         if (server := await client.async_read_server_info(VALIDATE_TIMEOUT)) is not None:
-            writer.cut_strings.adopt_server(server)
+            await coordinator.async_adopt_server(server)
 
     @callback
     def _ask_which_server() -> None:
         entry.async_create_background_task(hass, _learn_which_server(), f"{entry.title} server info")
 
-    # Which server and release answers (`/ping`), for diagnostics and what differs by release;
+    # Which server and release answers (`/ping`), for diagnostics and what differs by release
+    # (until it answers, the one the last run saw: `coordinator.async_restore_counters`);
     # asked once setup is done, so that it takes no turn of the loop from setup and the writer.
     hass.loop.call_soon(_ask_which_server)
     return True

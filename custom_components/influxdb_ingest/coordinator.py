@@ -1,7 +1,8 @@
 """Polls the writer's health every 10 s (no I/O but one file check) and keeps the counters.
 
-The counters keep counting across restarts (a Store per entry). What the snapshot means
-for the user (repairs) is decided by its listeners, not here.
+The counters keep counting across restarts (a Store per entry), and the server `/ping` last
+named is remembered, so a restart writes to its release's limits before `/ping` answers.
+What the snapshot means for the user (repairs) is decided by its listeners, not here.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from .const import DOMAIN
 from .health import HealthSnapshot, take_snapshot
 from .pipeline.writer import BatchWriter
+from .target.server_info import ServerInfo
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -37,12 +39,29 @@ class IngestCoordinator(DataUpdateCoordinator[HealthSnapshot]):
         self._columns_store: Store[dict[str, list[str]]] = Store(
             hass, 1, f"{DOMAIN}.{entry.entry_id}.columns"
         )
+        self._server_store: Store[dict[str, str]] = Store(hass, 1, f"{DOMAIN}.{entry.entry_id}.server")
+        self._server_remembered: ServerInfo | None = None
         self._last_rate_sample: tuple[float, int] | None = None
 
     async def async_restore_counters(self) -> None:
-        """Continue the counters, and the columns admitted per table, where the last run left them."""
+        """Continue the counters, the columns admitted per table and the server, as the last run left them."""
         self.writer.stats.restore(await self._store.async_load() or {})
         self.writer.columns.restore(await self._columns_store.async_load() or {})
+        if saved := await self._server_store.async_load():
+            self._server_remembered = ServerInfo.from_dict(saved)
+            self._use_server(self._server_remembered)
+
+    async def async_adopt_server(self, server: ServerInfo) -> None:
+        """The server `/ping` named at start: written to as its release, remembered when it changed."""
+        self._use_server(server)
+        if server != self._server_remembered:
+            self._server_remembered = server
+            await self._server_store.async_save(server.as_dict())
+
+    def _use_server(self, server: ServerInfo) -> None:
+        # The client keeps it for diagnostics and the dead-letter reasons that name a release.
+        self.writer.delivery.client.server = server
+        self.writer.cut_strings.adopt_server(server)
 
     async def async_save_counters(self) -> None:
         """Persist the counters and the admitted columns now (on stop)."""

@@ -123,11 +123,13 @@ class FaultProxy:
     """Reverse proxy to `upstream` on 127.0.0.1:`port`, running in the current event loop.
 
     `inject(*faults)` queues faults; each is consumed by one write request (POST to a path
-    ending in one of WRITE_PATH_SUFFIXES). While `down` is True every write is reset (an
-    outage) and the queue is left untouched. `log` holds (arrival loop time, outcome) per
-    write, appended once the outcome is known: "forwarded 204", "status 503",
-    "delay 2.0 forwarded 204", "reset", "reset (down)", "upstream error ...". Forwarded
-    outcomes get " (client gone)" when the client disconnected before the answer.
+    ending in one of WRITE_PATH_SUFFIXES). While `down` is True every write and `/ping`
+    is reset (an outage: a server that answers `/ping` is up, and a write it drops is taken
+    for a line it dies on) and the queue is left untouched; queries pass, for the tests.
+    `log` holds (arrival loop time, outcome) per write, appended once the outcome is known:
+    "forwarded 204", "status 503", "delay 2.0 forwarded 204", "reset", "reset (down)",
+    "upstream error ...". Forwarded outcomes get " (client gone)" when the client disconnected
+    before the answer.
     """
 
     upstream: str
@@ -200,6 +202,8 @@ class FaultProxy:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         # Read the whole body first: faults hit after the client has sent its request.
         body = await request.read()
+        if self.down and request.path.endswith("/ping"):
+            return self._reset(request)
         if not self.is_write(request):
             response, _ = await self._forward(request, body)
             return response

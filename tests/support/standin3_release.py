@@ -76,10 +76,10 @@ class Release:
 
     @property
     def cut_inside_a_character_panics(self) -> bool:
-        """3.6 to 3.9 cut at byte 20 (`&original_line[..20]`, lib.rs v3.6.0:150, v3.9.0:150):
+        """3.6.0 to 3.9.3 cut at byte 20 (`&original_line[..20]`, lib.rs v3.6.0:150, v3.9.3:150):
         inside a multi-byte character Rust panics, and the request's connection closes without
-        an answer. 3.10 cuts at `floor_char_boundary(20)` (influxdb3_types/src/write.rs
-        v3.10.1:177-179)."""
+        an answer. 3.9.4 cuts at `floor_char_boundary(20)` (lib.rs v3.9.4:150), as 3.10 does
+        (influxdb3_types/src/write.rs v3.10.1:177-179); the stand-in's 3.9 is 3.9.0."""
         return self.since("3.6") and not self.since("3.10")
 
     @property

@@ -13,6 +13,9 @@ is first split by time, so each answer is about one window. Lines known to fail 
 unconvertible value, a string over the server's limit) go to the dead-letter file with the
 server's words; points older than the retention period are counted as dropped for it.
 Anything else is narrowed down by halves to the single refused line. 413 splits a batch.
+A connection closed without an answer while `/ping` still answers is narrowed down the same
+way, to the line the server dies on (InfluxDB 3.6.0 to 3.9.3 crash on some refused lines);
+when `/ping` does not answer either, it is an outage.
 The work for one batch is bounded (`_MAX_REQUESTS`, `_MAX_SECONDS`): what is still
 unsettled then is dead-lettered with the server's last words, so no answer can hold the
 writer's lock for long. Retryable failures (unreachable, 5xx, 429, auth) are raised to the
@@ -22,22 +25,25 @@ writer, which keeps the batch and waits; what was settled before is not done twi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 import logging
 from pathlib import Path
 import time
+from typing import Any
 
 from ..target.answers import longest_string, only_retention_drops, too_long_limit
 from ..target.heal import TypeHealer
 from ..target.influx_api import (
     LIMIT_MESSAGES,
     REJECTED_LISTED_AT_MOST,
+    ConnectionDropped,
     InfluxClient,
     PayloadTooLarge,
     RejectedLine,
     WriteRejected,
 )
+from ..target.server_info import unanswered_line_reason
 from ..target.shards import shard_duration
 from .backlog import RunInExecutor
 from .dead_letter import append_dead_letters
@@ -53,6 +59,9 @@ _LOG_INTERVAL = 60.0
 # learnt one more, a split by shard window two per level.
 _MAX_REQUESTS = 64
 _MAX_SECONDS = 120.0
+# After a `/ping` that got no answer, a dropped connection is taken for the same outage for
+# this long (seconds) without asking again: an outage behind a proxy costs no extra requests.
+_PING_QUIET = 60.0
 # At most this many lines of batches cut short by a retryable failure are remembered as settled.
 _SETTLED_KEPT = 100_000
 
@@ -67,6 +76,8 @@ class _Settling:
     last_answer: str = ""
     # Lines whose fate is known (stored, dead-lettered, dropped for retention).
     settled: list[str] = field(default_factory=list)
+    # Lines that, sent alone, closed the connection without an answer once already.
+    unanswered_alone: set[str] = field(default_factory=set)
 
     def may_send(self) -> bool:
         return self.requests_left > 0 and time.monotonic() < self.deadline
@@ -98,6 +109,7 @@ class Delivery:
         self._retention_log = LogThrottle(_LOG_INTERVAL)
         self._shards_asked = False
         self._settled: set[str] = set()
+        self._ping_unanswered_at = -_PING_QUIET
 
     async def deliver(self, lines: list[str]) -> None:
         """Write lines until each is stored or dead-lettered; raise on retryable failures.
@@ -158,6 +170,9 @@ class Delivery:
             settling.last_answer = str(err)
             await self._settle(lines, sent, err, settling)
             return
+        except ConnectionDropped as err:
+            await self._settle_unanswered(lines, err, settling)
+            return
         settling.written += len(lines)
         settling.settled.extend(lines)
 
@@ -189,6 +204,33 @@ class Delivery:
             await self._deliver(lines, settling)
         else:
             await self._narrow_down(lines, message, settling)
+
+    async def _settle_unanswered(self, lines: list[str], err: ConnectionDropped, settling: _Settling) -> None:
+        """No answer, yet `/ping` answers right after: the batch may hold a line the server dies on.
+
+        Narrowed down by halves like a refusal; a line that alone closes the connection twice
+        is dead-lettered, naming the server's fault. A request that died may have stored its
+        good lines (`/api/v3/write_lp` takes partial writes): sent again, each overwrites itself.
+        """
+        if not await self._server_answers():
+            raise err  # an outage: the writer keeps the batch and waits, as for any unreachable server
+        settling.last_answer = str(err)
+        if len(lines) > 1:
+            await self._narrow_down(lines, str(err), settling)
+        elif lines[0] in settling.unanswered_alone:
+            await self._dead_letter(lines, unanswered_line_reason(self.client.server), settling)
+        else:  # once more: one dropped connection alone may be the network's
+            settling.unanswered_alone.add(lines[0])
+            await self._deliver(lines, settling)
+
+    async def _server_answers(self) -> bool:
+        """Whether `/ping` answers now; not asked again soon after it did not."""
+        if time.monotonic() - self._ping_unanswered_at < _PING_QUIET:
+            return False
+        if await self._meanwhile(self.client.answers_ping(self._write_timeout)):
+            return True
+        self._ping_unanswered_at = time.monotonic()
+        return False
 
     async def _settle_conflict(self, lines: list[str], message: str, settling: _Settling) -> None:
         """A field type conflict in one shard: learn it for the window the request was in."""
@@ -301,12 +343,20 @@ class Delivery:
         self._stats.last_write_time = time.time()
 
     async def _send(self, body: bytes) -> None:
-        """Write one request; while it is on its way, do the `while_sending` work."""
-        sending = asyncio.ensure_future(self.client.write(body, self._write_timeout))
+        """Write one request."""
+        await self._meanwhile(self.client.write(body, self._write_timeout))
+
+    async def _meanwhile[T](self, request: Coroutine[Any, Any, T]) -> T:
+        """Await a request; while it is on its way, do the `while_sending` work.
+
+        Events keep being serialized meanwhile, so a slow answer (or `/ping` after a dropped
+        connection) does not leave them to fill the queue.
+        """
+        sending = asyncio.ensure_future(request)
         try:
             while not sending.done() and self._while_sending():  # noqa: ASYNC110  # the work is the condition
                 await asyncio.sleep(0)
-            await sending
+            return await sending
         finally:
             sending.cancel()  # only has an effect when we are cancelled ourselves
 

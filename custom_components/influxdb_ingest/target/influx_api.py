@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
+import errno
 import json
 import logging
 import re
@@ -38,6 +39,10 @@ class InfluxError(Exception):
 
 class CannotConnect(InfluxError):
     """The server could not be reached, timed out or answered with a server error."""
+
+
+class ConnectionDropped(CannotConnect):
+    """The server closed the connection without answering a write (an outage, or a line it dies on)."""
 
 
 class SSLFailure(CannotConnect):
@@ -280,7 +285,12 @@ class InfluxClient:
         except aiohttp.ClientSSLError as err:
             raise SSLFailure(f"SSL error: {err}") from None
         except (aiohttp.ClientError, TimeoutError) as err:
-            raise CannotConnect(f"{type(err).__name__}: {err}") from None
+            text = f"{type(err).__name__}: {err}"
+            # Closed or reset after the request was taken, not refused at connect (an outage).
+            dropped = isinstance(err, aiohttp.ServerDisconnectedError) or (
+                type(err) is aiohttp.ClientOSError and err.errno == errno.ECONNRESET
+            )
+            raise (ConnectionDropped(text) if dropped else CannotConnect(text)) from None
 
     async def get(self, url: URL, timeout: float) -> str:
         """A GET with the target's authorization; the answer's text (an InfluxError otherwise)."""
@@ -326,18 +336,23 @@ class InfluxClient:
 
     async def async_read_server_info(self, timeout: float) -> ServerInfo | None:
         """Ask `/ping` which server answers; None when it does not answer (kept as `server`)."""
+        await self.answers_ping(timeout)
+        return self.server
+
+    async def answers_ping(self, timeout: float) -> bool:
+        """Whether the server answers `/ping` at all, whatever the status; a 2xx updates `server`."""
         headers = {key: value for key, value in self._headers.items() if key != "Content-Type"}
         try:
             async with self._session.get(
                 URL(self.target.url) / "ping", headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)
             ) as response:
                 body = await response.text(errors="replace")
-                if response.status >= 300:
-                    return self.server
-                self.server = ServerInfo.from_ping(response.headers, body)
+                if response.status < 300:
+                    self.server = ServerInfo.from_ping(response.headers, body)
+                return True
         except (aiohttp.ClientError, TimeoutError) as err:
             _LOGGER.debug("No answer from %s/ping: %s", self.target.title, type(err).__name__)
-        return self.server
+            return False
 
     async def create_database(self, timeout: float, retention_days: int = 0) -> None:
         """InfluxDB 1.x and 3: create the database (already existing is fine), with a retention period.

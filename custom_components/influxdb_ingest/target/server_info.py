@@ -103,11 +103,42 @@ class ServerInfo:
         """
         return self.is_influxdb3
 
+    @property
+    def dies_on_a_cut_character(self) -> bool:
+        """3.6.0 to 3.9.3 panic answering a refused line whose first 20 bytes end inside a character.
+
+        `impl Serialize for WriteLineError` cuts `original_line` with `&original_line[..20]`
+        (influxdb3_write/src/lib.rs v3.6.0:150, v3.9.3:150), serialized when the answer is
+        built (influxdb3_server/src/http.rs v3.9.0:803, `PartialLpWrite`); the handler dies and
+        the connection closes unanswered. Fixed by `floor_char_boundary(20)` in v3.9.4
+        (lib.rs v3.9.4:150; influxdb3_types/src/write.rs v3.10.1:179).
+        """
+        numbers = tuple(int(number) for number in re.findall(r"\d+", self.version)[:3])
+        return self.is_influxdb3 and (3, 6, 0) <= numbers < (3, 9, 4)
+
     def describe(self) -> str:
         """For messages: "InfluxDB 3 Core 3.10.1", "InfluxDB 1 OSS 1.6.4", or "an unknown server"."""
         text = " ".join(part for part in (self.product, self.version) if part)
         return text or "an unknown server"
 
     def as_dict(self) -> dict[str, str]:
-        """For diagnostics."""
+        """For diagnostics, and kept across restarts (`from_dict`)."""
         return {"product": self.product, "version": self.version, "build": self.build}
+
+    @classmethod
+    def from_dict(cls, saved: Mapping[str, object]) -> ServerInfo:
+        """What `as_dict` gave, read back (a field missing or not a string is empty)."""
+        fields = (saved.get(key) for key in ("product", "version", "build"))
+        return cls(*(value if isinstance(value, str) else "" for value in fields))
+
+
+def unanswered_line_reason(server: ServerInfo | None) -> str:
+    """Why a line alone was dead-lettered after it closed the connection twice, `/ping` answering."""
+    described = server.describe() if server else "InfluxDB"
+    reason = f"{described} closed the connection without an answer each time this line was sent"
+    if server is not None and server.dies_on_a_cut_character:
+        return (
+            f"{reason}: InfluxDB 3.6.0 to 3.9.3 crash answering a refused line whose first 20 bytes end"
+            " inside a character (fixed in 3.9.4); upgrade InfluxDB, then send it again"
+        )
+    return f"{reason}, though it answered /ping: a fault of the server (see its log)"
