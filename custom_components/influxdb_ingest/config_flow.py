@@ -158,6 +158,8 @@ _FIELD_OF_ERROR = {
     "database_not_found_unlisted": CONF_DATABASE,
     "bucket_not_found": CONF_BUCKET,
     "org_not_found": CONF_ORG,
+    # A token is the whole credential (2.x, 3.x); 1.x's user and password stay on top.
+    "invalid_auth": CONF_TOKEN,
 }
 
 
