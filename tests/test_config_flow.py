@@ -248,7 +248,9 @@ async def test_v2_errors_as_influxdb2_answers_them(
     if error is None:
         assert result["type"] is FlowResultType.CREATE_ENTRY
     else:
-        field = {"bucket_not_found": "bucket", "org_not_found": "organization"}.get(error, "base")
+        field = {"bucket_not_found": "bucket", "org_not_found": "organization", "invalid_auth": "token"}.get(
+            error, "base"
+        )
         assert result["errors"] == {field: error}
         assert "test-token" not in str(result["description_placeholders"])
     assert influxdb2.bodies == []  # the check writes nothing
@@ -266,7 +268,7 @@ async def test_v3_errors(
         port = URL(influxdb3.url).port
         assert result["title"] == f"home @ 127.0.0.1:{port} · InfluxDB 3 Core {influxdb3.version}"
     else:
-        assert result["errors"] == {"base": error}
+        assert result["errors"] == {"token": error}  # under the field to correct
     assert influxdb3.bodies == []  # the check writes nothing
     assert influxdb3.databases == ["_internal", "home"]  # and creates nothing
 

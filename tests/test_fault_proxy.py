@@ -219,21 +219,15 @@ async def test_stop_does_not_wait_for_a_long_delay(bench: Bench) -> None:
         await stuck
 
 
-async def test_settled_writes_waits_for_a_write_still_on_its_way(
-    hass: HomeAssistant,
-    influxdb_v1: InfluxDB1Server,
-    database: str,
-    fault_proxy: FaultProxy,
-    client: aiohttp.ClientSession,
-) -> None:
+async def test_settled_writes_waits_for_a_write_still_on_its_way(bench: Bench) -> None:
     """A write is recorded when its answer is back: `settled_writes` waits for it, `writes` does not."""
-    fault_proxy.inject(Delay(0.3))
-    sending = asyncio.ensure_future(write(client, fault_proxy, database, "cpu value=1"))
-    await wait_for(lambda: fault_proxy.encodings, interval=0.01)  # arrived at the proxy
-    assert fault_proxy.writes == []
+    bench.proxy.inject(Delay(0.3))
+    sending = asyncio.ensure_future(bench.write("cpu value=1"))
+    await wait_for(lambda: bench.proxy.encodings, interval=0.01)  # arrived at the proxy
+    assert bench.proxy.writes == []
 
-    writes = await fault_proxy.settled_writes()
+    writes = await bench.proxy.settled_writes()
 
     assert [write.outcome for write in writes] == ["delay 0.3 forwarded 204"]
     assert (await sending).status == 204
-    assert await values(hass, influxdb_v1, database) == [1]
+    assert await bench.values() == [1]

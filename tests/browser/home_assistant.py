@@ -58,6 +58,13 @@ logger:
     homeassistant.components.camera.img_util: critical
 """
 
+# With `recorder=True`: the history the setup offers to import; committed every second, so a
+# state posted by the test is in the database by the time the form asks.
+RECORDER_YAML = """
+recorder:
+  commit_interval: 1
+"""
+
 
 def _store(key: str, version: int, minor_version: int, data: Any) -> str:
     """A file as homeassistant.helpers.storage.Store writes it."""
@@ -71,6 +78,7 @@ class HomeAssistantProcess:
     """`python -m homeassistant --config <dir> --skip-pip` on 127.0.0.1:<free port>."""
 
     config_dir: Path
+    recorder: bool = False
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     tokens: dict[str, Any] = field(default_factory=dict)
@@ -96,7 +104,9 @@ class HomeAssistantProcess:
         """configuration.yaml, custom_components and the seeded .storage files."""
         storage = self.config_dir / ".storage"
         storage.mkdir(parents=True, exist_ok=True)
-        (self.config_dir / "configuration.yaml").write_text(CONFIGURATION_YAML)
+        (self.config_dir / "configuration.yaml").write_text(
+            CONFIGURATION_YAML + (RECORDER_YAML if self.recorder else "")
+        )
         (self.config_dir / "custom_components").symlink_to(REPO_ROOT / "custom_components")
         now = dt_util.utcnow().isoformat()
         stable = http_config.HTTP_STORAGE_SCHEMA({"server_host": ["127.0.0.1"], "server_port": self.port})

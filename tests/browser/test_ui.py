@@ -1,133 +1,93 @@
-"""A person sets up InfluxDB Ingest in a real Home Assistant, in a real browser.
+"""What a newcomer sees: InfluxDB Ingest set up and used in a real Home Assistant, in a real browser.
 
-Real InfluxDB 1.x, real Home Assistant (a subprocess with its frontend) and Debian's headless
-Chromium: the test clicks "Add integration", searches for the integration, picks InfluxDB
-1.x, fills in the form, and then opens the device page, where the health sensors must be
-visible without any YAML.
+Real InfluxDB 1.x, the 2.x and 3.x stand-ins (tests/support/), a real Home Assistant (a
+subprocess with its frontend) and Debian's headless Chromium. Each test is one story, told
+with the steps of steps.py: what a person clicks and types, and what the page must say back.
+Every page is checked for raw translation keys, "Translation error" and, where the state is
+known, "Unknown".
 
-Then Configure: the settings in their sections (each opened, none showing a translation
-error or a repository path) and the preview of the line an entity's state produces. Then
-the database is dropped: the repair names it and gives the command, and its fix creates it.
-
-A second test adds a query sensor (issue 20) on an entry made through the REST config flow:
-the entry's "Add query sensor", the mean of an entity's value over the last hour, the answer
-the query gave, and the new entity with that number as its state. A third submits the
-InfluxDB 1.x form with a misspelt database (issue 21): the error sits on the database field
-and lists the databases there. A fourth opens System information: the target's line in
-words. A fifth stops InfluxDB: the device page's Connection sensor says Unreachable.
-
-Screenshots of the filled form, the device page, the options and the preview go to the
-test's temporary directory; with INFLUXDB_INGEST_SCREENSHOTS=1 they replace
-docs/images/config-flow.png, device-page.png, options-sections.png, options-preview.png,
-repair-database-missing.png, query-sensor-preview.png, query-sensor-entity.png and
-config-flow-database-not-found.png, system-information.png and device-page-outage.png (the
-README shows them):
+Screenshots go to the test's temporary directory; with INFLUXDB_INGEST_SCREENSHOTS=1 they
+replace the ones in docs/images (the README shows them):
 
     INFLUXDB_INGEST_SCREENSHOTS=1 scripts/test tests/browser
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 import re
 
 from ..support.servers import InfluxDB1Server
+from ..support.standin_core import StandIn
+from ..support.standin_influxdb2 import InfluxDB2StandIn
+from ..support.standin_influxdb3 import InfluxDB3StandIn
 from .chromium import Chromium
-from .home_assistant import REPO_ROOT, HomeAssistantProcess
+from .home_assistant import HomeAssistantProcess
 from .page import Page
+from .standin_thread import StandInThread
+from .steps import (
+    DATABASE,
+    INFLUXDB1,
+    INFLUXDB2,
+    INFLUXDB3,
+    assert_error_on_field,
+    assert_error_on_top,
+    assert_in_words,
+    assert_no_errors_logged,
+    click_labelled,
+    close_the_dialog,
+    fill_in,
+    finish_the_flow,
+    log_in,
+    log_in_with_an_entry,
+    open_device_page,
+    open_entry_menu,
+    open_section,
+    open_setup_form,
+    pick_entity,
+    points_of,
+    screenshot_dir,
+    send_states,
+    sensor_value,
+    start_influxdb1,
+    submit,
+    take,
+)
 
-DATABASE = "home_assistant"
 # What the integration's sensors are called on the device page (their "Diagnostic" card).
 HEALTH_SENSORS = ("Events received", "Points written", "Write errors", "Points in disk spool")
+DEMO = """WHERE "entity_id" = 'sensor.demo_temperature'"""
 STATE_CHANGES = 5
-
-IGNORE_CORE_INSTALL_REPAIR = """
-return (async () => {
-  const hass = document.querySelector('home-assistant').hass;
-  const {issues} = await hass.callWS({type: 'repairs/list_issues'});
-  for (const issue of issues) {
-    if (issue.domain === 'homeassistant' && issue.issue_id === 'deprecated_method') {
-      await hass.callWS(
-        {type: 'repairs/ignore_issue', domain: issue.domain, issue_id: issue.issue_id, ignore: true});
-    }
-  }
-})();
-"""
-
-
-def screenshot_dir(tmp_path: Path) -> Path:
-    if os.environ.get("INFLUXDB_INGEST_SCREENSHOTS") == "1":
-        return REPO_ROOT / "docs" / "images"
-    return tmp_path / "screenshots"
 
 
 def test_add_integration_and_see_health_sensors(
     tmp_path: Path, chromium: Chromium, influxdb: InfluxDB1Server, home_assistant: HomeAssistantProcess
 ) -> None:
+    """InfluxDB 1.x set up through the UI; the health sensors on the device page, without YAML.
+
+    Then Configure: the settings in their sections and the preview of a line. Then the
+    database is dropped: the repair names it, gives the command, and its fix creates it.
+    """
     shots = screenshot_dir(tmp_path)
     driver = chromium.start()  # first: a missing browser fails before anything else starts
-    influxdb.start()
-    influxdb.query(f"CREATE DATABASE {DATABASE}", method="POST")
-    home_assistant.start()
-    tokens = home_assistant.onboard()
-    home_assistant.wait_running()
+    start_influxdb1(influxdb, DATABASE)
+    page = log_in(tmp_path, driver, home_assistant)
 
-    page = Page(driver, home_assistant.url, tmp_path)
-    page.login(tokens, home_assistant.client_id)
-    page.goto("/config/integrations/dashboard")
-    page.wait_text("Add integration")
-    ignore_core_install_repair(page)
-
-    # Settings > Devices & services > Add integration > search > InfluxDB Ingest.
-    page.click_text("Add integration")
-    search = page.input("/search for a brand/i.test(e.placeholder)", "the brand search field")
-    page.type_into(search, "InfluxDB Ingest")
-    page.click_text("InfluxDB Ingest")
-    # The first step is a menu: which InfluxDB.
-    page.wait_text("Which InfluxDB?")
-    page.click_text("InfluxDB 1.x (database and retention policy)")
-    page.wait_text("InfluxDB 1.x")
-    page.type_into(page.input("e.name === 'url'", "the URL field"), influxdb.url)
-    page.type_into(page.input("e.name === 'database'", "the database field"), DATABASE)
-    page.blur()
-    page.settle()
-    page.screenshot(shots / "config-flow.png")
-    page.click_text("Submit")
-
-    # Created: the last step names the new service (device) and offers to assign an area.
-    finish = page.wait_for(
-        lambda: page.find_text("Finish") or page.find_text("Skip and finish"), "the flow's finish button"
-    )
-    page.click(finish)
-    page.wait_for(lambda: not page.find_text("Skip and finish"), "the flow dialog to close")
+    open_setup_form(page, INFLUXDB1)
+    fill_in(page, url=influxdb.url, database=DATABASE)
+    take(page, shots / "config-flow.png")
+    submit(page)
+    finish_the_flow(page)
 
     # The integrations page now has the integration; its page lists the entry.
+    title = f"{DATABASE} @ 127.0.0.1:{influxdb.port}"
     page.click_text("InfluxDB Ingest")
     page.wait_for(
         lambda: page.path.startswith("/config/integrations/integration/influxdb_ingest"), "its page"
     )
-    title = f"{DATABASE} @ 127.0.0.1:{influxdb.port}"
     page.wait_text(title)
-
-    # Something to write: state changes, as any integration would make them.
-    for value in range(STATE_CHANGES):
-        status, answer = home_assistant.request(
-            "POST",
-            "/api/states/sensor.demo_temperature",
-            {"state": str(20.5 + value), "attributes": {"unit_of_measurement": "°C"}},
-        )
-        assert status in {200, 201}, answer
-
-    # The entry's device page, from the link under the integration's name ("1 service": the
-    # integration is a service; a device-type integration would say "1 device").
-    link = page.wait_for(
-        lambda: page.find_text("1 service", "a") or page.find_text("1 device", "a"), "the link to the device"
-    )
-    page.click(link)
-    page.wait_for(lambda: page.path.startswith("/config/devices/device/"), "the device page")
-    page.wait_text(title)
-    page.wait_text("Diagnostic")
+    send_states(home_assistant, *(20.5 + value for value in range(STATE_CHANGES)))
+    open_device_page(page, title)
     for name in HEALTH_SENSORS:
         page.wait_text(name)
     # The sensors refresh on their own: wait until they show what was written.
@@ -138,36 +98,18 @@ def test_add_integration_and_see_health_sensors(
     )
     assert sensor_value(page, "Events received") >= STATE_CHANGES
     assert sensor_value(page, "Write errors") == 0
-    page.settle()
-    page.screenshot(shots / "device-page.png")
-
+    # Connected, and no import yet is Idle, not Unknown.
+    page.wait_text("Connected")
+    page.wait_text("Idle")
+    assert_in_words(page)
+    take(page, shots / "device-page.png")
     # What the device page says was written is in InfluxDB.
-    assert_written(influxdb, STATE_CHANGES)
-    health_in_words(page)
+    assert points_of(influxdb, DATABASE, DEMO) == STATE_CHANGES
+
     walk_the_options(page, shots)
     repair_a_missing_database(page, shots, influxdb, home_assistant, title)
-
     # The one error expected: the write that met the dropped database.
     assert_no_errors_logged(home_assistant, expected="Cannot write to InfluxDB (not_found)")
-
-
-def assert_written(influxdb: InfluxDB1Server, expected: int) -> None:
-    """InfluxDB holds the demo temperature's points."""
-    result = influxdb.query(
-        """SELECT count("value") FROM /.*/ WHERE "entity_id" = 'sensor.demo_temperature'""", DATABASE
-    )
-    counts = [row[1] for series in result["results"][0].get("series", []) for row in series["values"]]
-    assert sum(counts) == expected, result
-
-
-def assert_no_errors_logged(home_assistant: HomeAssistantProcess, expected: str) -> None:
-    """Nothing of the integration went wrong behind the page, but what the test provoked."""
-    errors = [
-        line
-        for line in home_assistant.log.read_text(errors="replace").splitlines()
-        if " ERROR " in line and "influxdb_ingest" in line and expected not in line
-    ]
-    assert not errors, "\n".join(errors)
 
 
 SECTIONS = (
@@ -180,48 +122,6 @@ SECTIONS = (
 )
 
 
-def health_in_words(page: Page) -> None:
-    """The device page says what a person can act on: connected; no import yet is Idle, not Unknown."""
-    page.wait_text("Connected")
-    page.wait_text("Idle")
-    assert "Unknown" not in page.text()
-
-
-def click_labelled(page: Page, label: str) -> None:
-    """Click the visible icon button whose label (as a screen reader reads it) is `label`."""
-    button = page.wait_for(
-        lambda: page.js(
-            "return deep.all().find((e) => deep.visible(e) && (e.label === arguments[0]"
-            " || e.getAttribute('aria-label') === arguments[0])) || null",
-            label,
-        ),
-        f"the {label!r} button",
-    )
-    page.click(button)
-
-
-# Whether the expansion panel around the element arguments[0] is open.
-PANEL_EXPANDED_JS = """
-for (let n = arguments[0]; n; n = n.parentNode || n.host) {
-  if (n.tagName === 'HA-EXPANSION-PANEL') return Boolean(n.expanded);
-}
-return null;
-"""
-
-
-def open_section(page: Page, name: str) -> None:
-    """Click a section's header until its panel is open (a click during a layout shift can miss)."""
-
-    def opened() -> bool:
-        header = page.wait_text(name)
-        if page.js(PANEL_EXPANDED_JS, header):
-            return True
-        page.click(header)
-        return bool(page.wait_for_or_none(lambda: page.js(PANEL_EXPANDED_JS, page.find_text(name)), 3))
-
-    page.wait_for(opened, f"the section {name!r} to open")
-
-
 def walk_the_options(page: Page, shots: Path) -> None:
     """Configure: the menu, the settings in sections (each opened), the preview of a line."""
     page.goto("/config/integrations/integration/influxdb_ingest")
@@ -230,16 +130,15 @@ def walk_the_options(page: Page, shots: Path) -> None:
     page.click_text("Settings: what to record and how")
     page.wait_text("What to record")
     page.wait_text("Only these domains")
-    page.settle()
-    page.screenshot(shots / "options-sections.png")  # as it opens: what to record first
+    take(page, shots / "options-sections.png")  # as it opens: what to record first
     for name in SECTIONS:
         open_section(page, name)
         page.settle()  # the section opens: what lies below moves
     page.wait_text("Per entity, domain or pattern")
     page.wait_text("Measurement for everything")
     page.settle()
+    assert_in_words(page)
     shown = page.text()
-    assert "Translation error" not in shown, shown
     assert "docs/" not in shown
     assert "](http" not in shown  # a link shown as Markdown source
     page.click_text("Submit")
@@ -248,22 +147,14 @@ def walk_the_options(page: Page, shots: Path) -> None:
 
     click_labelled(page, "Configure")
     page.click_text("Preview")
-    picker = page.wait_for(
-        lambda: page.js(
-            "return deep.all().find((e) => e.tagName === 'HA-ENTITY-PICKER' && deep.visible(e)) || null"
-        ),
-        "the entity picker",
-    )
-    page.click(picker)
     # The picker lists the entities by name (the demo temperature has no friendly name).
-    page.click_text("demo temperature")
-    page.settle()
+    pick_entity(page, "demo temperature")
     page.click_text("Submit")
     # The line, a part per row: the measurement first, then tags, fields and the timestamp.
     page.wait_text("home_assistant_events")
     page.wait_text("entity_id=sensor.demo_temperature")
-    page.settle()
-    page.screenshot(shots / "options-preview.png")
+    assert_in_words(page)
+    take(page, shots / "options-preview.png")
 
 
 def repair_a_missing_database(
@@ -271,159 +162,247 @@ def repair_a_missing_database(
 ) -> None:
     """The database goes away: the repair names it, gives the command, and its fix creates it."""
     influxdb.query(f"DROP DATABASE {DATABASE}", method="POST")
-    status, answer = home_assistant.request("POST", "/api/states/sensor.demo_temperature", {"state": "30"})
-    assert status in {200, 201}, answer
+    send_states(home_assistant, 30, unit=None)
     page.goto("/config/repairs")
     issue = f"InfluxDB has no database {DATABASE} for {title}"
     page.click_text(issue, timeout=90)
     page.wait_text(f"Create {DATABASE} now")
     page.wait_for(lambda: f'CREATE DATABASE "{DATABASE}"' in page.text(), "the command that creates it")
-    page.settle()
-    page.screenshot(shots / "repair-database-missing.png")
+    assert_in_words(page)
+    take(page, shots / "repair-database-missing.png")
     page.click_text(f"Create {DATABASE} now")
     page.click_text("Submit")
     page.wait_for(lambda: not page.find_text(f"Create {DATABASE}"), "the repair dialog to move on")
-    close = page.wait_for(
-        lambda: page.find_text("Close") or page.find_text("Finish"), "the dialog's close button"
-    )
-    page.click(close)
+    close_the_dialog(page)
     # Writing resumes with the next retry; the issue clears on its first success.
     page.wait_for(lambda: not page.find_text(issue), "the repair to clear itself", timeout=120)
     assert DATABASE in str(influxdb.query("SHOW DATABASES"))
 
 
-def sensor_value(page: Page, name: str) -> int:
-    """The number a sensor row on the device page shows next to `name` (-1: none yet)."""
-    text = page.text()
-    match = re.search(rf"{re.escape(name)} (-?[\d,.]+)\b", text)
-    if match is None:
-        return -1
-    return int(float(match.group(1).replace(",", "")))
+def test_setup_error_lists_the_databases(
+    tmp_path: Path, chromium: Chromium, influxdb: InfluxDB1Server, home_assistant: HomeAssistantProcess
+) -> None:
+    """InfluxDB 1.x with a misspelt database: the error, on that field, lists the databases."""
+    shots = screenshot_dir(tmp_path)
+    driver = chromium.start()
+    start_influxdb1(influxdb, DATABASE, "energy")
+    page = log_in(tmp_path, driver, home_assistant)
+
+    open_setup_form(page, INFLUXDB1)
+    fill_in(page, url=influxdb.url, database="home_asistant")
+    submit(page)
+    said = "has no database named home_asistant"
+    page.wait_for(lambda: said in page.text(), "the database error")
+    match = re.search(r"Databases there: ([^.]*)\.", page.text())
+    assert match is not None, page.text()
+    assert DATABASE in match.group(1), match.group(1)
+    assert "energy" in match.group(1), match.group(1)
+    assert_error_on_field(page, said, "database", field_before="url")
+    assert_in_words(page)
+    take(page, shots / "config-flow-database-not-found.png")
 
 
-def ignore_core_install_repair(page: Page) -> None:
-    """Ignore Home Assistant's "Unsupported installation method" repair, as a person can.
+def a_state_change_arrives[S: StandIn](
+    page: Page, home_assistant: HomeAssistantProcess, server: StandInThread[S], database: str
+) -> None:
+    """The new entry writes: a state change is in the stand-in's `database`, nothing logged as an error."""
 
-    A Python-venv ("Core") install raises it at every start; it has nothing to do with the
-    integration and would put a badge on Settings in the screenshots. Only that one issue
-    is ignored: the integration's own repairs stay visible.
-    """
-    page.wait_for(
-        lambda: page.js("return Boolean(document.querySelector('home-assistant')?.hass?.connection)"),
-        "the frontend's connection to Home Assistant",
-    )
-    page.js(IGNORE_CORE_INSTALL_REPAIR)
+    def demo_points(standin: S) -> int:
+        return sum(
+            str(row.get("entity_id")) == "sensor.demo_temperature"
+            for table in standin.store.databases.get(database, {})
+            for row in standin.rows(database, table)
+        )
+
+    send_states(home_assistant, 21.5)
+    page.wait_for(lambda: server.read(demo_points), f"the state change in {database}", timeout=60)
+    assert_no_errors_logged(home_assistant)
+
+
+def test_influxdb2_setup_with_a_wrong_token(
+    tmp_path: Path,
+    chromium: Chromium,
+    influxdb2: StandInThread[InfluxDB2StandIn],
+    home_assistant: HomeAssistantProcess,
+) -> None:
+    """InfluxDB 2.x, a token pasted wrong: the error on the token field; the right one sets it up."""
+    shots = screenshot_dir(tmp_path)
+    driver = chromium.start()
+    influxdb2.start()
+    page = log_in(tmp_path, driver, home_assistant)
+
+    open_setup_form(page, INFLUXDB2)
+    fill_in(page, url=influxdb2.url, organization="test-org", bucket="test-bucket", token="test-tokn")
+    submit(page)
+    said = "The server rejected the credentials."
+    page.wait_text(said)
+    assert_error_on_field(page, said, "token", field_before="bucket")
+    assert_in_words(page)
+    take(page, shots / "config-flow-v2-wrong-token.png")
+
+    fill_in(page, token="test-token")  # the rest of the form kept what was typed
+    submit(page)
+    finish_the_flow(page)
+    a_state_change_arrives(page, home_assistant, influxdb2, "test-bucket")
+
+
+def test_influxdb3_setup_wrong_server_then_missing_database(
+    tmp_path: Path,
+    chromium: Chromium,
+    influxdb: InfluxDB1Server,
+    influxdb3: StandInThread[InfluxDB3StandIn],
+    home_assistant: HomeAssistantProcess,
+) -> None:
+    """InfluxDB 3 pointed at a 1.x server: the form says which answered. Then a database 3.x
+    does not have: the setup asks before creating it, creates it, and the entry writes there."""
+    shots = screenshot_dir(tmp_path)
+    driver = chromium.start()
+    start_influxdb1(influxdb, DATABASE)
+    influxdb3.start()
+    page = log_in(tmp_path, driver, home_assistant)
+
+    open_setup_form(page, INFLUXDB3)
+    fill_in(page, url=influxdb.url, database="home", token="test-token")
+    submit(page)
+    said = "This URL answers as InfluxDB 1.x, not InfluxDB 3"
+    page.wait_for(lambda: said in page.text(), "the error naming the server that answered")
+    assert "Choose the InfluxDB 1.x connection type." in page.text()
+    assert_error_on_top(page, said, first_field="url")
+    assert_in_words(page)
+    take(page, shots / "config-flow-v3-wrong-server.png")
+
+    fill_in(page, url=influxdb3.url)
+    submit(page)
+    page.wait_text("Create the database?")
+    page.wait_for(lambda: "has no database named home" in page.text(), "the database named")
+    assert_in_words(page)
+    take(page, shots / "config-flow-v3-create-database.png")
+    assert influxdb3.read(lambda server: server.databases) == ["_internal"]  # asked, not created
+    submit(page)
+    finish_the_flow(page)
+    assert influxdb3.read(lambda server: server.databases) == ["_internal", "home"]
+    a_state_change_arrives(page, home_assistant, influxdb3, "home")
+
+
+def see_the_import_written(page: Page, points: int) -> None:
+    """The health sensors, refreshed on their own, count the imported points; every one in words
+    (Last successful write is Unknown only until the refresh after the first write)."""
+    page.wait_for(lambda: sensor_value(page, "Points written") >= points, f"{points} points written", 60)
+    page.wait_for(lambda: "Unknown" not in page.text(), "the last successful write's time")
+    assert_in_words(page)
+
+
+OLD_DATABASE = "addon"
+OLD_POINTS = "temperature,entity_id=outside value={} {}\n"
+
+
+def test_copy_an_influxdb1_database(
+    tmp_path: Path, chromium: Chromium, influxdb: InfluxDB1Server, home_assistant: HomeAssistantProcess
+) -> None:
+    """⋮ > Copy from InfluxDB 1.x: a misspelt name lists the databases; the copy runs to its end
+    on the Backfill progress sensor, and the old points are in the target."""
+    shots = screenshot_dir(tmp_path)
+    page, title = log_in_with_an_entry(tmp_path, chromium, influxdb, home_assistant, OLD_DATABASE)
+    influxdb.write(OLD_DATABASE, "".join(OLD_POINTS.format(v, (1_700_000_000 + v) * 10**9) for v in range(3)))
+
+    page.goto("/config/integrations/integration/influxdb_ingest")
+    page.wait_text(title)
+    open_entry_menu(page)
+    page.click_text("Copy from InfluxDB 1.x")
+    page.wait_text("Copy an InfluxDB 1.x database")
+    fill_in(page, url=influxdb.url, database="adon")
+    submit(page)
+    said = "The old server has no database named adon"
+    page.wait_for(lambda: said in page.text(), "the database error")
+    assert re.search(rf"Databases there: [^.]*\b{OLD_DATABASE}\b", page.text()), page.text()
+    assert_error_on_field(page, said, "database", field_before="url")
+    assert_in_words(page)
+    take(page, shots / "copy-flow-database-not-found.png")
+
+    fill_in(page, database=OLD_DATABASE)
+    submit(page)
+    said = f"The copy of {OLD_DATABASE} has started. Follow it on the Backfill progress sensor"
+    page.wait_for(lambda: said in page.text(), "the copy's start")
+    assert_in_words(page)
+    take(page, shots / "copy-flow-started.png")
+    close_the_dialog(page)
+
+    open_device_page(page, title)
+    page.wait_for(lambda: "Backfill progress Finished" in page.text(), "the copy to finish", timeout=90)
+    see_the_import_written(page, 3)
+    # The notification the copy left when it ended: what was copied where, how many points.
+    page.click_text("Notifications")
+    page.wait_text("InfluxDB Ingest: history import")
+    ended = f"Copy of the InfluxDB 1.x database {OLD_DATABASE} into {title}: finished, 3 points written in"
+    page.wait_for(lambda: ended in page.text(), "the copy's notification")
+    assert_in_words(page)
+    take(page, shots / "copy-flow-finished.png")
+    assert points_of(influxdb, DATABASE, """WHERE "entity_id" = 'outside'""") == 3
+    assert_no_errors_logged(home_assistant)
+
+
+def test_backfill_offer_accepted(
+    tmp_path: Path, chromium: Chromium, influxdb: InfluxDB1Server, home_assistant: HomeAssistantProcess
+) -> None:
+    """With a recorder, the setup offers its history: a day accepted, the Backfill progress sensor
+    tells the import to its end, and the states recorded before the setup are in InfluxDB."""
+    shots = screenshot_dir(tmp_path)
+    driver = chromium.start()
+    start_influxdb1(influxdb, DATABASE)
+    home_assistant.recorder = True
+    page = log_in(tmp_path, driver, home_assistant)
+    send_states(home_assistant, 18.0, 18.5, 19.0)  # before the integration: only the recorder has them
+
+    open_setup_form(page, INFLUXDB1)
+    fill_in(page, url=influxdb.url, database=DATABASE)
+    submit(page)
+    page.wait_text("Import the history Home Assistant already has?")
+    page.wait_for(lambda: "keeps every state change for 10 days" in page.text(), "the recorder's days")
+    page.type_into(page.input("e.type === 'number'", "the days field"), "1")  # a number box has no name
+    assert_in_words(page)
+    take(page, shots / "backfill-offer.png")
+    submit(page)
+    finish_the_flow(page)
+
+    title = f"{DATABASE} @ 127.0.0.1:{influxdb.port}"
+    open_device_page(page, title)
+    page.wait_for(lambda: "Backfill progress Finished" in page.text(), "the import to finish", timeout=90)
+    see_the_import_written(page, 3)
+    take(page, shots / "backfill-progress.png")
+    assert points_of(influxdb, DATABASE, DEMO) >= 3
+    assert_no_errors_logged(home_assistant)
 
 
 QUERY_SENSOR = "Mean demo temperature"
-TRANSLATION_FAULTS = ("Translation error", "component.influxdb_ingest.", "ui.panel.", "ui.dialogs.")
-
-
-def assert_translated(page: Page) -> None:
-    """What the page shows has no raw translation key and no "Translation error"."""
-    shown = page.text()
-    for fault in TRANSLATION_FAULTS:
-        assert fault not in shown, f"{fault!r} on the page: {shown[:3000]}"
-
-
-def create_entry_through_api(home_assistant: HomeAssistantProcess, influxdb: InfluxDB1Server) -> str:
-    """The InfluxDB 1.x entry, through the same config flow the UI walks (REST API); its title."""
-    status, answer = home_assistant.request(
-        "POST", "/api/config/config_entries/flow", {"handler": "influxdb_ingest"}
-    )
-    assert status == 200, answer
-    flow = f"/api/config/config_entries/flow/{answer['flow_id']}"
-    status, answer = home_assistant.request("POST", flow, {"next_step_id": "v1"})
-    assert status == 200, answer
-    assert answer.get("step_id") == "v1", answer
-    status, answer = home_assistant.request(
-        "POST", flow, {"url": influxdb.url, "database": DATABASE, "verify_ssl": True}
-    )
-    if answer.get("type") == "form" and answer.get("step_id") == "history":
-        status, answer = home_assistant.request(
-            "POST", flow, {"history_days": 0, "history_statistics": False}
-        )
-    assert status == 200, answer
-    assert answer.get("type") == "create_entry", answer
-    return str(answer["title"])
-
-
-def open_entry_menu(page: Page) -> None:
-    """The ⋮ (icon-only "Menu") button of the entry's row on the integration page."""
-    button = page.wait_for(
-        lambda: page.js(
-            """
-            const inRow = (e) => {
-              for (let n = e; n; n = n.parentNode || n.host) {
-                if (n.tagName === 'HA-CONFIG-ENTRY-ROW') return true;
-              }
-              return false;
-            };
-            return deep.all().find((e) => deep.visible(e) && e.tagName === 'HA-ICON-BUTTON'
-              && (e.label === 'Menu' || e.getAttribute('aria-label') === 'Menu') && inRow(e)) || null;
-            """
-        ),
-        "the entry's ⋮ menu button",
-    )
-    page.click(button)
 
 
 def test_add_query_sensor_and_see_its_state(
     tmp_path: Path, chromium: Chromium, influxdb: InfluxDB1Server, home_assistant: HomeAssistantProcess
 ) -> None:
-    """Issue 20: ⋮ > Add query sensor, the mean of an entity's value over 1h, its answer, its entity."""
+    """⋮ > Add query sensor: the mean of an entity's value over 1h, its answer, its entity."""
     shots = screenshot_dir(tmp_path)
-    driver = chromium.start()
-    influxdb.start()
-    influxdb.query(f"CREATE DATABASE {DATABASE}", method="POST")
-    home_assistant.start()
-    tokens = home_assistant.onboard()
-    home_assistant.wait_running()
-    title = create_entry_through_api(home_assistant, influxdb)
-    for value in (20.0, 22.0, 24.0):
-        status, answer = home_assistant.request(
-            "POST",
-            "/api/states/sensor.demo_temperature",
-            {"state": str(value), "attributes": {"unit_of_measurement": "°C"}},
-        )
-        assert status in {200, 201}, answer
+    page, title = log_in_with_an_entry(tmp_path, chromium, influxdb, home_assistant)
+    send_states(home_assistant, 20.0, 22.0, 24.0)
+    page.wait_for(lambda: points_of(influxdb, DATABASE, DEMO) >= 3, "the state changes in InfluxDB", 60)
 
-    page = Page(driver, home_assistant.url, tmp_path)
-    page.wait_for(lambda: points_written(influxdb) >= 3, "the state changes in InfluxDB", timeout=60)
-    page.login(tokens, home_assistant.client_id)
     page.goto("/config/integrations/integration/influxdb_ingest")
-    ignore_core_install_repair(page)
     page.wait_text(title)
     open_entry_menu(page)
     page.click_text("Add query sensor")
     page.wait_text("Query sensor: the query")
-    assert_translated(page)
-    page.type_into(page.input("e.name === 'name'", "the name field"), QUERY_SENSOR)
-    picker = page.wait_for(
-        lambda: page.js(
-            "return deep.all().find((e) => e.tagName === 'HA-ENTITY-PICKER' && deep.visible(e)) || null"
-        ),
-        "the entity picker",
-    )
-    page.click(picker)
-    page.click_text("demo temperature")
-    page.settle()
+    assert_in_words(page)
+    fill_in(page, name=QUERY_SENSOR)
+    pick_entity(page, "demo temperature")
     page.click_text("Submit")
 
     # The query ran once: its answer (the mean of 20, 22 and 24) and the statement.
     page.wait_text(f"Query sensor: {QUERY_SENSOR}")
     page.wait_for(lambda: re.search(r"The query answered: 22(\.0)? \(", page.text()), "the answer 22")
     assert "SELECT mean" in page.text()
-    assert_translated(page)
-    page.blur()
-    page.settle()
-    page.screenshot(shots / "query-sensor-preview.png")
+    assert_in_words(page)
+    take(page, shots / "query-sensor-preview.png")
     page.click_text("Submit")
-    close = page.wait_for(
-        lambda: page.find_text("Finish") or page.find_text("Close"), "the flow's close button"
-    )
-    page.click(close)
-    page.wait_for(lambda: not page.find_text(f"Query sensor: {QUERY_SENSOR}"), "the dialog to close")
+    close_the_dialog(page)
 
     # Its entity, on its own device (a service: the query sensor), with the number as its state.
     device_id = page.wait_for(
@@ -441,94 +420,15 @@ def test_add_query_sensor_and_see_its_state(
         "the query sensor's device",
     )
     page.goto(f"/config/devices/device/{device_id}")
-    page.wait_text(QUERY_SENSOR)
     page.wait_for(
         lambda: re.search(rf"{re.escape(QUERY_SENSOR)} 22(\.0)?\b", page.text()),
         "the query sensor's state 22",
         timeout=60,
     )
-    shown = page.text()
-    assert "Unknown" not in shown, shown
-    assert "Unavailable" not in shown, shown
-    assert_translated(page)
-    page.settle()
-    page.screenshot(shots / "query-sensor-entity.png")
-    assert_no_errors_logged(home_assistant, expected="no error expected here")
-
-
-def points_written(influxdb: InfluxDB1Server) -> int:
-    result = influxdb.query(
-        """SELECT count("value") FROM /.*/ WHERE "entity_id" = 'sensor.demo_temperature'""", DATABASE
-    )
-    return sum(row[1] for series in result["results"][0].get("series", []) for row in series["values"])
-
-
-def open_the_influxdb1_form(page: Page) -> None:
-    """Settings > Devices & services > Add integration > InfluxDB Ingest > InfluxDB 1.x."""
-    page.goto("/config/integrations/dashboard")
-    page.wait_text("Add integration")
-    ignore_core_install_repair(page)
-    page.click_text("Add integration")
-    search = page.input("/search for a brand/i.test(e.placeholder)", "the brand search field")
-    page.type_into(search, "InfluxDB Ingest")
-    page.click_text("InfluxDB Ingest")
-    page.wait_text("Which InfluxDB?")
-    page.click_text("InfluxDB 1.x (database and retention policy)")
-    page.wait_text("InfluxDB 1.x")
-
-
-# The smallest visible element whose text contains arguments[0], and the visible inputs named
-# arguments[1] and arguments[2] (the field before and the field with the error): [top, bottom]
-# of each.
-ERROR_AND_FIELDS_JS = """
-const area = (e) => { const r = e.getBoundingClientRect(); return r.width * r.height; };
-const hits = deep.all().filter((e) => deep.visible(e) && deep.text(e).includes(arguments[0]));
-hits.sort((a, b) => area(a) - area(b));
-const input = (name) => deep.all().find((e) => e.tagName === 'INPUT' && deep.visible(e) && e.name === name);
-const boxes = [hits[0], input(arguments[1]), input(arguments[2])];
-if (boxes.some((e) => !e)) return null;
-return boxes.map((e) => { const r = e.getBoundingClientRect(); return [r.top, r.bottom]; });
-"""
-
-
-def test_setup_error_lists_the_databases(
-    tmp_path: Path, chromium: Chromium, influxdb: InfluxDB1Server, home_assistant: HomeAssistantProcess
-) -> None:
-    """Issue 21: InfluxDB 1.x with a misspelt database: the error, on that field, lists the databases."""
-    shots = screenshot_dir(tmp_path)
-    driver = chromium.start()
-    influxdb.start()
-    for name in (DATABASE, "energy"):
-        influxdb.query(f"CREATE DATABASE {name}", method="POST")
-    home_assistant.start()
-    tokens = home_assistant.onboard()
-    home_assistant.wait_running()
-
-    page = Page(driver, home_assistant.url, tmp_path)
-    page.login(tokens, home_assistant.client_id)
-    open_the_influxdb1_form(page)
-    page.type_into(page.input("e.name === 'url'", "the URL field"), influxdb.url)
-    page.type_into(page.input("e.name === 'database'", "the database field"), "home_asistant")
-    page.blur()
-    page.click_text("Submit")
-
-    said = "has no database named home_asistant"
-    page.wait_for(lambda: said in page.text(), "the database error")
-    match = re.search(r"Databases there: ([^.]*)\.", page.text())
-    assert match is not None, page.text()
-    assert DATABASE in match.group(1), match.group(1)
-    assert "energy" in match.group(1), match.group(1)
-    # On the database field (Home Assistant shows a field's error right above it), not at the
-    # top of the form where an error about the whole form goes.
-    page.settle()
-    error, url, database = page.wait_for(
-        lambda: page.js(ERROR_AND_FIELDS_JS, said, "url", "database"), "the error and the fields"
-    )
-    if not url[1] < error[0] < error[1] <= database[0]:
-        page.fail(f"the error {error} is not between the URL {url} and the database {database} fields")
-    assert_translated(page)
-    page.settle()
-    page.screenshot(shots / "config-flow-database-not-found.png")
+    assert "Unavailable" not in page.text()
+    assert_in_words(page)
+    take(page, shots / "query-sensor-entity.png")
+    assert_no_errors_logged(home_assistant)
 
 
 def test_system_information_in_words(
@@ -536,18 +436,9 @@ def test_system_information_in_words(
 ) -> None:
     """Repairs > ⋮ > System information: the target's line, translated, not codes."""
     shots = screenshot_dir(tmp_path)
-    driver = chromium.start()
-    influxdb.start()
-    influxdb.query(f"CREATE DATABASE {DATABASE}", method="POST")
-    home_assistant.start()
-    tokens = home_assistant.onboard()
-    home_assistant.wait_running()
-    title = create_entry_through_api(home_assistant, influxdb)
+    page, title = log_in_with_an_entry(tmp_path, chromium, influxdb, home_assistant)
 
-    page = Page(driver, home_assistant.url, tmp_path)
-    page.login(tokens, home_assistant.client_id)
     page.goto("/config/repairs")
-    ignore_core_install_repair(page)
     click_labelled(page, "Menu")
     page.click_text("System information")
     page.wait_text("InfluxDB Ingest")
@@ -556,41 +447,28 @@ def test_system_information_in_words(
     )
     found = page.wait_for(lambda: line.search(page.text()), f"the line of {title}")
     assert found.group(1) != "closed", found.group(0)  # the state's code, not its word
-    shown = page.text()
-    assert "target_state" not in shown, shown
-    assert_translated(page)
-    page.settle()
-    page.screenshot(shots / "system-information.png")
+    assert "target_state" not in page.text()
+    assert_in_words(page)
+    take(page, shots / "system-information.png")
 
 
 def test_outage_on_the_device_page(
     tmp_path: Path, chromium: Chromium, influxdb: InfluxDB1Server, home_assistant: HomeAssistantProcess
 ) -> None:
-    """InfluxDB stops: the device page's Connection sensor says Unreachable, in words."""
+    """InfluxDB stops after a first write: the Connection sensor says Unreachable, the last
+    successful write says when, the point that could not go waits in the disk spool."""
     shots = screenshot_dir(tmp_path)
-    driver = chromium.start()
-    influxdb.start()
-    influxdb.query(f"CREATE DATABASE {DATABASE}", method="POST")
-    home_assistant.start()
-    tokens = home_assistant.onboard()
-    home_assistant.wait_running()
-    title = create_entry_through_api(home_assistant, influxdb)
+    page, title = log_in_with_an_entry(tmp_path, chromium, influxdb, home_assistant)
+    send_states(home_assistant, 20, unit=None)
+    open_device_page(page, title)
+    # Written as the integration saw it: in InfluxDB is not enough (a write answered too late on a
+    # busy machine is stored there and still retried from the spool).
+    page.wait_for(lambda: sensor_value(page, "Points written") >= 1, "the first point written", 60)
 
-    page = Page(driver, home_assistant.url, tmp_path)
-    page.login(tokens, home_assistant.client_id)
-    page.goto("/config/integrations/integration/influxdb_ingest")
-    ignore_core_install_repair(page)
-    page.wait_text(title)
     influxdb.stop()
-    status, answer = home_assistant.request("POST", "/api/states/sensor.demo_temperature", {"state": "21"})
-    assert status in {200, 201}, answer
-    link = page.wait_for(
-        lambda: page.find_text("1 service", "a") or page.find_text("1 device", "a"), "the link to the device"
-    )
-    page.click(link)
-    page.wait_for(lambda: page.path.startswith("/config/devices/device/"), "the device page")
-    page.wait_text("Diagnostic")
+    send_states(home_assistant, 21, unit=None)
     page.wait_for(lambda: re.search(r"Connection Unreachable", page.text()), "Connection: Unreachable", 90)
-    assert_translated(page)
-    page.settle()
-    page.screenshot(shots / "device-page-outage.png")
+    page.wait_for(lambda: sensor_value(page, "Points in disk spool") >= 1, "the point kept in the spool", 60)
+    page.wait_for(lambda: "Unknown" not in page.text(), "the last successful write's time")
+    assert_in_words(page)
+    take(page, shots / "device-page-outage.png")

@@ -101,6 +101,8 @@ _FIELD_OF_ERROR = {
     "database_missing": CONF_DATABASE,
     "bucket_not_found": CONF_BUCKET,
     "org_not_found": CONF_ORG,
+    # A token is the whole credential (2.x, 3.x); 1.x's user and password stay on top.
+    "invalid_auth": "token",  # homeassistant.const.CONF_TOKEN (this part imports no Home Assistant)
 }
 
 
