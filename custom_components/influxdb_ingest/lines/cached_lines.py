@@ -9,7 +9,7 @@ attributes object (or, in the default layout, the registry data) changes. The te
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +17,9 @@ from homeassistant.core import Event, EventStateChangedData, State
 
 from .columns import ColumnBudget
 from .entity_rules import EntityRules
-from .line_protocol import StringLimit, escape_field_key, format_fields, format_head
+from .line_protocol import StringLimit, format_fields, format_head
 from .metadata import EntityMetadata
+from .names import NameEscaper, escape_field_key
 from .normalize import (
     DefaultLayout,
     attribute_fields,
@@ -56,7 +57,7 @@ class DefaultLines:
         self,
         layout: DefaultLayout,
         columns: ColumnBudget | None = None,
-        escape_key: Callable[[str], str] = escape_field_key,
+        escape_key: NameEscaper = escape_field_key,
         limit: StringLimit | None = None,
     ) -> None:
         self._layout = layout
@@ -110,7 +111,7 @@ class BuiltinLines:
         self,
         layout: BuiltinLayout,
         static_tags: Mapping[str, str],
-        escape_key: Callable[[str], str] = escape_field_key,
+        escape_key: NameEscaper = escape_field_key,
         limit: StringLimit | None = None,
     ) -> None:
         self._layout = layout
