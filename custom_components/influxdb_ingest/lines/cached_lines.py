@@ -32,7 +32,7 @@ from .normalize_builtin import BuiltinLayout, builtin_entity_parts, builtin_reco
 _NO_ATTRIBUTES: Mapping[str, Any] = {}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass sets each field through a call
 class _EntityParts:
     """The serialized parts of one entity's lines, and what they were built from."""
 

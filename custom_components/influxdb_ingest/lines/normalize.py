@@ -279,7 +279,11 @@ def attribute_fields(
     for key, value in attributes.items():
         if key in as_tags:
             continue
-        name, field_value = attribute_field(key, value)
+        field_value: FieldValue
+        if isinstance(value, str):  # the common case, without a call
+            name, field_value = f"{TEXT_PREFIX}{key}", value
+        else:
+            name, field_value = attribute_field(key, value)
         if columns is None or columns.admit(measurement, name):
             fields[name] = field_value
         else:
