@@ -37,6 +37,8 @@ __all__ = [
     "join_line",
     "point_to_line",
     "split_line",
+    "written_field_keys",
+    "written_tag_keys",
 ]
 
 _STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
@@ -130,18 +132,33 @@ def format_head(measurement: str, tags: Mapping[str, str]) -> str:
         value = known(tags[key]) or escape_tag(tags[key])
         if value:  # empty tag values are not allowed: omit the tag
             parts.append(f",{known(key) or escape_tag(key)}={value}")
-    # Inline, as in format_fields: `_all_unchanged` (one set operation in C).
+    # Every key written as it came, none `time`: as distinct as the mapping's (see format_fields).
     if (
         escape_tag.generation == generation
         and escape_tag.changed.isdisjoint(tags)
         and RESERVED_KEY not in tags
     ):
         return "".join(parts)
+    return parts[0] + "".join([f",{key}={value}" for key, value in _written_tags(tags)])
+
+
+def _written_tags(tags: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The (key, value) pairs `format_head` writes, worked out the long way (keys renamed)."""
     kept = [key for key in sorted(tags) if escape_tag(tags[key])]
     unique = _unique_keys([escape_tag(key) or NAME_PREFIX for key in kept], frozenset())
-    return parts[0] + "".join(
-        f",{key}={escape_tag(tags[raw])}" for key, raw in zip(unique, kept, strict=True)
-    )
+    return [(key, escape_tag(tags[raw])) for key, raw in zip(unique, kept, strict=True)]
+
+
+def written_tag_keys(tags: Mapping[str, str]) -> frozenset[str]:
+    """The tag keys `format_head` writes for `tags`: the names a field of the line must not have."""
+    return frozenset(key for key, _ in _written_tags(tags))
+
+
+def written_field_keys(
+    fields: Mapping[str, FieldValue], escape_key: NameEscaper, taken: frozenset[str]
+) -> frozenset[str]:
+    """The keys `format_fields` writes for `fields` when `taken` are the other names of the line."""
+    return frozenset(_unique_keys([escape_key(key) for key in fields], taken))
 
 
 def format_fields(
@@ -201,8 +218,8 @@ def format_fields(
 def point_to_line(
     point: Point, escape_key: NameEscaper = escape_field_key, limit: StringLimit | None = None
 ) -> str:
-    """One line (without the trailing newline) for a point."""
-    fields = format_fields(point.fields, escape_key, limit)
+    """One line (without the trailing newline) for a point; a field named like a tag gets `_` appended."""
+    fields = format_fields(point.fields, escape_key, limit, written_tag_keys(point.tags))
     return f"{format_head(point.measurement, point.tags)} {fields} {point.time_ns}"
 
 

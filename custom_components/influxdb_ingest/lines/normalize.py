@@ -27,6 +27,7 @@ from ..const import SNAPSHOT_MARKER
 from .columns import ColumnBudget
 from .entity_rules import NO_RULES, EntityRules
 from .metadata import EntityMetadata
+from .names import storable_name
 from .point import FieldValue, Point, time_fired_ns
 
 _NOT_A_STATE = (STATE_UNKNOWN, STATE_UNAVAILABLE)
@@ -113,17 +114,18 @@ def safe_tag_key(key: str) -> str:
 
 
 def user_tag_key(key: str) -> str:
-    """A tag key the user chose (static tags, attributes as tags), never one of the layout's names.
+    r"""A tag key the user chose (static tags, attributes as tags), never one of the layout's names.
 
     A table must never hold a name as a tag and as a field (InfluxDB 3 refuses the write),
     and the user's tags must not replace the layout's nor be one InfluxDB 2.x reserves:
-    such a key is written as `tag_<key>`.
+    such a key is written as `tag_<key>`. The key is judged as stored (`state\` is `state`).
     """
+    stored = storable_name(key)
     if (
-        key in LAYOUT_TAGS
-        or key in LAYOUT_FIELDS
-        or key in RESERVED_TAG_KEYS
-        or key.startswith(_RESERVED_PREFIXES)
+        stored in LAYOUT_TAGS
+        or stored in LAYOUT_FIELDS
+        or stored in RESERVED_TAG_KEYS
+        or stored.startswith(_RESERVED_PREFIXES)
     ):
         return USER_TAG_PREFIX + key
     return key
