@@ -270,10 +270,10 @@ def attribute_fields(
     Attributes whose column the budget does not admit go, as JSON, into one field.
     """
     measurement = rules.measurement or layout.measurement
-    fixed = ["attributes_overflow", *(["attributes"] if layout.attributes_json else ())]
-    if "device_info" in layout.enrich:
-        fixed += ("manufacturer", "model", "sw_version")
     if columns is not None:
+        fixed = ["attributes_overflow", *(["attributes"] if layout.attributes_json else ())]
+        if "device_info" in layout.enrich:
+            fixed += ("manufacturer", "model", "sw_version")
         columns.reserve(measurement, [*tags, *STATE_FIELDS, *fixed])
     as_tags = attributes_as_tags(attributes, rules)
     fields: dict[str, FieldValue] = {}
