@@ -72,8 +72,9 @@ def main() -> None:
         events = _events(checkouts["new"], fresh)
         for layout in ("default", "builtin"):
             least = dict.fromkeys(checkouts, float("inf"))
-            for _ in range(ROUNDS):
-                for name, m in checkouts.items():
+            for round_ in range(ROUNDS):
+                order = list(checkouts.items())
+                for name, m in order if round_ % 2 else reversed(order):  # neither always first
                     least[name] = min(least[name], _cost(m, events, layout))
             old, new = least["old"], least["new"]
             change = (new - old) / old * 100
