@@ -17,7 +17,7 @@ from homeassistant.core import Event, EventStateChangedData, State
 
 from .columns import ColumnBudget
 from .entity_rules import EntityRules
-from .line_protocol import StringLimit, format_fields, format_head, written_field_keys, written_tag_keys
+from .line_protocol import StringLimit, format_fields, format_head, head_and_tag_keys, written_field_keys
 from .metadata import EntityMetadata
 from .names import NameEscaper, escape_field_key
 from .normalize import (
@@ -157,7 +157,7 @@ class BuiltinLines:
         measurement, tags, fields = builtin_entity_parts(
             state, self._layout, rules, self._static_tags, state_field_keys
         )
-        tag_keys = written_tag_keys(tags)
+        head, tag_keys = head_and_tag_keys(measurement, tags)
         avoids = frozenset() if tag_keys.isdisjoint(state_field_keys) else tag_keys
         state_keys = (
             written_field_keys(state_fields, self._escape_key, avoids) if avoids else state_field_keys
@@ -165,7 +165,7 @@ class BuiltinLines:
         return _EntityParts(
             state.attributes,
             state_field_keys,
-            format_head(measurement, tags),
+            head,
             format_fields(fields, self._escape_key, self._limit, tag_keys | state_keys),
             avoids,
         )

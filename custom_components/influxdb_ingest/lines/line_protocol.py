@@ -34,11 +34,11 @@ __all__ = [
     "format_fields",
     "format_float",
     "format_head",
+    "head_and_tag_keys",
     "join_line",
     "point_to_line",
     "split_line",
     "written_field_keys",
-    "written_tag_keys",
 ]
 
 _STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
@@ -149,9 +149,23 @@ def _written_tags(tags: Mapping[str, str]) -> list[tuple[str, str]]:
     return [(key, escape_tag(tags[raw])) for key, raw in zip(unique, kept, strict=True)]
 
 
-def written_tag_keys(tags: Mapping[str, str]) -> frozenset[str]:
-    """The tag keys `format_head` writes for `tags`: the names a field of the line must not have."""
-    return frozenset(key for key, _ in _written_tags(tags))
+def head_and_tag_keys(measurement: str, tags: Mapping[str, str]) -> tuple[str, frozenset[str]]:
+    """`format_head`, and the tag keys it wrote: the names no field of the line may have.
+
+    Where every tag key and value was written as it came (one set operation each, once the
+    head has escaped them all), the keys are those of the mapping, less any empty value's.
+    """
+    generation = escape_tag.generation
+    head = format_head(measurement, tags)
+    changed = escape_tag.changed
+    if (
+        escape_tag.generation == generation
+        and changed.isdisjoint(tags)
+        and changed.isdisjoint(tags.values())  # an empty value is in `changed`: no tag omitted
+        and RESERVED_KEY not in tags
+    ):
+        return head, frozenset(tags)
+    return head, frozenset(key for key, _ in _written_tags(tags))
 
 
 def written_field_keys(
@@ -219,8 +233,8 @@ def point_to_line(
     point: Point, escape_key: NameEscaper = escape_field_key, limit: StringLimit | None = None
 ) -> str:
     """One line (without the trailing newline) for a point; a field named like a tag gets `_` appended."""
-    fields = format_fields(point.fields, escape_key, limit, written_tag_keys(point.tags))
-    return f"{format_head(point.measurement, point.tags)} {fields} {point.time_ns}"
+    head, tag_keys = head_and_tag_keys(point.measurement, point.tags)
+    return f"{head} {format_fields(point.fields, escape_key, limit, tag_keys)} {point.time_ns}"
 
 
 def split_line(line: str) -> tuple[str, list[tuple[str, str]], str]:
