@@ -17,7 +17,14 @@ from homeassistant.core import Event, EventStateChangedData, State
 
 from .columns import ColumnBudget
 from .entity_rules import EntityRules
-from .line_protocol import StringLimit, format_fields, format_head, head_and_tag_keys, written_field_keys
+from .line_protocol import (
+    StringLimit,
+    format_fields,
+    format_head,
+    format_own_fields,
+    head_and_tag_keys,
+    written_field_keys,
+)
 from .metadata import EntityMetadata
 from .names import NameEscaper, escape_field_key
 from .normalize import (
@@ -99,9 +106,7 @@ class DefaultLines:
         if new_state is None:  # removed: nothing to reuse any more
             del self._parts[entity_id]
         # The state's own fields: plain, distinct names of the layout, neither escaped nor checked.
-        changes = format_fields(
-            change_fields(event, self._layout), self._escape_key, self._limit, own_keys=True
-        )
+        changes = format_own_fields(change_fields(event, self._layout), self._limit)
         if not parts.fixed_fields:
             return f"{parts.head} {changes} {time_ns}"
         return f"{parts.head} {changes},{parts.fixed_fields} {time_ns}"
@@ -139,8 +144,10 @@ class BuiltinLines:
             if not parts.fixed_fields:  # nothing a line can carry (a "nan" state, no attributes)
                 return None
             return f"{parts.head} {parts.fixed_fields} {time_ns}"
-        avoids = parts.state_avoids
-        state_part = format_fields(state_fields, self._escape_key, self._limit, avoids, own_keys=not avoids)
+        if avoids := parts.state_avoids:  # rare: a tag named like one of them
+            state_part = format_fields(state_fields, self._escape_key, self._limit, avoids)
+        else:
+            state_part = format_own_fields(state_fields, self._limit)
         if not parts.fixed_fields:
             return f"{parts.head} {state_part} {time_ns}"
         return f"{parts.head} {state_part},{parts.fixed_fields} {time_ns}"

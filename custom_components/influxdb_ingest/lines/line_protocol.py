@@ -34,6 +34,7 @@ __all__ = [
     "format_fields",
     "format_float",
     "format_head",
+    "format_own_fields",
     "head_and_tag_keys",
     "join_line",
     "point_to_line",
@@ -180,24 +181,21 @@ def format_fields(
     escape_key: NameEscaper = escape_field_key,
     limit: StringLimit | None = None,
     taken: frozenset[str] = frozenset(),
-    *,
-    own_keys: bool = False,
 ) -> str:
     """The field set, escaped and typed (string, float or boolean).
 
     Keys are unique on the line: InfluxDB 3 refuses a line with a field key twice
     (influxdb3_write validator.rs v3.10.1 line 251) and a name that is a tag and a field,
     so a key that escapes to one already written (or in `taken`, the keys written on the
-    rest of the line, or `time`) gets `_` appended; an empty key is `_`. `own_keys=True`
-    is for the layouts' own fields (the state's, formatted for every event): plain names,
-    distinct by design, so neither escaped nor checked. Strings longer than `limit` are cut.
+    rest of the line, or `time`) gets `_` appended; an empty key is `_`. Strings longer
+    than `limit` are cut.
     """
     generation = escape_key.generation
     known = escape_key.known.get
     formatted = []
     safe_chars = limit.safe_chars if limit is not None else sys.maxsize
     for key, field_value in fields.items():
-        field_key = key if own_keys else known(key) or escape_key(key)
+        field_key = known(key) or escape_key(key)
         if isinstance(field_value, str):
             if len(field_value) > safe_chars and limit is not None:
                 field_value = limit.fit(key, field_value)  # noqa: PLW2901  # the value written
@@ -214,7 +212,7 @@ def format_fields(
     # Every key written as it came, none `time` nor written elsewhere on the line: the keys
     # are as distinct as the mapping's (one set operation in C). `generation` moves when the
     # escaper forgot which names it changed.
-    if not own_keys and not (
+    if not (
         escape_key.generation == generation
         and escape_key.changed.isdisjoint(fields)
         and RESERVED_KEY not in fields
@@ -227,6 +225,24 @@ def format_fields(
             for new_key, old_key, text in zip(unique, keys, formatted, strict=True)
         ]
     return ",".join(formatted)
+
+
+def format_own_fields(fields: Mapping[str, FieldValue], limit: StringLimit | None = None) -> str:
+    """The layouts' own fields (the state's, formatted for every event), typed; strings cut to `limit`.
+
+    Plain names, distinct by design: neither escaped nor checked, so this costs one call per field.
+    """
+    return ",".join([f"{key}={_value_text(key, value, limit)}" for key, value in fields.items()])
+
+
+def _value_text(key: str, value: FieldValue, limit: StringLimit | None) -> str:
+    if isinstance(value, str):
+        if limit is not None and len(value) > limit.safe_chars:
+            value = limit.fit(key, value)
+        return escape_string_field(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return format_float(value)
 
 
 def point_to_line(
