@@ -9,7 +9,7 @@ attributes object (or, in the default layout, the registry data) changes. The te
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +17,16 @@ from homeassistant.core import Event, EventStateChangedData, State
 
 from .columns import ColumnBudget
 from .entity_rules import EntityRules
-from .line_protocol import StringLimit, escape_field_key, format_fields, format_head
+from .line_protocol import (
+    StringLimit,
+    format_fields,
+    format_head,
+    format_own_fields,
+    head_and_tag_keys,
+    written_field_keys,
+)
 from .metadata import EntityMetadata
+from .names import NameEscaper, escape_field_key
 from .normalize import (
     DefaultLayout,
     attribute_fields,
@@ -27,11 +35,12 @@ from .normalize import (
     state_change_tags,
 )
 from .normalize_builtin import BuiltinLayout, builtin_entity_parts, builtin_records, builtin_state_fields
+from .point import FieldValue
 
 _NO_ATTRIBUTES: Mapping[str, Any] = {}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass sets each field through a call
 class _EntityParts:
     """The serialized parts of one entity's lines, and what they were built from."""
 
@@ -39,6 +48,8 @@ class _EntityParts:
     built_from: object  # what else the parts depend on (registry data, state field names)
     head: str  # measurement and tags
     fixed_fields: str  # attribute (and device) fields, maybe empty
+    # Tag keys the state's own fields must not be (they are renamed); empty: none can clash.
+    state_avoids: frozenset[str] = frozenset()
 
     def still_valid(self, attributes: Mapping[str, Any], built_from: object) -> bool:
         # The same attributes object, not just equal ones: {"x": 1} == {"x": True}, yet
@@ -56,7 +67,7 @@ class DefaultLines:
         self,
         layout: DefaultLayout,
         columns: ColumnBudget | None = None,
-        escape_key: Callable[[str], str] = escape_field_key,
+        escape_key: NameEscaper = escape_field_key,
         limit: StringLimit | None = None,
     ) -> None:
         self._layout = layout
@@ -95,9 +106,7 @@ class DefaultLines:
         if new_state is None:  # removed: nothing to reuse any more
             del self._parts[entity_id]
         # The state's own fields: plain, distinct names of the layout, neither escaped nor checked.
-        changes = format_fields(
-            change_fields(event, self._layout), self._escape_key, self._limit, own_keys=True
-        )
+        changes = format_own_fields(change_fields(event, self._layout), self._limit)
         if not parts.fixed_fields:
             return f"{parts.head} {changes} {time_ns}"
         return f"{parts.head} {changes},{parts.fixed_fields} {time_ns}"
@@ -110,7 +119,7 @@ class BuiltinLines:
         self,
         layout: BuiltinLayout,
         static_tags: Mapping[str, str],
-        escape_key: Callable[[str], str] = escape_field_key,
+        escape_key: NameEscaper = escape_field_key,
         limit: StringLimit | None = None,
     ) -> None:
         self._layout = layout
@@ -130,24 +139,40 @@ class BuiltinLines:
         state_field_keys = frozenset(state_fields)
         parts = self._parts.get(state.entity_id)
         if parts is None or not parts.still_valid(state.attributes, state_field_keys):
-            measurement, tags, fields = builtin_entity_parts(
-                state, self._layout, rules, self._static_tags, state_field_keys
-            )
-            parts = _EntityParts(
-                state.attributes,
-                state_field_keys,
-                format_head(measurement, tags),
-                # The state's own fields come first on the line: an attribute key that
-                # becomes one of theirs is renamed, as point_to_line does.
-                format_fields(fields, self._escape_key, self._limit, state_field_keys),
-            )
-            self._parts[state.entity_id] = parts
+            parts = self._parts[state.entity_id] = self._built_parts(state, rules, state_fields)
         if not state_fields:
             if not parts.fixed_fields:  # nothing a line can carry (a "nan" state, no attributes)
                 return None
             return f"{parts.head} {parts.fixed_fields} {time_ns}"
+        if avoids := parts.state_avoids:  # rare: a tag named like one of them
+            state_part = format_fields(state_fields, self._escape_key, self._limit, avoids)
+        else:
+            state_part = format_own_fields(state_fields, self._limit)
         if not parts.fixed_fields:
-            state_part = format_fields(state_fields, self._escape_key, self._limit, own_keys=True)
             return f"{parts.head} {state_part} {time_ns}"
-        state_part = format_fields(state_fields, self._escape_key, self._limit, own_keys=True)
         return f"{parts.head} {state_part},{parts.fixed_fields} {time_ns}"
+
+    def _built_parts(
+        self, state: State, rules: EntityRules, state_fields: Mapping[str, FieldValue]
+    ) -> _EntityParts:
+        """The entity's parts: no field is named like a tag of the line, nor two alike.
+
+        The state's own fields come first on the line: one named like a tag key, and then an
+        attribute field named like any of theirs, gets `_` appended, as point_to_line does.
+        """
+        state_field_keys = frozenset(state_fields)
+        measurement, tags, fields = builtin_entity_parts(
+            state, self._layout, rules, self._static_tags, state_field_keys
+        )
+        head, tag_keys = head_and_tag_keys(measurement, tags)
+        avoids = frozenset() if tag_keys.isdisjoint(state_field_keys) else tag_keys
+        state_keys = (
+            written_field_keys(state_fields, self._escape_key, avoids) if avoids else state_field_keys
+        )
+        return _EntityParts(
+            state.attributes,
+            state_field_keys,
+            head,
+            format_fields(fields, self._escape_key, self._limit, tag_keys | state_keys),
+            avoids,
+        )

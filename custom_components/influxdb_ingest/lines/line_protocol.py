@@ -7,92 +7,44 @@ string fields escape `"` and `\\`, and what the format cannot carry is replaced.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 import re
 import sys
 
+from .names import (
+    NAME_PREFIX,
+    RESERVED_KEY,
+    NameEscaper,
+    escape_field_key,
+    escape_field_key_v3,
+    escape_measurement,
+    escape_tag,
+)
 from .point import FieldValue, Point
 
-_MEASUREMENT_ESCAPES = str.maketrans({",": "\\,", " ": "\\ "})
-_TAG_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "})
-# InfluxDB 1.x and 2.x field keys also escape `"`: their scanner unescapes it there, and an
-# unescaped quote in a field key would make it think a string value starts. InfluxDB 3's
-# parser does not unescape it (influxdb_line_protocol lib.rs: field keys escape `\\,= ` only)
-# and would store the backslash, while a bare quote is just a character to it.
-_FIELD_KEY_ESCAPES_V3 = _TAG_ESCAPES
-_FIELD_KEY_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", '"': '\\"'})
+# The escapers live in names.py; the modules that write or read lines take them from here.
+__all__ = [
+    "StringLimit",
+    "escape_field_key",
+    "escape_field_key_v3",
+    "escape_measurement",
+    "escape_string_field",
+    "escape_tag",
+    "fit_string",
+    "format_fields",
+    "format_float",
+    "format_head",
+    "format_own_fields",
+    "head_and_tag_keys",
+    "join_line",
+    "point_to_line",
+    "split_line",
+    "written_field_keys",
+]
+
 _STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
-# Four control characters cannot be carried in names, escaped or not: InfluxDB 3 ends a
-# token at a tab or newline and a measurement at NUL (lib.rs v3.10.1 lines 730-745,
-# 946-952), 1.x ends a line at a newline and skips tabs and NULs that start one
-# (models/points.go v1.8.10 skipWhitespace, scanLine), and a carriage return before a
-# newline is a line ending to many tools. In names they become spaces, escaped like any
-# other; every other control character is stored as it is (tests/test_property_names.py).
-_CONTROLS = str.maketrans(dict.fromkeys([0x00, 0x09, 0x0A, 0x0D], " "))
 # Lone surrogates are not UTF-8: one would make the whole request body unencodable.
 _SURROGATE = re.compile("[\ud800-\udfff]")
-# Backslashes are read differently by the servers: InfluxDB 1.x and 2.x keep `\\` in a name
-# as two characters, 3.x reads it as one (lib.rs escaped_value), and both read a backslash
-# before `,` `=` or space as escaping it, and refuse a name that ends with one. So a run of
-# backslashes becomes one, and one before a character we escape (or `"`) or at the end
-# goes: what is left reads the same on every server.
-_BACKSLASH_RUN = re.compile(r"\\\\+")
-_BACKSLASH_BEFORE_SEPARATOR = re.compile(r'\\(?=[,= "]|$)')
-# A line that starts with `#` is a comment to every server (1.x models/points.go
-# ParsePointsWithPrecision, 3.x lib.rs trim_leading): such a measurement gets this prefix,
-# and an empty name becomes it.
-NAME_PREFIX = "_"
-# InfluxDB reserves `time`: 1.x drops a point with a `time` tag and skips a `time` field
-# (tsdb/shard.go v1.8.10 lines 610-690), 3.x refuses it as a column of another type.
-RESERVED_KEY = "time"
-
-
-# Names repeat endlessly (the same entities, attributes and keys), so their escaped form
-# is remembered; the caches are emptied when they grow past this many names.
-_NAME_CACHE_LIMIT = 10_000
-
-
-def storable_name(text: str) -> str:
-    """The name InfluxDB stores for `text` (before escaping): what the protocol cannot carry, replaced.
-
-    Lone surrogates become U+FFFD, NUL, tab, newline and carriage return spaces, a run of backslashes one,
-    and a backslash before `,` `=` space `"` or at the end is removed (docs/schema.md,
-    "Names and values the protocol cannot carry").
-    """
-    if not text.isascii():
-        text = _SURROGATE.sub("\ufffd", text)
-    text = text.translate(_CONTROLS)
-    if "\\" in text:
-        # One pass each: what is removed is followed by a character that stays, so no new
-        # run and no new trailing backslash can appear.
-        text = _BACKSLASH_BEFORE_SEPARATOR.sub("", _BACKSLASH_RUN.sub(r"\\", text))
-    return text
-
-
-def _measurement_name(escaped: str) -> str:
-    """A measurement never empty and never starting with `#` (a comment line)."""
-    return NAME_PREFIX + escaped if not escaped or escaped[0] == "#" else escaped
-
-
-def _remembered(table: dict[int, str], finish: Callable[[str], str] = str) -> Callable[[str], str]:
-    """Escape names with `table` (then `finish`), remembering every name escaped (a pure function, faster)."""
-    escaped: dict[str, str] = {}
-
-    def escape(text: str) -> str:
-        if (known := escaped.get(text)) is not None:
-            return known
-        if len(escaped) >= _NAME_CACHE_LIMIT:
-            escaped.clear()
-        escaped[text] = result = finish(storable_name(text).translate(table))
-        return result
-
-    return escape
-
-
-escape_tag = _remembered(_TAG_ESCAPES)  # a tag key or a tag value
-escape_field_key = _remembered(_FIELD_KEY_ESCAPES)  # a field key
-escape_field_key_v3 = _remembered(_FIELD_KEY_ESCAPES_V3)  # a field key, InfluxDB 3
-escape_measurement = _remembered(_MEASUREMENT_ESCAPES, _measurement_name)  # a measurement name
 
 
 def fit_string(text: str, limit_bytes: int) -> str:
@@ -155,21 +107,15 @@ class StringLimit:
         return cut
 
 
-def _renamed(key: str, seen: set[str]) -> str:
-    """`key` with `_` appended until no other key of the line has it (rare: only called on a clash)."""
-    while key in seen:
-        key += NAME_PREFIX
-    return key
-
-
 def _unique_keys(keys: list[str], taken: frozenset[str]) -> list[str]:
-    """Field keys with every clash renamed, in order (the rare case of `format_fields`)."""
+    """Keys with every clash renamed, in order: `_` appended until no other key of the line has it."""
     seen = {RESERVED_KEY, *taken}
     unique = []
     for key in keys:
-        renamed = _renamed(key, seen)
-        seen.add(renamed)
-        unique.append(renamed)
+        while key in seen:
+            key += NAME_PREFIX  # noqa: PLW2901  # the key written
+        seen.add(key)
+        unique.append(key)
     return unique
 
 
@@ -177,59 +123,102 @@ def format_head(measurement: str, tags: Mapping[str, str]) -> str:
     """Measurement and tags, escaped; tags sorted as InfluxDB prefers, empty values omitted.
 
     Two keys that become one (docs/schema.md) would be a duplicate tag, which InfluxDB
-    refuses: the later one (in sorted order) gets `_` appended, as does a key `time`.
+    refuses: the later one (in sorted order) gets `_` appended, as does a key `time`, and an
+    empty key is `_`.
     """
+    generation = escape_tag.generation
+    known = escape_tag.known.get
     parts = [escape_measurement(measurement)]
-    seen = {RESERVED_KEY}
     for key in sorted(tags):
-        value = escape_tag(tags[key])
+        value = known(tags[key]) or escape_tag(tags[key])
         if value:  # empty tag values are not allowed: omit the tag
-            tag_key = escape_tag(key) or NAME_PREFIX
-            if tag_key in seen:
-                tag_key = _renamed(tag_key, seen)
-            seen.add(tag_key)
-            parts.append(f",{tag_key}={value}")
-    return "".join(parts)
+            parts.append(f",{known(key) or escape_tag(key)}={value}")
+    # Every key written as it came, none `time`: as distinct as the mapping's (see format_fields).
+    if (
+        escape_tag.generation == generation
+        and escape_tag.changed.isdisjoint(tags)
+        and RESERVED_KEY not in tags
+    ):
+        return "".join(parts)
+    return parts[0] + "".join([f",{key}={value}" for key, value in _written_tags(tags)])
+
+
+def _written_tags(tags: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The (key, value) pairs `format_head` writes, worked out the long way (keys renamed)."""
+    kept = [key for key in sorted(tags) if escape_tag(tags[key])]
+    unique = _unique_keys([escape_tag(key) or NAME_PREFIX for key in kept], frozenset())
+    return [(key, escape_tag(tags[raw])) for key, raw in zip(unique, kept, strict=True)]
+
+
+def head_and_tag_keys(measurement: str, tags: Mapping[str, str]) -> tuple[str, frozenset[str]]:
+    """`format_head`, and the tag keys it wrote: the names no field of the line may have.
+
+    Where every tag key and value was written as it came (one set operation each, once the
+    head has escaped them all), the keys are those of the mapping, less any empty value's.
+    """
+    generation = escape_tag.generation
+    head = format_head(measurement, tags)
+    changed = escape_tag.changed
+    if (
+        escape_tag.generation == generation
+        and changed.isdisjoint(tags)
+        and changed.isdisjoint(tags.values())  # an empty value is in `changed`: no tag omitted
+        and RESERVED_KEY not in tags
+    ):
+        return head, frozenset(tags)
+    return head, frozenset(key for key, _ in _written_tags(tags))
+
+
+def written_field_keys(
+    fields: Mapping[str, FieldValue], escape_key: NameEscaper, taken: frozenset[str]
+) -> frozenset[str]:
+    """The keys `format_fields` writes for `fields` when `taken` are the other names of the line."""
+    return frozenset(_unique_keys([escape_key(key) for key in fields], taken))
 
 
 def format_fields(
     fields: Mapping[str, FieldValue],
-    escape_key: Callable[[str], str] = escape_field_key,
+    escape_key: NameEscaper = escape_field_key,
     limit: StringLimit | None = None,
     taken: frozenset[str] = frozenset(),
-    *,
-    own_keys: bool = False,
 ) -> str:
     """The field set, escaped and typed (string, float or boolean).
 
     Keys are unique on the line: InfluxDB 3 refuses a line with a field key twice
-    (influxdb3_write validator.rs v3.10.1 line 251), so a key that escapes to one already
-    written (or in `taken`, the keys of the rest of the line, or `time`) gets `_` appended;
-    an empty key is `_`. `own_keys=True` is for the layouts' own fields (the state's,
-    formatted for every event): plain names, distinct by design, so neither escaped nor
-    checked. Strings longer than `limit` are cut.
+    (influxdb3_write validator.rs v3.10.1 line 251) and a name that is a tag and a field,
+    so a key that escapes to one already written (or in `taken`, the keys written on the
+    rest of the line, or `time`) gets `_` appended; an empty key is `_`. Strings longer
+    than `limit` are cut.
     """
+    generation = escape_key.generation
+    known = escape_key.known.get
     formatted = []
-    keys: list[str] | None = None if own_keys else []
     safe_chars = limit.safe_chars if limit is not None else sys.maxsize
     for key, field_value in fields.items():
-        if keys is None:
-            field_key = key
-        else:
-            field_key = escape_key(key) or NAME_PREFIX
-            keys.append(field_key)
+        field_key = known(key) or escape_key(key)
         if isinstance(field_value, str):
             if len(field_value) > safe_chars and limit is not None:
                 field_value = limit.fit(key, field_value)  # noqa: PLW2901  # the value written
+            # The common case, quoted as it is (scans in C, cheaper than a call).
+            plain = field_value.isascii() and '"' not in field_value and "\\" not in field_value
+            if plain and "\x00" not in field_value:
+                formatted.append(f'{field_key}="{field_value}"')
+                continue
             formatted.append(f"{field_key}={escape_string_field(field_value)}")
         elif isinstance(field_value, bool):
             formatted.append(f"{field_key}={'true' if field_value else 'false'}")
         else:
-            formatted.append(f"{field_key}={format_float(field_value)}")
-    # One check in C for the common case: every key distinct, none reserved.
-    if keys is not None and (
-        len(set(keys)) < len(keys) or RESERVED_KEY in keys or (taken and not taken.isdisjoint(keys))
+            formatted.append(f"{field_key}={field_value!r}")  # format_float, inline
+    # Every key written as it came, none `time` nor written elsewhere on the line: the keys
+    # are as distinct as the mapping's (one set operation in C). `generation` moves when the
+    # escaper forgot which names it changed.
+    if not (
+        escape_key.generation == generation
+        and escape_key.changed.isdisjoint(fields)
+        and RESERVED_KEY not in fields
+        and (not taken or taken.isdisjoint(fields))
     ):
+        keys = [escape_key(key) for key in fields]
         unique = _unique_keys(keys, taken)
         formatted = [
             new_key + text[len(old_key) :]
@@ -238,12 +227,30 @@ def format_fields(
     return ",".join(formatted)
 
 
+def format_own_fields(fields: Mapping[str, FieldValue], limit: StringLimit | None = None) -> str:
+    """The layouts' own fields (the state's, formatted for every event), typed; strings cut to `limit`.
+
+    Plain names, distinct by design: neither escaped nor checked, so this costs one call per field.
+    """
+    return ",".join([f"{key}={_value_text(key, value, limit)}" for key, value in fields.items()])
+
+
+def _value_text(key: str, value: FieldValue, limit: StringLimit | None) -> str:
+    if isinstance(value, str):
+        if limit is not None and len(value) > limit.safe_chars:
+            value = limit.fit(key, value)
+        return escape_string_field(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return format_float(value)
+
+
 def point_to_line(
-    point: Point, escape_key: Callable[[str], str] = escape_field_key, limit: StringLimit | None = None
+    point: Point, escape_key: NameEscaper = escape_field_key, limit: StringLimit | None = None
 ) -> str:
-    """One line (without the trailing newline) for a point."""
-    fields = format_fields(point.fields, escape_key, limit)
-    return f"{format_head(point.measurement, point.tags)} {fields} {point.time_ns}"
+    """One line (without the trailing newline) for a point; a field named like a tag gets `_` appended."""
+    head, tag_keys = head_and_tag_keys(point.measurement, point.tags)
+    return f"{head} {format_fields(point.fields, escape_key, limit, tag_keys)} {point.time_ns}"
 
 
 def split_line(line: str) -> tuple[str, list[tuple[str, str]], str]:

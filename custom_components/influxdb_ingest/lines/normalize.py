@@ -27,6 +27,7 @@ from ..const import SNAPSHOT_MARKER
 from .columns import ColumnBudget
 from .entity_rules import NO_RULES, EntityRules
 from .metadata import EntityMetadata
+from .names import storable_name
 from .point import FieldValue, Point, time_fired_ns
 
 _NOT_A_STATE = (STATE_UNKNOWN, STATE_UNAVAILABLE)
@@ -113,17 +114,18 @@ def safe_tag_key(key: str) -> str:
 
 
 def user_tag_key(key: str) -> str:
-    """A tag key the user chose (static tags, attributes as tags), never one of the layout's names.
+    r"""A tag key the user chose (static tags, attributes as tags), never one of the layout's names.
 
     A table must never hold a name as a tag and as a field (InfluxDB 3 refuses the write),
     and the user's tags must not replace the layout's nor be one InfluxDB 2.x reserves:
-    such a key is written as `tag_<key>`.
+    such a key is written as `tag_<key>`. The key is judged as stored (`state\` is `state`).
     """
+    stored = storable_name(key)
     if (
-        key in LAYOUT_TAGS
-        or key in LAYOUT_FIELDS
-        or key in RESERVED_TAG_KEYS
-        or key.startswith(_RESERVED_PREFIXES)
+        stored in LAYOUT_TAGS
+        or stored in LAYOUT_FIELDS
+        or stored in RESERVED_TAG_KEYS
+        or stored.startswith(_RESERVED_PREFIXES)
     ):
         return USER_TAG_PREFIX + key
     return key
@@ -268,10 +270,10 @@ def attribute_fields(
     Attributes whose column the budget does not admit go, as JSON, into one field.
     """
     measurement = rules.measurement or layout.measurement
-    fixed = ["attributes_overflow", *(["attributes"] if layout.attributes_json else ())]
-    if "device_info" in layout.enrich:
-        fixed += ("manufacturer", "model", "sw_version")
     if columns is not None:
+        fixed = ["attributes_overflow", *(["attributes"] if layout.attributes_json else ())]
+        if "device_info" in layout.enrich:
+            fixed += ("manufacturer", "model", "sw_version")
         columns.reserve(measurement, [*tags, *STATE_FIELDS, *fixed])
     as_tags = attributes_as_tags(attributes, rules)
     fields: dict[str, FieldValue] = {}
@@ -279,7 +281,11 @@ def attribute_fields(
     for key, value in attributes.items():
         if key in as_tags:
             continue
-        name, field_value = attribute_field(key, value)
+        field_value: FieldValue
+        if isinstance(value, str):  # the common case, without a call
+            name, field_value = f"{TEXT_PREFIX}{key}", value
+        else:
+            name, field_value = attribute_field(key, value)
         if columns is None or columns.admit(measurement, name):
             fields[name] = field_value
         else:

@@ -111,6 +111,36 @@ def builtin_state_fields(state: State) -> dict[str, FieldValue]:
     return fields
 
 
+# Text attribute values repeat endlessly (units, classes, icons, names): what the built-in
+# integration makes of each is remembered, as working it out costs an exception. Emptied
+# when it holds this many.
+_TEXT_CACHE_LIMIT = 10_000
+_TEXTS: dict[str, tuple[str | None, float | None]] = {}
+
+
+def _text_and_number(value: object) -> tuple[str | None, float | None]:
+    """The built-in integration's `<key>_str` text and `<key>` number for a value (None: not written).
+
+    A value float() reads is a number only; anything else is text, and also a number when
+    the text is digits with something around them (its `_DIGIT_TAIL`).
+    """
+    if isinstance(value, str) and (known := _TEXTS.get(value)) is not None:
+        return known
+    # float() refuses containers (TypeError): they skip the costly try.
+    if not isinstance(value, list | dict | tuple | set | frozenset):
+        try:
+            return None, float(value)  # type: ignore[arg-type]  # any value: refused below
+        except ValueError, TypeError:
+            pass
+    text = _single_line(str(value))
+    result = text, float(_NON_DECIMAL.sub("", text)) if _DIGIT_TAIL.match(text) else None
+    if isinstance(value, str):
+        if len(_TEXTS) >= _TEXT_CACHE_LIMIT:
+            _TEXTS.clear()
+        _TEXTS[value] = result
+    return result
+
+
 def builtin_entity_parts(
     state: State,
     layout: BuiltinLayout,
@@ -141,15 +171,10 @@ def builtin_entity_parts(
         ):
             continue
         key = f"{attribute}_" if attribute in fields or attribute in state_field_keys else attribute
-        try:
-            number = float(value)
-        except ValueError, TypeError:
-            text = _single_line(str(value))
+        text, number = _text_and_number(value)
+        if text is not None:
             fields[f"{key}_str"] = text
-            if not _DIGIT_TAIL.match(text):
-                continue
-            number = float(_NON_DECIMAL.sub("", text))
-        if math.isfinite(number):
+        if number is not None and math.isfinite(number):
             fields[key] = number
     if "time" in fields:  # InfluxDB reserves "time"
         renamed = "time_"

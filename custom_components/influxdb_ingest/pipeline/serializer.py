@@ -18,8 +18,9 @@ from homeassistant.core import Event, EventStateChangedData
 from ..lines.cached_lines import BuiltinLines, DefaultLines
 from ..lines.columns import ColumnBudget
 from ..lines.entity_rules import EntityRules, EntityRulesResolver
-from ..lines.line_protocol import StringLimit, escape_field_key, escape_field_key_v3, point_to_line
+from ..lines.line_protocol import StringLimit, point_to_line
 from ..lines.metadata import EntityMetadata
+from ..lines.names import escape_field_key, escape_field_key_v3
 from ..lines.normalize import DefaultLayout, bus_event_to_point, is_recorded
 from ..lines.normalize_builtin import BuiltinLayout
 from ..lines.point import time_fired_ns
