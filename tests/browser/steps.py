@@ -170,8 +170,19 @@ def close_the_dialog(page: Page) -> None:
     page.wait_for(lambda: not (page.find_text("Close") or page.find_text("Finish")), "the dialog to close")
 
 
+def entry_title(home_assistant: HomeAssistantProcess) -> str:
+    """The title of the one InfluxDB Ingest entry (it names the server's release, from /ping)."""
+    status, entries = home_assistant.request("GET", "/api/config/config_entries/entry?domain=influxdb_ingest")
+    assert status == 200, entries
+    assert len(entries) == 1, entries
+    return str(entries[0]["title"])
+
+
 def open_device_page(page: Page, title: str) -> None:
-    """The integration page, then the entry's device page (the link "1 service" under its name)."""
+    """The integration page, then the entry's device page (the link "1 service" under its name).
+
+    The device is named by the title without its server part (`target.check.TITLE_SEPARATOR`).
+    """
     page.goto("/config/integrations/integration/influxdb_ingest")
     page.wait_text(title)
     link = page.wait_for(
@@ -179,7 +190,7 @@ def open_device_page(page: Page, title: str) -> None:
     )
     page.click(link)
     page.wait_for(lambda: page.path.startswith("/config/devices/device/"), "the device page")
-    page.wait_text(title)
+    page.wait_text(title.partition(" · ")[0])
     page.wait_text("Diagnostic")
 
 

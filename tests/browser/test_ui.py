@@ -36,6 +36,7 @@ from .steps import (
     assert_no_errors_logged,
     click_labelled,
     close_the_dialog,
+    entry_title,
     fill_in,
     finish_the_flow,
     log_in,
@@ -80,7 +81,7 @@ def test_add_integration_and_see_health_sensors(
     finish_the_flow(page)
 
     # The integrations page now has the integration; its page lists the entry.
-    title = f"{DATABASE} @ 127.0.0.1:{influxdb.port}"
+    title = entry_title(home_assistant)
     page.click_text("InfluxDB Ingest")
     page.wait_for(
         lambda: page.path.startswith("/config/integrations/integration/influxdb_ingest"), "its page"
@@ -264,9 +265,9 @@ def test_influxdb3_setup_wrong_server_then_missing_database(
     open_setup_form(page, INFLUXDB3)
     fill_in(page, url=influxdb.url, database="home", token="test-token")
     submit(page)
-    said = "This URL answers as InfluxDB 1.x, not InfluxDB 3"
+    said = f"{influxdb.url} answers as InfluxDB 1 OSS 1."  # the release /ping names follows
     page.wait_for(lambda: said in page.text(), "the error naming the server that answered")
-    assert "Choose the InfluxDB 1.x connection type." in page.text()
+    assert "not InfluxDB 3. Start again and choose InfluxDB 1.x." in page.text()
     assert_error_on_top(page, said, first_field="url")
     assert_in_words(page)
     take(page, shots / "config-flow-v3-wrong-server.png")
@@ -364,7 +365,7 @@ def test_backfill_offer_accepted(
     submit(page)
     finish_the_flow(page)
 
-    title = f"{DATABASE} @ 127.0.0.1:{influxdb.port}"
+    title = entry_title(home_assistant)
     open_device_page(page, title)
     page.wait_for(lambda: "Backfill progress Finished" in page.text(), "the import to finish", timeout=90)
     see_the_import_written(page, 3)
@@ -437,6 +438,8 @@ def test_system_information_in_words(
     """Repairs > ⋮ > System information: the target's line, translated, not codes."""
     shots = screenshot_dir(tmp_path)
     page, title = log_in_with_an_entry(tmp_path, chromium, influxdb, home_assistant)
+    send_states(home_assistant, 21.5)  # a first write: Connected, not "Not tried yet"
+    page.wait_for(lambda: points_of(influxdb, DATABASE, DEMO) >= 1, "the first point in InfluxDB")
 
     page.goto("/config/repairs")
     click_labelled(page, "Menu")
