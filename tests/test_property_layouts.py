@@ -30,6 +30,7 @@ from .support.helpers import (
     fire_cases,
     record_hostile_changes,
     setup_entry,
+    stored_key,
     stored_name,
     wait_for,
 )
@@ -73,7 +74,7 @@ def _builtin_expected(fired: list[Event[Any]]) -> dict[tuple[str, str, str], lis
         if (point := BUILTIN_EVENT_TO_JSON(event)) is None:
             continue
         fields = {
-            stored_name(key): value
+            stored_key(key): value
             for key, value in point["fields"].items()
             if not (isinstance(value, float) and not math.isfinite(value))
         }

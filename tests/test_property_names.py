@@ -24,7 +24,7 @@ from custom_components.influxdb_ingest.lines.metadata import EntityMetadata
 from custom_components.influxdb_ingest.pipeline.serializer import make_serializer
 from custom_components.influxdb_ingest.pipeline.settings import WriterSettings
 
-from .support.helpers import stored_name
+from .support.helpers import stored_key, stored_name
 from .support.lp3_parser import LIMIT_1M, would_store
 from .support.servers import InfluxDB1Server
 from .support.standin3_catalog import TOO_MANY_FIELDS, Catalog
@@ -100,13 +100,13 @@ def _unique(keys: Iterable[str], reserved: set[str]) -> list[str]:
 
 def _tags(tags: dict[str, str]) -> dict[str, str]:
     kept = [(key, _cut(stored_name(tags[key]))) for key in sorted(tags) if stored_name(tags[key])]
-    keys = _unique((_cut(stored_name(key)) for key, _ in kept), {"time"})
+    keys = _unique((_cut(stored_key(key)) for key, _ in kept), {"time"})
     return dict(zip(keys, (value for _, value in kept), strict=True))
 
 
 def _fields(fields: list[tuple[str, Any]], tags: dict[str, str]) -> list[tuple[str, Any]]:
     """Fields as stored: a key named like a tag of the line (as stored) gets `_` appended too."""
-    keys = _unique((_cut(_no_family(stored_name(key))) or "_" for key, _ in fields), {"time", *tags})
+    keys = _unique((_cut(_no_family(stored_key(key))) or "_" for key, _ in fields), {"time", *tags})
     values = [_stored_value(value) if isinstance(value, str) else value for _, value in fields]
     return list(zip(keys, values, strict=True))
 
@@ -137,7 +137,7 @@ def _default_case(
 def _user_tags(static: dict[str, str]) -> dict[str, str]:
     """The default layout's static tags: one named like a field of the layout is `tag_<key>`."""
     return {
-        f"tag_{key}" if stored_name(key) in _LAYOUT_FIELDS else key: value for key, value in static.items()
+        f"tag_{key}" if stored_key(key) in _LAYOUT_FIELDS else key: value for key, value in static.items()
     }
 
 

@@ -12,6 +12,8 @@ import json
 import math
 from typing import Any
 
+from .helpers import stored_name
+
 # docs/schema.md, "Tags": a user's tag key named like one of the layout's names gets `tag_`.
 USER_TAG_KEYS = {"room": "room", "phase": "phase", "state": "tag_state", "attr_x": "tag_attr_x"}
 
@@ -68,8 +70,8 @@ def recovered(row: Mapping[str, Any], tag_attributes: Mapping[str, str]) -> dict
 
 def same_attribute(got: Any, value: Any, *, as_tag: bool) -> bool:
     """Whether a read-back attribute is the one Home Assistant had (numbers are floats)."""
-    if as_tag:
-        return bool(got == as_tag_text(value))
+    if as_tag:  # a tag value is a name: stored as docs/schema.md says names are
+        return bool(got == stored_name(as_tag_text(value)))
     if isinstance(value, float) and not math.isfinite(value):
         # JSON of its own keeps NaN and infinities; inside the overflow JSON they are null (as in HA).
         return got is None or (

@@ -19,6 +19,7 @@ from .names import (
     escape_field_key_v3,
     escape_measurement,
     escape_tag,
+    escape_tag_key,
 )
 from .point import FieldValue, Point
 
@@ -30,6 +31,7 @@ __all__ = [
     "escape_measurement",
     "escape_string_field",
     "escape_tag",
+    "escape_tag_key",
     "fit_string",
     "format_fields",
     "format_float",
@@ -126,17 +128,17 @@ def format_head(measurement: str, tags: Mapping[str, str]) -> str:
     refuses: the later one (in sorted order) gets `_` appended, as does a key `time`, and an
     empty key is `_`.
     """
-    generation = escape_tag.generation
-    known = escape_tag.known.get
+    generation = escape_tag_key.generation
+    known_key, known_value = escape_tag_key.known.get, escape_tag.known.get
     parts = [escape_measurement(measurement)]
     for key in sorted(tags):
-        value = known(tags[key]) or escape_tag(tags[key])
+        value = known_value(tags[key]) or escape_tag(tags[key])
         if value:  # empty tag values are not allowed: omit the tag
-            parts.append(f",{known(key) or escape_tag(key)}={value}")
+            parts.append(f",{known_key(key) or escape_tag_key(key)}={value}")
     # Every key written as it came, none `time`: as distinct as the mapping's (see format_fields).
     if (
-        escape_tag.generation == generation
-        and escape_tag.changed.isdisjoint(tags)
+        escape_tag_key.generation == generation
+        and escape_tag_key.changed.isdisjoint(tags)
         and RESERVED_KEY not in tags
     ):
         return "".join(parts)
@@ -146,7 +148,7 @@ def format_head(measurement: str, tags: Mapping[str, str]) -> str:
 def _written_tags(tags: Mapping[str, str]) -> list[tuple[str, str]]:
     """The (key, value) pairs `format_head` writes, worked out the long way (keys renamed)."""
     kept = [key for key in sorted(tags) if escape_tag(tags[key])]
-    unique = _unique_keys([escape_tag(key) or NAME_PREFIX for key in kept], frozenset())
+    unique = _unique_keys([escape_tag_key(key) or NAME_PREFIX for key in kept], frozenset())
     return [(key, escape_tag(tags[raw])) for key, raw in zip(unique, kept, strict=True)]
 
 
@@ -156,13 +158,12 @@ def head_and_tag_keys(measurement: str, tags: Mapping[str, str]) -> tuple[str, f
     Where every tag key and value was written as it came (one set operation each, once the
     head has escaped them all), the keys are those of the mapping, less any empty value's.
     """
-    generation = escape_tag.generation
+    generations = (escape_tag_key.generation, escape_tag.generation)
     head = format_head(measurement, tags)
-    changed = escape_tag.changed
     if (
-        escape_tag.generation == generation
-        and changed.isdisjoint(tags)
-        and changed.isdisjoint(tags.values())  # an empty value is in `changed`: no tag omitted
+        (escape_tag_key.generation, escape_tag.generation) == generations
+        and escape_tag_key.changed.isdisjoint(tags)
+        and escape_tag.changed.isdisjoint(tags.values())  # an empty value is in `changed`: no tag omitted
         and RESERVED_KEY not in tags
     ):
         return head, frozenset(tags)

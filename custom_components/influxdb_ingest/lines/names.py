@@ -16,8 +16,13 @@ import re
 # 946-952), 1.x ends a line at a newline and skips tabs and NULs that start one
 # (models/points.go v1.8.10 skipWhitespace, scanLine), and a carriage return before a
 # newline is a line ending to many tools. In names they become spaces, escaped like any
-# other; every other control character is stored as it is (tests/test_property_names.py).
+# other; every other control character is stored as it is in measurements and tag values.
 _CONTROLS = str.maketrans(dict.fromkeys([0x00, 0x09, 0x0A, 0x0D], " "))
+# Keys (tag and field keys) lose every control character (Unicode Cc: U+0000-U+001F,
+# U+007F-U+009F) the same way: InfluxDB 3.4 to 3.9 refuse a new tag or field key holding
+# one ("key cannot contain control characters", catalog/key.rs v3.9.0 lines 21-38, called
+# from versions/v2/update.rs v3.9.0 lines 1333 and 1395).
+_KEY_CONTROLS = str.maketrans(dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)], " "))
 # Lone surrogates are not UTF-8: one would make the whole request body unencodable.
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # Backslashes are read differently by the servers: InfluxDB 1.x and 2.x keep `\\` in a name
@@ -60,21 +65,27 @@ _TAG_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "})
 _FIELD_KEY_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", '"': '\\"'})
 
 
-def storable_name(text: str) -> str:
+def storable_name(text: str, controls: dict[int, str] = _CONTROLS) -> str:
     """The name InfluxDB stores for `text` (before escaping): what the protocol cannot carry, replaced.
 
-    Lone surrogates become U+FFFD, NUL, tab, newline and carriage return spaces, a run of backslashes one,
+    Lone surrogates become U+FFFD, NUL, tab, newline and carriage return spaces (in a key,
+    every control character: `storable_key`), a run of backslashes one,
     and a backslash before `,` `=` space `"` or at the end is removed (docs/schema.md,
     "Names and values the protocol cannot carry").
     """
     if not text.isascii():
         text = _SURROGATE.sub("\ufffd", text)
-    text = text.translate(_CONTROLS)
+    text = text.translate(controls)
     if "\\" in text:
         # One pass each: what is removed is followed by a character that stays, so no new
         # run and no new trailing backslash can appear.
         text = _BACKSLASH_BEFORE_SEPARATOR.sub("", _BACKSLASH_RUN.sub(r"\\", text))
     return text
+
+
+def storable_key(text: str) -> str:
+    """The tag or field key InfluxDB stores for `text` (before escaping): no control character."""
+    return storable_name(text, _KEY_CONTROLS)
 
 
 def cut_name(escaped: str, limit_bytes: int = NAME_LIMIT_BYTES) -> str:
@@ -111,11 +122,14 @@ class NameEscaper:
     while writing a line checks that line the long way.
     """
 
-    __slots__ = ("_finish", "_table", "changed", "generation", "known")
+    __slots__ = ("_controls", "_finish", "_table", "changed", "generation", "known")
 
-    def __init__(self, table: dict[int, str], finish: Callable[[str], str] = str) -> None:
+    def __init__(
+        self, table: dict[int, str], finish: Callable[[str], str] = str, controls: dict[int, str] = _CONTROLS
+    ) -> None:
         self._table = table
         self._finish = finish
+        self._controls = controls
         self.known: dict[str, str] = {}
         self.changed: set[str] = set()
         self.generation = 0
@@ -128,13 +142,16 @@ class NameEscaper:
             self.known.clear()
             self.changed.clear()
             self.generation += 1
-        self.known[text] = written = cut_name(self._finish(storable_name(text).translate(self._table)))
+        self.known[text] = written = cut_name(
+            self._finish(storable_name(text, self._controls).translate(self._table))
+        )
         if written != text or not written:
             self.changed.add(text)
         return written
 
 
-escape_tag = NameEscaper(_TAG_ESCAPES)  # a tag key or a tag value
-escape_field_key = NameEscaper(_FIELD_KEY_ESCAPES, _field_key)  # a field key
-escape_field_key_v3 = NameEscaper(_TAG_ESCAPES, _field_key)  # a field key, InfluxDB 3
+escape_tag = NameEscaper(_TAG_ESCAPES)  # a tag value
+escape_tag_key = NameEscaper(_TAG_ESCAPES, controls=_KEY_CONTROLS)  # a tag key
+escape_field_key = NameEscaper(_FIELD_KEY_ESCAPES, _field_key, _KEY_CONTROLS)  # a field key
+escape_field_key_v3 = NameEscaper(_TAG_ESCAPES, _field_key, _KEY_CONTROLS)  # a field key, InfluxDB 3
 escape_measurement = NameEscaper(_MEASUREMENT_ESCAPES, _measurement_name)  # a measurement name

@@ -27,7 +27,7 @@ from ..const import SNAPSHOT_MARKER
 from .columns import ColumnBudget
 from .entity_rules import NO_RULES, EntityRules
 from .metadata import EntityMetadata
-from .names import storable_name
+from .names import storable_key
 from .point import FieldValue, Point, time_fired_ns
 
 _NOT_A_STATE = (STATE_UNKNOWN, STATE_UNAVAILABLE)
@@ -120,7 +120,7 @@ def user_tag_key(key: str) -> str:
     and the user's tags must not replace the layout's nor be one InfluxDB 2.x reserves:
     such a key is written as `tag_<key>`. The key is judged as stored (`state\` is `state`).
     """
-    stored = storable_name(key)
+    stored = storable_key(key)
     if (
         stored in LAYOUT_TAGS
         or stored in LAYOUT_FIELDS
