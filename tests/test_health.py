@@ -136,6 +136,25 @@ async def test_counters_and_states_follow_the_stream_and_survive_a_restart(
     assert hass.states.get("sensor.home_influx_points_written").state == "6"
 
 
+async def test_a_deleted_entry_leaves_nothing_remembered_behind(
+    hass: HomeAssistant, hass_storage: dict[str, Any], v1_config: dict[str, Any]
+) -> None:
+    """Counters, admitted columns and the server `/ping` named are kept for the next run, and
+    deleted with the entry."""
+    entry = await _setup(hass, v1_config)
+    hass.states.async_set("sensor.watched", "1")
+    await wait_for(lambda: entry.runtime_data.writer.stats.points_written == 1)
+    await wait_for(lambda: entry.runtime_data.writer.delivery.client.server is not None)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    kept = {f"{DOMAIN}.{entry.entry_id}.{name}" for name in ("counters", "columns", "server")}
+    assert kept <= set(hass_storage)
+
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert not kept & set(hass_storage)
+
+
 async def test_unreachable_target_shows_in_entities_and_log_once(
     hass: HomeAssistant, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -12,7 +12,7 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
 from .const import DOMAIN, VALIDATE_TIMEOUT
-from .coordinator import IngestCoordinator
+from .coordinator import IngestCoordinator, async_forget_entry
 from .data import InfluxDBIngestConfigEntry, IngestRuntime
 from .history.backfill import BackfillManager, async_forget_jobs
 from .lines.metadata import MetadataLookup
@@ -152,3 +152,4 @@ async def async_remove_entry(hass: HomeAssistant, entry: InfluxDBIngestConfigEnt
     async_delete_layout_issue(hass, entry)
     await hass.async_add_executor_job(shutil.rmtree, spool_directory(hass, entry.entry_id), True)
     await async_forget_jobs(hass, entry.entry_id)
+    await async_forget_entry(hass, entry.entry_id)

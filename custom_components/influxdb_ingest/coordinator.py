@@ -27,6 +27,20 @@ _LOGGER = logging.getLogger(__name__)
 UPDATE_INTERVAL = timedelta(seconds=10)
 
 
+# What a run leaves for the next, per entry: the counters, the columns admitted per table, the server.
+_REMEMBERED = ("counters", "columns", "server")
+
+
+def _remembered(hass: HomeAssistant, entry_id: str, name: str) -> Store[Any]:
+    return Store(hass, 1, f"{DOMAIN}.{entry_id}.{name}")
+
+
+async def async_forget_entry(hass: HomeAssistant, entry_id: str) -> None:
+    """The entry is deleted: what its runs remembered for the next goes too."""
+    for name in _REMEMBERED:
+        await _remembered(hass, entry_id, name).async_remove()
+
+
 class IngestCoordinator(DataUpdateCoordinator[HealthSnapshot]):
     """Throttles health updates to one snapshot every 10 s."""
 
@@ -35,11 +49,9 @@ class IngestCoordinator(DataUpdateCoordinator[HealthSnapshot]):
     def __init__(self, hass: HomeAssistant, entry: ConfigEntry[Any], writer: BatchWriter) -> None:
         super().__init__(hass, _LOGGER, config_entry=entry, name=entry.title, update_interval=UPDATE_INTERVAL)
         self.writer = writer
-        self._store: Store[dict[str, int]] = Store(hass, 1, f"{DOMAIN}.{entry.entry_id}.counters")
-        self._columns_store: Store[dict[str, list[str]]] = Store(
-            hass, 1, f"{DOMAIN}.{entry.entry_id}.columns"
-        )
-        self._server_store: Store[dict[str, str]] = Store(hass, 1, f"{DOMAIN}.{entry.entry_id}.server")
+        self._store: Store[dict[str, int]] = _remembered(hass, entry.entry_id, "counters")
+        self._columns_store: Store[dict[str, list[str]]] = _remembered(hass, entry.entry_id, "columns")
+        self._server_store: Store[dict[str, str]] = _remembered(hass, entry.entry_id, "server")
         self._server_remembered: ServerInfo | None = None
         self._last_rate_sample: tuple[float, int] | None = None
 
